@@ -107,23 +107,23 @@ type Reason string
 
 // The closed set of failure reasons.
 const (
-	ReasonNone            Reason = ""
-	ReasonHTTPStatus      Reason = "http_status"       // the gateway answered a non-2xx status
-	ReasonBadResponse     Reason = "bad_response"      // a 2xx whose body is not what the protocol says
-	ReasonTokenRejected   Reason = "token_rejected"    // 401/403 or status 46/64/65
-	ReasonTransport       Reason = "transport"         // connection refused, reset, TLS failure
-	ReasonTimeout         Reason = "timeout"           // the phase's timeout expired
-	ReasonWebsocketDrop   Reason = "websocket_dropped" // the notification socket closed under the call
-	ReasonRemoteEnded     Reason = "remote_ended"      // callEnd arrived before the call was meant to end
-	ReasonAuditFailed     Reason = "audit_failed"      // an audit answered status 42
-	ReasonBadSDP          Reason = "bad_sdp"           // the answer could not be applied
-	ReasonICEFailed       Reason = "ice_failed"        // ICE went to failed
-	ReasonDTLSFailed      Reason = "dtls_failed"       // DTLS handshake failed
-	ReasonNoMedia         Reason = "no_media"          // no RTP arrived in time
-	ReasonMediaIntegrity  Reason = "media_integrity"   // RTP arrived but not the expected stream
-	ReasonGeneratorBusy   Reason = "generator_overload"
-	ReasonLocal           Reason = "local_error" // loadgen itself failed (bug, resource exhaustion)
-	ReasonCanceled        Reason = "canceled"    // the run was stopped
+	ReasonNone           Reason = ""
+	ReasonHTTPStatus     Reason = "http_status"       // the gateway answered a non-2xx status
+	ReasonBadResponse    Reason = "bad_response"      // a 2xx whose body is not what the protocol says
+	ReasonTokenRejected  Reason = "token_rejected"    // 401/403 or status 46/64/65
+	ReasonTransport      Reason = "transport"         // connection refused, reset, TLS failure
+	ReasonTimeout        Reason = "timeout"           // the phase's timeout expired
+	ReasonWebsocketDrop  Reason = "websocket_dropped" // the notification socket closed under the call
+	ReasonRemoteEnded    Reason = "remote_ended"      // callEnd arrived before the call was meant to end
+	ReasonAuditFailed    Reason = "audit_failed"      // an audit answered status 42
+	ReasonBadSDP         Reason = "bad_sdp"           // the answer could not be applied
+	ReasonICEFailed      Reason = "ice_failed"        // ICE went to failed
+	ReasonDTLSFailed     Reason = "dtls_failed"       // DTLS handshake failed
+	ReasonNoMedia        Reason = "no_media"          // no RTP arrived in time
+	ReasonMediaIntegrity Reason = "media_integrity"   // RTP arrived but not the expected stream
+	ReasonGeneratorBusy  Reason = "generator_overload"
+	ReasonLocal          Reason = "local_error" // loadgen itself failed (bug, resource exhaustion)
+	ReasonCanceled       Reason = "canceled"    // the run was stopped
 )
 
 // Reasons returns the closed set of reasons (without ReasonNone).

@@ -1,0 +1,13 @@
+//go:build !unix
+
+package metrics
+
+import (
+	"errors"
+	"time"
+)
+
+// processCPUTime is not implemented off Unix.
+func processCPUTime() (time.Duration, error) {
+	return 0, errors.New("process CPU time is not available on this platform")
+}

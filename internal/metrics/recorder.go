@@ -1,0 +1,505 @@
+package metrics
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Defaults for RecorderOptions.
+const (
+	// DefaultLiveWindow is how many seconds the live connect percentile
+	// covers.
+	DefaultLiveWindow = 10
+	// DefaultTimelineLimit caps the timeline at 48 hours of 1 s buckets;
+	// later events are counted in the last bucket.
+	DefaultTimelineLimit = 48 * 3600
+)
+
+// RecorderOptions configure a Recorder. The zero value is usable.
+type RecorderOptions struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Start is the run's start; Now() at NewRecorder when zero.
+	Start time.Time
+	// TargetRate reports the pacer's rate (calls/s) at an elapsed time from
+	// Start, for the timeline and the target-rate gauge; optional (the
+	// worker's Pacer.Rate fits). SetTargetRate may set it later.
+	TargetRate func(elapsed time.Duration) float64
+	// LiveWindow is the width in seconds of the live percentile window;
+	// DefaultLiveWindow when 0.
+	LiveWindow int
+	// TimelineLimit caps the timeline's buckets; DefaultTimelineLimit when 0.
+	TimelineLimit int
+}
+
+// Recorder accumulates call records into HdrHistograms and counters. It is
+// safe for concurrent use: one mutex guards everything, held only for the
+// few histogram updates of one call.
+type Recorder struct {
+	now        func() time.Time
+	start      time.Time
+	limit      int
+	liveWindow int
+
+	mu         sync.Mutex
+	targetRate func(time.Duration) float64
+	scheduled  [NumPhases]*hdrhistogram.Histogram
+	service    [NumPhases]*hdrhistogram.Histogram
+	lag        *hdrhistogram.Histogram
+	jitter     *hdrhistogram.Histogram
+	rtt        *hdrhistogram.Histogram
+	mos        *hdrhistogram.Histogram
+	clamped    Clamped
+	recordErrs uint64
+	started    uint64
+	finished   uint64
+	succeeded  uint64
+	failed     uint64
+	aborted    uint64
+	dropped    uint64
+	failures   map[FailureKey]uint64
+	media      MediaTotals
+	live       *hdrhistogram.WindowedHistogram
+	liveSecond int64
+	timeline   []TimelineBucket
+	// interval receives the same latency values as the cumulative
+	// histograms since intervalStart; TakeInterval swaps it out.
+	interval      *Interval
+	intervalStart time.Time
+}
+
+// Interval holds the latency values recorded between Start and End: the
+// rows of the HdrHistogram interval logs. The intervals a recorder hands out
+// add up exactly to its cumulative histograms.
+type Interval struct {
+	Start, End time.Time
+	// Scheduled, Service and Lag are as in Snapshot.
+	Scheduled [NumPhases]*hdrhistogram.Histogram
+	Service   [NumPhases]*hdrhistogram.Histogram
+	Lag       *hdrhistogram.Histogram
+}
+
+// newInterval returns an empty interval.
+func newInterval() *Interval {
+	iv := &Interval{Lag: newLatencyHistogram()}
+	for p := range NumPhases {
+		iv.Scheduled[p] = newLatencyHistogram()
+		iv.Service[p] = newLatencyHistogram()
+	}
+	return iv
+}
+
+// NewRecorder returns an empty recorder.
+func NewRecorder(opts RecorderOptions) *Recorder {
+	r := &Recorder{
+		now:        opts.Now,
+		start:      opts.Start,
+		limit:      opts.TimelineLimit,
+		liveWindow: opts.LiveWindow,
+		targetRate: opts.TargetRate,
+		lag:        newLatencyHistogram(),
+		jitter:     newLatencyHistogram(),
+		rtt:        newLatencyHistogram(),
+		mos:        newMOSHistogram(),
+		failures:   make(map[FailureKey]uint64),
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.start.IsZero() {
+		r.start = r.now()
+	}
+	if r.limit <= 0 {
+		r.limit = DefaultTimelineLimit
+	}
+	if r.liveWindow <= 0 {
+		r.liveWindow = DefaultLiveWindow
+	}
+	for p := range NumPhases {
+		r.scheduled[p] = newLatencyHistogram()
+		r.service[p] = newLatencyHistogram()
+	}
+	r.live = hdrhistogram.NewWindowed(r.liveWindow, HistogramMin, HistogramMax, HistogramSigFigs)
+	r.interval, r.intervalStart = newInterval(), r.start
+	return r
+}
+
+// Start returns the run's start instant.
+func (r *Recorder) Start() time.Time { return r.start }
+
+// SetTargetRate sets the function that reports the pacer's rate; nil clears
+// it.
+func (r *Recorder) SetTargetRate(f func(elapsed time.Duration) float64) {
+	r.mu.Lock()
+	r.targetRate = f
+	r.mu.Unlock()
+}
+
+// CallStarted counts a call handed to a worker (attempted, in progress).
+func (r *Recorder) CallStarted() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.started++
+	b := r.bucket(r.now())
+	b.Started++
+	r.setInProgress(b)
+}
+
+// Dropped counts a scheduled start that found the concurrency cap full.
+func (r *Recorder) Dropped() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.dropped++
+	r.bucket(r.now()).Dropped++
+}
+
+// Record accounts one finished call: every phase it reached, its outcome,
+// its scheduler lag and its media. A call recorded without CallStarted is
+// counted as attempted too.
+func (r *Recorder) Record(rec CallRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+
+	sched, started := rec.Scheduled, rec.Started
+	if started.IsZero() {
+		started = sched
+	}
+	if sched.IsZero() {
+		sched = started
+	}
+	if !sched.IsZero() && !started.IsZero() {
+		r.recordDuration(r.lag, started.Sub(sched), &r.clamped.Lag)
+		r.recordInterval(r.interval.Lag, started.Sub(sched))
+	}
+	for p := range NumPhases {
+		at := rec.Instants[p]
+		if at.IsZero() {
+			continue
+		}
+		if p == PhaseEnd {
+			from := rec.EndBegan
+			if from.IsZero() {
+				continue
+			}
+			d := at.Sub(from)
+			r.recordDuration(r.scheduled[p], d, &r.clamped.Scheduled[p])
+			r.recordDuration(r.service[p], d, &r.clamped.Service[p])
+			r.recordInterval(r.interval.Scheduled[p], d)
+			r.recordInterval(r.interval.Service[p], d)
+			continue
+		}
+		if sched.IsZero() {
+			continue
+		}
+		r.recordDuration(r.scheduled[p], at.Sub(sched), &r.clamped.Scheduled[p])
+		r.recordDuration(r.service[p], at.Sub(started), &r.clamped.Service[p])
+		r.recordInterval(r.interval.Scheduled[p], at.Sub(sched))
+		r.recordInterval(r.interval.Service[p], at.Sub(started))
+		if p == PhaseConnect {
+			r.rotateLive(now)
+			var ignored uint64
+			r.recordDuration(r.live.Current, at.Sub(sched), &ignored)
+		}
+	}
+
+	r.finished++
+	if r.finished > r.started {
+		r.started = r.finished
+	}
+	b := r.bucket(now)
+	switch rec.Outcome {
+	case OutcomeSuccess:
+		r.succeeded++
+		b.Succeeded++
+	case OutcomeAborted:
+		r.aborted++
+		b.Aborted++
+	default: // OutcomeFailed, and OutcomeUnknown as a local error
+		r.failed++
+		b.Failed++
+		r.failures[failureKey(rec)]++
+	}
+	r.setInProgress(b)
+
+	m := rec.Media
+	if m.PacketsSent+m.PacketsReceived+m.PacketsLost > 0 {
+		r.media.Calls++
+		r.media.PacketsSent += m.PacketsSent
+		r.media.BytesSent += m.BytesSent
+		r.media.PacketsReceived += m.PacketsReceived
+		r.media.BytesReceived += m.BytesReceived
+		r.media.PacketsLost += m.PacketsLost
+		r.media.Duplicates += m.Duplicates
+		r.media.Reordered += m.Reordered
+		r.media.LateWrites += m.LateWrites
+		if !m.IntegrityOK && m.PacketsReceived > 0 {
+			r.media.IntegrityFailures++
+		}
+		if m.Jitter > 0 {
+			r.recordDuration(r.jitter, m.Jitter, &r.clamped.Jitter)
+		}
+		if m.RTT > 0 {
+			r.recordDuration(r.rtt, m.RTT, &r.clamped.RTT)
+		}
+		if mos, ok := EstimateMOS(m); ok {
+			r.recordValue(r.mos, int64(mos*MOSScale+0.5))
+		}
+	}
+}
+
+// failureKey classifies a failed call; an unknown outcome or a reason
+// outside the closed set is a local error, so labels stay bounded.
+func failureKey(rec CallRecord) FailureKey {
+	k := FailureKey{Phase: rec.FailedPhase, Reason: rec.Reason}
+	if k.Phase < 0 || k.Phase >= NumPhases {
+		k.Phase = PhaseSubscribe
+	}
+	if rec.Outcome != OutcomeFailed || !knownReason(k.Reason) {
+		k.Reason = ReasonLocal
+	}
+	return k
+}
+
+// knownReason reports whether r is in the closed set.
+func knownReason(r Reason) bool {
+	for _, x := range Reasons() {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// recordDuration records d in µs, clamped into the histogram's range; a
+// clamped value is counted in *clamped. Sub-microsecond values record 0.
+func (r *Recorder) recordDuration(h *hdrhistogram.Histogram, d time.Duration, clamped *uint64) {
+	v := int64(d / time.Microsecond)
+	switch {
+	case v < 0:
+		v = 0
+		*clamped++
+	case v > h.HighestTrackableValue():
+		v = h.HighestTrackableValue()
+		*clamped++
+	}
+	r.recordValue(h, v)
+}
+
+// recordInterval records d into an interval histogram, clamped like
+// recordDuration but without counting (the cumulative histogram counts).
+func (r *Recorder) recordInterval(h *hdrhistogram.Histogram, d time.Duration) {
+	var ignored uint64
+	r.recordDuration(h, d, &ignored)
+}
+
+// TakeInterval returns the values recorded since the previous call (or the
+// start) and starts a new interval at now.
+func (r *Recorder) TakeInterval() *Interval {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	iv := r.interval
+	iv.Start, iv.End = r.intervalStart, r.now()
+	r.interval, r.intervalStart = newInterval(), iv.End
+	return iv
+}
+
+// recordValue records v, counting a refusal in recordErrs.
+func (r *Recorder) recordValue(h *hdrhistogram.Histogram, v int64) {
+	if v > h.HighestTrackableValue() {
+		v = h.HighestTrackableValue()
+	}
+	if v < 0 {
+		v = 0
+	}
+	if err := h.RecordValue(v); err != nil {
+		r.recordErrs++
+	}
+}
+
+// rotateLive advances the live window to now's second.
+func (r *Recorder) rotateLive(now time.Time) {
+	sec := int64(now.Sub(r.start) / time.Second)
+	for n := 0; r.liveSecond < sec; n++ {
+		if n >= r.liveWindow {
+			r.liveSecond = sec
+			break
+		}
+		r.live.Rotate()
+		r.liveSecond++
+	}
+}
+
+// bucket returns the timeline bucket for instant t, growing the timeline.
+func (r *Recorder) bucket(t time.Time) *TimelineBucket {
+	i := int(t.Sub(r.start) / time.Second)
+	if i < 0 {
+		i = 0
+	}
+	if i >= r.limit {
+		i = r.limit - 1
+	}
+	for len(r.timeline) <= i {
+		prev := uint64(0)
+		if n := len(r.timeline); n > 0 {
+			prev = r.timeline[n-1].InProgress
+		}
+		r.timeline = append(r.timeline, TimelineBucket{Second: len(r.timeline), InProgress: prev})
+	}
+	return &r.timeline[i]
+}
+
+// setInProgress stores the calls in flight now into b.
+func (r *Recorder) setInProgress(b *TimelineBucket) {
+	b.InProgress = r.inProgress()
+}
+
+// inProgress is started minus finished.
+func (r *Recorder) inProgress() uint64 {
+	if r.finished >= r.started {
+		return 0
+	}
+	return r.started - r.finished
+}
+
+// Snapshot copies everything under one lock, so its counts and histograms
+// agree with each other.
+func (r *Recorder) Snapshot() *Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	r.bucket(now) // the timeline reaches the snapshot's second
+	s := &Snapshot{
+		Start:        r.start,
+		Taken:        now,
+		Lag:          r.lag.Clone(),
+		Jitter:       r.jitter.Clone(),
+		RTT:          r.rtt.Clone(),
+		MOS:          r.mos.Clone(),
+		Clamped:      r.clamped,
+		RecordErrors: r.recordErrs,
+		Attempted:    r.started,
+		Dropped:      r.dropped,
+		Succeeded:    r.succeeded,
+		Failed:       r.failed,
+		Aborted:      r.aborted,
+		InProgress:   r.inProgress(),
+		Failures:     make(map[FailureKey]uint64, len(r.failures)),
+		Media:        r.media,
+		Timeline:     append([]TimelineBucket(nil), r.timeline...),
+	}
+	for p := range NumPhases {
+		s.Scheduled[p] = r.scheduled[p].Clone()
+		s.Service[p] = r.service[p].Clone()
+	}
+	for k, v := range r.failures {
+		s.Failures[k] = v
+	}
+	if r.targetRate != nil {
+		s.TargetRate = r.targetRate(now.Sub(r.start))
+		for i := range s.Timeline {
+			s.Timeline[i].TargetRate = r.targetRate(time.Duration(i)*time.Second + time.Second/2)
+		}
+	}
+	return s
+}
+
+// Merge adds everything o has recorded into r, as if r had seen o's calls
+// too (used to combine per-shard recorders). Values a histogram drops are an
+// error. The live window and timeline of o are merged by second.
+func (r *Recorder) Merge(o *Recorder) error {
+	if o == r {
+		return fmt.Errorf("metrics: merge a recorder into itself")
+	}
+	os := o.Snapshot()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	mine := &Snapshot{
+		Start: r.start, Scheduled: r.scheduled, Service: r.service,
+		Lag: r.lag, Jitter: r.jitter, RTT: r.rtt, MOS: r.mos, Failures: r.failures,
+		Clamped: r.clamped, RecordErrors: r.recordErrs, Attempted: r.started, Dropped: r.dropped,
+		Succeeded: r.succeeded, Failed: r.failed, Aborted: r.aborted, Media: r.media,
+		Timeline: r.timeline,
+	}
+	os.TargetRate = 0
+	for i := range os.Timeline {
+		os.Timeline[i].TargetRate = 0
+	}
+	if err := mine.Merge(os); err != nil {
+		return err
+	}
+	r.clamped, r.recordErrs = mine.Clamped, mine.RecordErrors
+	r.started += os.Attempted
+	r.finished += os.Finished()
+	r.dropped, r.succeeded, r.failed, r.aborted = mine.Dropped, mine.Succeeded, mine.Failed, mine.Aborted
+	r.media = mine.Media
+	// Keep r's start: events o saw before it count in r's first second.
+	off := int(r.start.Sub(mine.Start) / time.Second)
+	if off > 0 && off < len(mine.Timeline) {
+		first := &mine.Timeline[off]
+		for _, e := range mine.Timeline[:off] {
+			first.Started += e.Started
+			first.Succeeded += e.Succeeded
+			first.Failed += e.Failed
+			first.Aborted += e.Aborted
+			first.Dropped += e.Dropped
+		}
+		mine.Timeline = mine.Timeline[off:]
+		for i := range mine.Timeline {
+			mine.Timeline[i].Second = i
+		}
+	}
+	r.timeline = mine.Timeline
+	for p := range NumPhases {
+		r.recordErrs += uint64(r.interval.Scheduled[p].Merge(os.Scheduled[p]))
+		r.recordErrs += uint64(r.interval.Service[p].Merge(os.Service[p]))
+	}
+	r.recordErrs += uint64(r.interval.Lag.Merge(os.Lag))
+	if h := os.Scheduled[PhaseConnect]; h.TotalCount() > 0 {
+		if d := r.live.Current.Merge(h); d != 0 {
+			r.recordErrs += uint64(d)
+		}
+	}
+	return nil
+}
+
+// Live is the small view the progress line prints.
+type Live struct {
+	// Elapsed is the time since the run's start.
+	Elapsed time.Duration
+	// Attempted, Succeeded, Failed, Aborted, Dropped and InProgress are
+	// the counters so far.
+	Attempted, Succeeded, Failed, Aborted, Dropped, InProgress uint64
+	// ConnectP99 is the connect phase's p99 from the scheduled start over
+	// the whole run; WindowConnectP99 over the last LiveWindow seconds.
+	// Zero when nothing connected yet.
+	ConnectP99, WindowConnectP99 time.Duration
+	// TargetRate is the pacer's current rate (calls/s).
+	TargetRate float64
+}
+
+// Live returns the counters and connect p99 without copying histograms.
+func (r *Recorder) Live() Live {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	r.rotateLive(now)
+	l := Live{
+		Elapsed:          now.Sub(r.start),
+		Attempted:        r.started,
+		Succeeded:        r.succeeded,
+		Failed:           r.failed,
+		Aborted:          r.aborted,
+		Dropped:          r.dropped,
+		InProgress:       r.inProgress(),
+		ConnectP99:       time.Duration(r.scheduled[PhaseConnect].ValueAtQuantile(99)) * time.Microsecond,
+		WindowConnectP99: time.Duration(r.live.Merge().ValueAtQuantile(99)) * time.Microsecond,
+	}
+	if r.targetRate != nil {
+		l.TargetRate = r.targetRate(l.Elapsed)
+	}
+	return l
+}

@@ -1,0 +1,352 @@
+package metrics
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Names of the result files under the output directory.
+const (
+	// SummaryFileName is the run summary (see SummaryFile).
+	SummaryFileName = "summary.json"
+	// CallsFileName holds one JSON object per finished call (see CallLine).
+	CallsFileName = "calls.jsonl"
+	// LagHlogName is the scheduler lag's interval log.
+	LagHlogName = "lag.hlog"
+)
+
+// HlogName is the interval log file of a phase: "connect.hlog" from the
+// scheduled start, "connect_service.hlog" from the actual start.
+func HlogName(p Phase, service bool) string {
+	if service {
+		return p.String() + "_service.hlog"
+	}
+	return p.String() + ".hlog"
+}
+
+// hlogFile is one open interval log.
+type hlogFile struct {
+	f  *os.File
+	bw *bufio.Writer
+	lw *hdrhistogram.HistogramLogWriter
+}
+
+// Results writes a run's result files into a directory: one HdrHistogram
+// interval log per phase and timing plus the scheduler lag (standard
+// HdrHistogram log format 1.3, values in microseconds, the interval max
+// column in seconds; logs from several generators merge exactly with any
+// HdrHistogram log tool), calls.jsonl streamed while the run goes, and
+// summary.json at the end. Safe for concurrent use; Close flushes and
+// closes everything.
+type Results struct {
+	dir   string
+	start time.Time
+
+	mu     sync.Mutex
+	hlogs  map[string]*hlogFile
+	calls  *os.File
+	callsW *bufio.Writer
+	enc    *json.Encoder
+	closed bool
+}
+
+// CreateResults creates dir (and parents) and opens every result file,
+// writing the interval logs' headers with start as their start and base
+// time.
+func CreateResults(dir string, start time.Time) (_ *Results, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("metrics: results: %w", err)
+	}
+	r := &Results{dir: dir, start: start, hlogs: make(map[string]*hlogFile)}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, r.Close())
+		}
+	}()
+	startMs := start.UnixMilli()
+	open := func(name, comment string) error {
+		f, err := os.Create(filepath.Join(dir, name))
+		if err != nil {
+			return fmt.Errorf("metrics: results: %w", err)
+		}
+		h := &hlogFile{f: f, bw: bufio.NewWriter(f)}
+		h.lw = hdrhistogram.NewHistogramLogWriter(h.bw)
+		r.hlogs[name] = h
+		err = errors.Join(
+			h.lw.OutputLogFormatVersion(),
+			h.lw.OutputComment(comment),
+			h.lw.OutputStartTime(startMs),
+			h.lw.OutputBaseTime(startMs),
+			h.lw.OutputLegend(),
+			h.bw.Flush(),
+		)
+		if err != nil {
+			return fmt.Errorf("metrics: results: %s header: %w", name, err)
+		}
+		h.lw.SetBaseTime(startMs)
+		return nil
+	}
+	for p := range NumPhases {
+		if err := open(HlogName(p, false), fmt.Sprintf("loadgen phase %s, from the scheduled start, microseconds", p)); err != nil {
+			return nil, err
+		}
+		if err := open(HlogName(p, true), fmt.Sprintf("loadgen phase %s, service time from the actual start, microseconds", p)); err != nil {
+			return nil, err
+		}
+	}
+	if err := open(LagHlogName, "loadgen scheduler lag, microseconds"); err != nil {
+		return nil, err
+	}
+	r.calls, err = os.Create(filepath.Join(dir, CallsFileName))
+	if err != nil {
+		return nil, fmt.Errorf("metrics: results: %w", err)
+	}
+	r.callsW = bufio.NewWriterSize(r.calls, 64<<10)
+	r.enc = json.NewEncoder(r.callsW)
+	return r, nil
+}
+
+// Dir returns the output directory.
+func (r *Results) Dir() string { return r.dir }
+
+// WriteInterval appends one interval to every interval log and flushes
+// them, so a crashed run keeps its completed intervals.
+func (r *Results) WriteInterval(iv *Interval) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("metrics: results: write interval after close")
+	}
+	write := func(name string, h *hdrhistogram.Histogram) error {
+		hf := r.hlogs[name]
+		h.SetStartTimeMs(iv.Start.UnixMilli())
+		h.SetEndTimeMs(iv.End.UnixMilli())
+		if err := hf.lw.OutputIntervalHistogram(h); err != nil {
+			return fmt.Errorf("metrics: results: %s: %w", name, err)
+		}
+		if err := hf.bw.Flush(); err != nil {
+			return fmt.Errorf("metrics: results: %s: %w", name, err)
+		}
+		return nil
+	}
+	for p := range NumPhases {
+		if err := write(HlogName(p, false), iv.Scheduled[p]); err != nil {
+			return err
+		}
+		if err := write(HlogName(p, true), iv.Service[p]); err != nil {
+			return err
+		}
+	}
+	return write(LagHlogName, iv.Lag)
+}
+
+// RunIntervals writes rec's interval every period until ctx is done, then
+// writes the last interval and returns. Cancel ctx once every call has been
+// recorded so the logs hold all of them.
+func (r *Results) RunIntervals(ctx context.Context, rec *Recorder, every time.Duration) error {
+	if every <= 0 {
+		return fmt.Errorf("metrics: results: interval %v must be positive", every)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return r.WriteInterval(rec.TakeInterval())
+		case <-t.C:
+			if err := r.WriteInterval(rec.TakeInterval()); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// CallLine is one line of calls.jsonl.
+type CallLine struct {
+	Index     uint64    `json:"index"`
+	Scheduled time.Time `json:"scheduled"`
+	Started   time.Time `json:"started"`
+	// LagUS is Started − Scheduled in microseconds.
+	LagUS       int64  `json:"lag_us"`
+	Outcome     string `json:"outcome"`
+	FailedPhase string `json:"failed_phase,omitempty"`
+	Reason      string `json:"reason,omitempty"`
+	Error       string `json:"error,omitempty"`
+	// Phases maps each phase the call reached to its instant and its
+	// durations in microseconds.
+	Phases   map[string]PhaseTimes `json:"phases"`
+	EndBegan *time.Time            `json:"end_began,omitempty"`
+	Media    *MediaStats           `json:"media,omitempty"`
+	MOS      *float64              `json:"mos,omitempty"`
+	Video    bool                  `json:"video,omitempty"`
+}
+
+// PhaseTimes is when a call completed a phase.
+type PhaseTimes struct {
+	At time.Time `json:"at"`
+	// ScheduledUS and ServiceUS are the durations recorded in the
+	// histograms (end: both from EndBegan).
+	ScheduledUS int64 `json:"scheduled_us"`
+	ServiceUS   int64 `json:"service_us"`
+}
+
+// NewCallLine converts a record into its calls.jsonl form.
+func NewCallLine(rec CallRecord) CallLine {
+	sched, started := rec.Scheduled, rec.Started
+	if started.IsZero() {
+		started = sched
+	}
+	if sched.IsZero() {
+		sched = started
+	}
+	l := CallLine{
+		Index: rec.Index, Scheduled: rec.Scheduled.UTC(), Started: rec.Started.UTC(),
+		LagUS: started.Sub(sched).Microseconds(), Outcome: rec.Outcome.String(),
+		Error: rec.Error, Video: rec.Video, Phases: map[string]PhaseTimes{},
+	}
+	if rec.Outcome == OutcomeFailed {
+		l.FailedPhase, l.Reason = rec.FailedPhase.String(), string(rec.Reason)
+	}
+	for p := range NumPhases {
+		at := rec.Instants[p]
+		if at.IsZero() {
+			continue
+		}
+		pt := PhaseTimes{At: at.UTC(), ScheduledUS: at.Sub(sched).Microseconds(), ServiceUS: at.Sub(started).Microseconds()}
+		if p == PhaseEnd {
+			if rec.EndBegan.IsZero() {
+				continue
+			}
+			pt.ScheduledUS = at.Sub(rec.EndBegan).Microseconds()
+			pt.ServiceUS = pt.ScheduledUS
+		}
+		l.Phases[p.String()] = pt
+	}
+	if !rec.EndBegan.IsZero() {
+		eb := rec.EndBegan.UTC()
+		l.EndBegan = &eb
+	}
+	if m := rec.Media; m != (MediaStats{}) {
+		l.Media = &m
+		if mos, ok := EstimateMOS(m); ok {
+			mos = float64(int64(mos*MOSScale+0.5)) / MOSScale
+			l.MOS = &mos
+		}
+	}
+	return l
+}
+
+// WriteCall appends one call to calls.jsonl (buffered; Close flushes).
+func (r *Results) WriteCall(rec CallRecord) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("metrics: results: write call after close")
+	}
+	if err := r.enc.Encode(NewCallLine(rec)); err != nil {
+		return fmt.Errorf("metrics: results: %s: %w", CallsFileName, err)
+	}
+	return nil
+}
+
+// WriteSummary writes summary.json (via a temporary file renamed into
+// place, so a reader never sees half of it).
+func (r *Results) WriteSummary(f *SummaryFile) error {
+	return WriteSummaryFile(r.dir, f)
+}
+
+// WriteSummaryFile writes f as dir/summary.json atomically.
+func WriteSummaryFile(dir string, f *SummaryFile) (err error) {
+	tmp, err := os.CreateTemp(dir, ".summary-*.json")
+	if err != nil {
+		return fmt.Errorf("metrics: results: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = tmp.Close()           // best effort: the write already failed
+			_ = os.Remove(tmp.Name()) // best effort cleanup of the temporary file
+		}
+	}()
+	bw := bufio.NewWriter(tmp)
+	if err := f.WriteJSON(bw); err != nil {
+		return err
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("metrics: results: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return fmt.Errorf("metrics: results: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("metrics: results: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, SummaryFileName)); err != nil {
+		return fmt.Errorf("metrics: results: %w", err)
+	}
+	return nil
+}
+
+// Close flushes and closes every file. Idempotent.
+func (r *Results) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	var errs []error
+	for name, h := range r.hlogs {
+		if err := h.bw.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+		if err := h.f.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if r.calls != nil {
+		if err := r.callsW.Flush(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", CallsFileName, err))
+		}
+		if err := r.calls.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", CallsFileName, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("metrics: results: close: %w", err)
+	}
+	return nil
+}
+
+// ReadHlog reads every interval of an interval log and returns them with
+// their sum (a histogram with the recorder's geometry).
+func ReadHlog(path string) (intervals []*hdrhistogram.Histogram, total *hdrhistogram.Histogram, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("metrics: read hlog: %w", err)
+	}
+	defer f.Close()
+	rd := hdrhistogram.NewHistogramLogReader(bufio.NewReader(f))
+	total = newLatencyHistogram()
+	for {
+		h, err := rd.NextIntervalHistogram()
+		if err != nil {
+			return nil, nil, fmt.Errorf("metrics: read hlog %s: %w", filepath.Base(path), err)
+		}
+		if h == nil {
+			return intervals, total, nil
+		}
+		if d := total.Merge(h); d != 0 {
+			return nil, nil, fmt.Errorf("metrics: read hlog %s: %d values outside the range", filepath.Base(path), d)
+		}
+		intervals = append(intervals, h)
+	}
+}

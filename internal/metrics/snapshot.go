@@ -1,0 +1,309 @@
+package metrics
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Histogram geometry shared by every latency histogram: microseconds, from
+// 1 µs to one hour, 3 significant digits (0.1 % resolution). Values above
+// the range are clamped to HistogramMax and counted in Clamped.
+const (
+	HistogramMin     int64 = 1
+	HistogramMax     int64 = int64(time.Hour / time.Microsecond)
+	HistogramSigFigs       = 3
+)
+
+// newLatencyHistogram returns an empty histogram with the shared geometry.
+func newLatencyHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(HistogramMin, HistogramMax, HistogramSigFigs)
+}
+
+// newMOSHistogram returns an empty MOS histogram (MOS × MOSScale).
+func newMOSHistogram() *hdrhistogram.Histogram {
+	return hdrhistogram.New(1, 5*MOSScale, HistogramSigFigs)
+}
+
+// FailureKey is where and why calls failed.
+type FailureKey struct {
+	Phase  Phase
+	Reason Reason
+}
+
+// MediaTotals sums the media statistics of every recorded call.
+type MediaTotals struct {
+	// Calls is how many calls reported media statistics.
+	Calls           uint64 `json:"calls"`
+	PacketsSent     uint64 `json:"packets_sent"`
+	BytesSent       uint64 `json:"bytes_sent"`
+	PacketsReceived uint64 `json:"packets_received"`
+	BytesReceived   uint64 `json:"bytes_received"`
+	PacketsLost     uint64 `json:"packets_lost"`
+	Duplicates      uint64 `json:"duplicates"`
+	Reordered       uint64 `json:"reordered"`
+	LateWrites      uint64 `json:"late_writes"`
+	// IntegrityFailures counts calls whose received stream was not the
+	// expected one.
+	IntegrityFailures uint64 `json:"integrity_failures"`
+}
+
+// LossRate is lost / (received + lost) over all calls, NaN without packets.
+func (m MediaTotals) LossRate() float64 {
+	return ratio(m.PacketsLost, m.PacketsReceived+m.PacketsLost)
+}
+
+// add sums o into m.
+func (m *MediaTotals) add(o MediaTotals) {
+	m.Calls += o.Calls
+	m.PacketsSent += o.PacketsSent
+	m.BytesSent += o.BytesSent
+	m.PacketsReceived += o.PacketsReceived
+	m.BytesReceived += o.BytesReceived
+	m.PacketsLost += o.PacketsLost
+	m.Duplicates += o.Duplicates
+	m.Reordered += o.Reordered
+	m.LateWrites += o.LateWrites
+	m.IntegrityFailures += o.IntegrityFailures
+}
+
+// Clamped counts values that fell outside a histogram's range and were
+// recorded at its bound instead.
+type Clamped struct {
+	Scheduled [NumPhases]uint64 `json:"-"`
+	Service   [NumPhases]uint64 `json:"-"`
+	Lag       uint64            `json:"lag"`
+	Jitter    uint64            `json:"jitter"`
+	RTT       uint64            `json:"rtt"`
+}
+
+// Total is the number of clamped values over every histogram.
+func (c Clamped) Total() uint64 {
+	n := c.Lag + c.Jitter + c.RTT
+	for p := range NumPhases {
+		n += c.Scheduled[p] + c.Service[p]
+	}
+	return n
+}
+
+// add sums o into c.
+func (c *Clamped) add(o Clamped) {
+	for p := range NumPhases {
+		c.Scheduled[p] += o.Scheduled[p]
+		c.Service[p] += o.Service[p]
+	}
+	c.Lag += o.Lag
+	c.Jitter += o.Jitter
+	c.RTT += o.RTT
+}
+
+// TimelineBucket is one second of the run.
+type TimelineBucket struct {
+	// Second is the bucket's offset from the run start, in seconds.
+	Second int `json:"t"`
+	// Started, Succeeded, Failed, Aborted and Dropped count events that
+	// happened in this second.
+	Started   uint64 `json:"started"`
+	Succeeded uint64 `json:"succeeded"`
+	Failed    uint64 `json:"failed"`
+	Aborted   uint64 `json:"aborted"`
+	Dropped   uint64 `json:"dropped"`
+	// InProgress is the number of calls in flight at the end of the second.
+	InProgress uint64 `json:"in_progress"`
+	// TargetRate is the pacer's rate at the middle of the second (calls/s).
+	TargetRate float64 `json:"target_rate"`
+}
+
+// Snapshot is a consistent copy of everything a Recorder holds, taken at one
+// instant. The summary, thresholds, Prometheus and result files all read
+// snapshots, so they agree. A Snapshot is not safe for concurrent mutation
+// (Merge) but may be read concurrently.
+type Snapshot struct {
+	// Start is the run's start; Taken is when the snapshot was taken.
+	Start time.Time
+	Taken time.Time
+	// Scheduled holds per phase the durations from the scheduled start (the
+	// end phase: from when the call began to end), in µs.
+	Scheduled [NumPhases]*hdrhistogram.Histogram
+	// Service holds per phase the durations from the actual start, in µs.
+	Service [NumPhases]*hdrhistogram.Histogram
+	// Lag is the scheduler lag (actual minus scheduled start), in µs.
+	Lag *hdrhistogram.Histogram
+	// Jitter and RTT are per-call media jitter and round-trip time, in µs.
+	Jitter *hdrhistogram.Histogram
+	RTT    *hdrhistogram.Histogram
+	// MOS is the per-call MOS estimate × MOSScale.
+	MOS *hdrhistogram.Histogram
+	// Clamped counts out-of-range values per histogram.
+	Clamped Clamped
+	// RecordErrors counts values a histogram refused even after clamping
+	// (a bug); a non-zero count makes the run invalid.
+	RecordErrors uint64
+	// Attempted calls were handed to a worker; Dropped were not (cap full).
+	Attempted uint64
+	Dropped   uint64
+	// Succeeded, Failed and Aborted count finished calls by outcome.
+	Succeeded uint64
+	Failed    uint64
+	Aborted   uint64
+	// InProgress is Attempted minus finished calls at the snapshot.
+	InProgress uint64
+	// Failures counts failed calls by phase and reason.
+	Failures map[FailureKey]uint64
+	// Media sums every call's media statistics.
+	Media MediaTotals
+	// TargetRate is the pacer's rate at the snapshot (calls/s).
+	TargetRate float64
+	// Timeline is one bucket per second since Start.
+	Timeline []TimelineBucket
+}
+
+// Elapsed is the time from Start to Taken.
+func (s *Snapshot) Elapsed() time.Duration { return s.Taken.Sub(s.Start) }
+
+// PhaseHistogram returns a phase's histogram: service time when service is
+// true, from the scheduled start otherwise.
+func (s *Snapshot) PhaseHistogram(p Phase, service bool) *hdrhistogram.Histogram {
+	if p < 0 || p >= NumPhases {
+		return newLatencyHistogram()
+	}
+	if service {
+		return s.Service[p]
+	}
+	return s.Scheduled[p]
+}
+
+// AchievedRate is Attempted per second of elapsed time (0 before any time
+// has passed).
+func (s *Snapshot) AchievedRate() float64 {
+	el := s.Elapsed().Seconds()
+	if el <= 0 {
+		return 0
+	}
+	return float64(s.Attempted) / el
+}
+
+// MeanTargetRate is the pacer's rate averaged over the timeline's seconds
+// (0 without a timeline).
+func (s *Snapshot) MeanTargetRate() float64 {
+	if len(s.Timeline) == 0 {
+		return s.TargetRate
+	}
+	var sum float64
+	for _, b := range s.Timeline {
+		sum += b.TargetRate
+	}
+	return sum / float64(len(s.Timeline))
+}
+
+// Finished is Succeeded + Failed + Aborted.
+func (s *Snapshot) Finished() uint64 { return s.Succeeded + s.Failed + s.Aborted }
+
+// Merge adds o into s, so that s equals a snapshot of one recorder that saw
+// both. Histograms must share the geometry; a value a histogram drops is an
+// error. Timelines are aligned on whole seconds from the earlier Start.
+func (s *Snapshot) Merge(o *Snapshot) error {
+	if o == nil {
+		return nil
+	}
+	merge := func(name string, dst, src *hdrhistogram.Histogram) error {
+		if d := dst.Merge(src); d != 0 {
+			return fmt.Errorf("metrics: merge %s: %d values dropped", name, d)
+		}
+		return nil
+	}
+	for p := range NumPhases {
+		if err := merge(p.String(), s.Scheduled[p], o.Scheduled[p]); err != nil {
+			return err
+		}
+		if err := merge(p.String()+"_service", s.Service[p], o.Service[p]); err != nil {
+			return err
+		}
+	}
+	for _, m := range []struct {
+		n        string
+		dst, src *hdrhistogram.Histogram
+	}{{"lag", s.Lag, o.Lag}, {"jitter", s.Jitter, o.Jitter}, {"rtt", s.RTT, o.RTT}, {"mos", s.MOS, o.MOS}} {
+		if err := merge(m.n, m.dst, m.src); err != nil {
+			return err
+		}
+	}
+	s.Clamped.add(o.Clamped)
+	s.RecordErrors += o.RecordErrors
+	s.Attempted += o.Attempted
+	s.Dropped += o.Dropped
+	s.Succeeded += o.Succeeded
+	s.Failed += o.Failed
+	s.Aborted += o.Aborted
+	s.InProgress += o.InProgress
+	if s.Failures == nil {
+		s.Failures = make(map[FailureKey]uint64)
+	}
+	for k, v := range o.Failures {
+		s.Failures[k] += v
+	}
+	s.Media.add(o.Media)
+	s.TargetRate += o.TargetRate
+	s.Timeline = mergeTimelines(s.Start, s.Timeline, o.Start, o.Timeline)
+	if o.Start.Before(s.Start) {
+		s.Start = o.Start
+	}
+	if o.Taken.After(s.Taken) {
+		s.Taken = o.Taken
+	}
+	return nil
+}
+
+// mergeTimelines sums two timelines, aligned on whole seconds.
+func mergeTimelines(as time.Time, a []TimelineBucket, bs time.Time, b []TimelineBucket) []TimelineBucket {
+	base := as
+	if bs.Before(base) {
+		base = bs
+	}
+	offA := int(as.Sub(base) / time.Second)
+	offB := int(bs.Sub(base) / time.Second)
+	n := max(offA+len(a), offB+len(b))
+	out := make([]TimelineBucket, n)
+	for i := range out {
+		out[i].Second = i
+	}
+	add := func(off int, tl []TimelineBucket) {
+		for i, x := range tl {
+			o := &out[off+i]
+			o.Started += x.Started
+			o.Succeeded += x.Succeeded
+			o.Failed += x.Failed
+			o.Aborted += x.Aborted
+			o.Dropped += x.Dropped
+			o.InProgress += x.InProgress
+			o.TargetRate += x.TargetRate
+		}
+	}
+	add(offA, a)
+	add(offB, b)
+	return out
+}
+
+// aggregate computes an aggregation of a histogram divided by scale, NaN
+// when the histogram is empty.
+func aggregate(h *hdrhistogram.Histogram, agg Aggregation, pct float64, scale float64) float64 {
+	if h == nil || h.TotalCount() == 0 {
+		return math.NaN()
+	}
+	switch agg {
+	case AggPercentile, AggMed:
+		return float64(h.ValueAtQuantile(pct)) / scale
+	case AggAvg:
+		return h.Mean() / scale
+	case AggMin:
+		return float64(h.Min()) / scale
+	case AggMax:
+		return float64(h.Max()) / scale
+	case AggCount:
+		return float64(h.TotalCount())
+	default:
+		return math.NaN()
+	}
+}

@@ -1,0 +1,219 @@
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"time"
+)
+
+// SummarySchema names the version of summary.json's layout. A change that
+// removes or renames a field, or changes a unit, gets a new version.
+const SummarySchema = "loadgen.summary/v1"
+
+// SummaryFile is the content of summary.json, schema "loadgen.summary/v1":
+//
+//	{
+//	  "schema": "loadgen.summary/v1",
+//	  "title": "smoke",                    // scenario name, may be empty
+//	  "labels": {"mode": "regular"},       // free-form run labels
+//	  "start": "2026-01-02T03:04:05Z",     // RFC 3339, run start
+//	  "end": "...",                        // when the snapshot was taken
+//	  "duration_seconds": 60.0,
+//	  "valid": true,                       // false: the generator was the bottleneck
+//	  "invalid_reasons": ["..."],          // plain words, when not valid
+//	  "notes": ["..."],                    // caveats that do not invalidate
+//	  "rate": {"target_mean": 10, "target_final": 10, "achieved": 9.98},   // calls/s
+//	  "calls": {"attempted": 600, "succeeded": 590, "failed": 8,
+//	            "aborted": 2, "in_progress": 0, "dropped": 0},
+//	  "failures": [{"phase": "ice", "reason": "timeout", "count": 5}],     // descending count
+//	  "phases": [{"phase": "subscribe",
+//	              "scheduled": {stats}, "service": {stats},
+//	              "hlog": "subscribe.hlog", "service_hlog": "subscribe_service.hlog"}, ...],
+//	  "lag": {stats}, "lag_hlog": "lag.hlog",
+//	  "media": {"calls": .., "packets_sent": .., "bytes_sent": .., "packets_received": ..,
+//	            "bytes_received": .., "packets_lost": .., "duplicates": .., "reordered": ..,
+//	            "late_writes": .., "integrity_failures": .., "loss_rate": 0.001 (null: no packets),
+//	            "jitter": {stats}, "rtt": {stats}, "mos": {stats ×100}},
+//	  "cpu": {"cpus": 16, "utilization": 0.35, "peak_utilization": 0.5},  // absent if not measured
+//	  "thresholds": [{"metric": "connect", "expr": "p(99) < 2s", "measured": 1234567,
+//	                  "measured_text": "1.23s", "ok": true}],  // measured in the metric's unit, null: no data
+//	  "thresholds_ok": true,
+//	  "timeline": [{"t": 0, "started": 10, "succeeded": 0, "failed": 0, "aborted": 0,
+//	                "dropped": 0, "in_progress": 10, "target_rate": 10}, ...],  // one per second
+//	  "calls_file": "calls.jsonl"
+//	}
+//
+// {stats} is {"count", "min", "mean", "p50", "p90", "p99", "p99_9", "p99_99",
+// "max", "clamped"} in microseconds (MOS: × 100), as HdrHistogram reports
+// them (highest equivalent value, 3 significant digits). Phases appear in
+// call order; "end" is timed from the moment the call began to end, so its
+// service and scheduled figures are the same.
+type SummaryFile struct {
+	Schema         string             `json:"schema"`
+	Title          string             `json:"title,omitempty"`
+	Labels         map[string]string  `json:"labels,omitempty"`
+	Start          time.Time          `json:"start"`
+	End            time.Time          `json:"end"`
+	Duration       float64            `json:"duration_seconds"`
+	Valid          bool               `json:"valid"`
+	InvalidReasons []string           `json:"invalid_reasons,omitempty"`
+	Notes          []string           `json:"notes,omitempty"`
+	Rate           RateSummary        `json:"rate"`
+	Calls          CallsSummary       `json:"calls"`
+	Failures       []FailureRow       `json:"failures"`
+	Phases         []PhaseSummary     `json:"phases"`
+	Lag            HistogramStats     `json:"lag"`
+	LagLog         string             `json:"lag_hlog,omitempty"`
+	Media          MediaSummary       `json:"media"`
+	CPU            *CPUUsage          `json:"cpu,omitempty"`
+	Thresholds     []ThresholdSummary `json:"thresholds"`
+	ThresholdsOK   bool               `json:"thresholds_ok"`
+	Timeline       []TimelineBucket   `json:"timeline"`
+	CallsFile      string             `json:"calls_file,omitempty"`
+}
+
+// RateSummary is the target and achieved call rate, calls/s.
+type RateSummary struct {
+	TargetMean  float64 `json:"target_mean"`
+	TargetFinal float64 `json:"target_final"`
+	Achieved    float64 `json:"achieved"`
+}
+
+// CallsSummary are the call counters.
+type CallsSummary struct {
+	Attempted  uint64 `json:"attempted"`
+	Succeeded  uint64 `json:"succeeded"`
+	Failed     uint64 `json:"failed"`
+	Aborted    uint64 `json:"aborted"`
+	InProgress uint64 `json:"in_progress"`
+	Dropped    uint64 `json:"dropped"`
+}
+
+// FailureRow is one phase/reason count.
+type FailureRow struct {
+	Phase  string `json:"phase"`
+	Reason string `json:"reason"`
+	Count  uint64 `json:"count"`
+}
+
+// PhaseSummary is one phase's figures and the names of its interval logs.
+type PhaseSummary struct {
+	Phase      string         `json:"phase"`
+	Scheduled  HistogramStats `json:"scheduled"`
+	Service    HistogramStats `json:"service"`
+	Log        string         `json:"hlog,omitempty"`
+	ServiceLog string         `json:"service_hlog,omitempty"`
+}
+
+// MediaSummary is the media totals with quality figures.
+type MediaSummary struct {
+	MediaTotals
+	LossRate *float64       `json:"loss_rate"`
+	Jitter   HistogramStats `json:"jitter"`
+	RTT      HistogramStats `json:"rtt"`
+	MOS      HistogramStats `json:"mos"`
+}
+
+// ThresholdSummary is one evaluated threshold.
+type ThresholdSummary struct {
+	Metric       string   `json:"metric"`
+	Expr         string   `json:"expr"`
+	Measured     *float64 `json:"measured"`
+	MeasuredText string   `json:"measured_text"`
+	OK           bool     `json:"ok"`
+}
+
+// SummaryFileOptions add what the snapshot does not hold.
+type SummaryFileOptions struct {
+	// Title and Labels describe the run.
+	Title  string
+	Labels map[string]string
+	// Thresholds, Validity and CPU as for the terminal summary.
+	Thresholds []ThresholdResult
+	Validity   Validity
+	CPU        *CPUUsage
+	// WithFiles names the .hlog files and calls.jsonl (as written by
+	// Results) in the summary.
+	WithFiles bool
+}
+
+// NewSummaryFile builds summary.json's content from a snapshot.
+func NewSummaryFile(s *Snapshot, opts SummaryFileOptions) *SummaryFile {
+	f := &SummaryFile{
+		Schema:         SummarySchema,
+		Title:          opts.Title,
+		Labels:         opts.Labels,
+		Start:          s.Start.UTC(),
+		End:            s.Taken.UTC(),
+		Duration:       s.Elapsed().Seconds(),
+		Valid:          opts.Validity.Valid,
+		InvalidReasons: opts.Validity.Reasons,
+		Notes:          opts.Validity.Notes,
+		Rate:           RateSummary{TargetMean: s.MeanTargetRate(), TargetFinal: s.TargetRate, Achieved: s.AchievedRate()},
+		Calls: CallsSummary{Attempted: s.Attempted, Succeeded: s.Succeeded, Failed: s.Failed,
+			Aborted: s.Aborted, InProgress: s.InProgress, Dropped: s.Dropped},
+		Failures:     []FailureRow{},
+		Lag:          StatsOf(s.Lag),
+		CPU:          opts.CPU,
+		Thresholds:   []ThresholdSummary{},
+		ThresholdsOK: AllPassed(opts.Thresholds),
+		Timeline:     s.Timeline,
+	}
+	f.Lag.Clamped = s.Clamped.Lag
+	if f.Timeline == nil {
+		f.Timeline = []TimelineBucket{}
+	}
+	for _, fc := range SortedFailures(s.Failures) {
+		f.Failures = append(f.Failures, FailureRow{Phase: fc.Phase.String(), Reason: string(fc.Reason), Count: fc.Count})
+	}
+	for p := range NumPhases {
+		ps := PhaseSummary{Phase: p.String(), Scheduled: StatsOf(s.Scheduled[p]), Service: StatsOf(s.Service[p])}
+		ps.Scheduled.Clamped, ps.Service.Clamped = s.Clamped.Scheduled[p], s.Clamped.Service[p]
+		if opts.WithFiles {
+			ps.Log, ps.ServiceLog = HlogName(p, false), HlogName(p, true)
+		}
+		f.Phases = append(f.Phases, ps)
+	}
+	if opts.WithFiles {
+		f.LagLog, f.CallsFile = LagHlogName, CallsFileName
+	}
+	f.Media = MediaSummary{MediaTotals: s.Media, Jitter: StatsOf(s.Jitter), RTT: StatsOf(s.RTT), MOS: StatsOf(s.MOS)}
+	f.Media.Jitter.Clamped, f.Media.RTT.Clamped = s.Clamped.Jitter, s.Clamped.RTT
+	if lr := s.Media.LossRate(); !math.IsNaN(lr) {
+		f.Media.LossRate = &lr
+	}
+	for _, r := range opts.Thresholds {
+		ts := ThresholdSummary{Metric: r.Threshold.Metric, Expr: r.Threshold.Expr,
+			MeasuredText: r.Threshold.FormatValue(r.Measured), OK: r.OK}
+		if !math.IsNaN(r.Measured) && !math.IsInf(r.Measured, 0) {
+			m := r.Measured
+			ts.Measured = &m
+		}
+		f.Thresholds = append(f.Thresholds, ts)
+	}
+	return f
+}
+
+// WriteJSON writes the summary as indented JSON.
+func (f *SummaryFile) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(f); err != nil {
+		return fmt.Errorf("metrics: write summary.json: %w", err)
+	}
+	return nil
+}
+
+// ReadSummaryFile decodes summary.json, checking its schema.
+func ReadSummaryFile(r io.Reader) (*SummaryFile, error) {
+	var f SummaryFile
+	if err := json.NewDecoder(r).Decode(&f); err != nil {
+		return nil, fmt.Errorf("metrics: read summary.json: %w", err)
+	}
+	if f.Schema != SummarySchema {
+		return nil, fmt.Errorf("metrics: read summary.json: schema %q, want %q", f.Schema, SummarySchema)
+	}
+	return &f, nil
+}
