@@ -1,0 +1,660 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/loadgen/loadgen/internal/token"
+)
+
+// Error body shapes (§4.3, §6.3).
+const (
+	shapeCall      = "callControlResponse"
+	shapeSubscribe = "subscribeResponse"
+	shapeAuth      = "authorizationResponse"
+)
+
+// SPiDR status codes used in error bodies (§4.3).
+const (
+	codeBadBody        = 5
+	codeInternal       = 26
+	codeNoService      = 35
+	codeInvalidValue   = 37
+	codeNoSubscription = 39
+	codeNoSession      = 42
+	codeBadToken       = 46
+	codeRetry          = 49
+	codeBadRealm       = 64
+	codeTokenExpired   = 65
+	codeBadRequest     = 1004
+)
+
+// apiError is one protocol error response.
+type apiError struct {
+	status int
+	shape  string
+	code   int
+	reason string
+}
+
+// badChannel answers a callStart whose notifyChannelId is not one of the path user's.
+var badChannel = apiError{http.StatusBadRequest, shapeCall, codeInvalidValue, "Invalid value: notifyChannelId"}
+
+// notFoundSession is the audit answer that ends a call on the client (§8).
+var notFoundSession = apiError{http.StatusNotFound, shapeCall, codeNoSession, "Resource does not exist"}
+
+// forbiddenTypes are callMeRequest types of registered users that anonymous calls cannot use (§9.5).
+var forbiddenTypes = map[string]bool{
+	"answer": true, "reject": true, "ignore": true, "forward": true, "ringing": true,
+	"transfer": true, "directTransfer": true, "consultativeTransfer": true, "join": true,
+}
+
+// Wire types.
+type (
+	envelope struct {
+		Message notification `json:"notificationMessage"`
+	}
+	notification struct {
+		EventType     string        `json:"eventType"`
+		SessionParams sessionParams `json:"sessionParams"`
+		CallParams    *callParams   `json:"callNotificationParams,omitempty"`
+		EventID       string        `json:"eventId"`
+	}
+	sessionParams struct {
+		SessionData string `json:"sessionData"`
+		SDP         string `json:"sdp,omitempty"`
+		StatusCode  *int   `json:"statusCode,omitempty"`
+		ReasonText  string `json:"reasonText,omitempty"`
+	}
+	callParams struct {
+		RemoteName          string `json:"remoteName"`
+		RemoteDisplayNumber string `json:"remoteDisplayNumber"`
+	}
+	subscribeRequest struct {
+		Expires          *int     `json:"expires"`
+		Service          []string `json:"service"`
+		NotificationType string   `json:"notificationType"`
+	}
+	customParameter struct {
+		Name  string `json:"name"`
+		Value string `json:"value"`
+	}
+	callMeRequest struct {
+		Type             string            `json:"type"`
+		To               string            `json:"to"`
+		From             string            `json:"from"`
+		SDP              string            `json:"sdp"`
+		Supported        []string          `json:"supported"`
+		CustomParameters []customParameter `json:"customParameters"`
+		NotifyChannelID  string            `json:"notifyChannelId"`
+	}
+	turnCredentials struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	subscriptionParams struct {
+		NotificationChannel string           `json:"notificationChannel"`
+		Service             []string         `json:"service"`
+		Expires             int              `json:"expires"`
+		NotificationType    string           `json:"notificationType"`
+		TurnCredentials     *turnCredentials `json:"turnCredentials,omitempty"`
+	}
+	subscribeResponse struct {
+		StatusCode         int                 `json:"statusCode"`
+		Expires            int                 `json:"expires,omitempty"`
+		Subscription       string              `json:"subscription,omitempty"`
+		SubscriptionParams *subscriptionParams `json:"subscriptionParams,omitempty"`
+	}
+	callMeResponse struct {
+		StatusCode  int    `json:"statusCode"`
+		SessionData string `json:"sessionData,omitempty"`
+	}
+)
+
+// setCORS adds the CORS headers of §3.5 to every response.
+func setCORS(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		origin = "*"
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS")
+	allow := "Content-Type, Accept, X-Cpaas-Agent"
+	if r.Method == http.MethodOptions {
+		if req := r.Header.Get("Access-Control-Request-Headers"); req != "" {
+			allow = req
+		}
+	}
+	h.Set("Access-Control-Allow-Headers", allow)
+	h.Set("Access-Control-Max-Age", "600")
+	h.Add("Vary", "Origin")
+}
+
+// writeJSON writes v with status.
+func (g *Gateway) writeJSON(w http.ResponseWriter, status int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		g.cfg.Logger.Error("marshal response", "err", err)
+		status, data = http.StatusInternalServerError, []byte(`{"callControlResponse":{"statusCode":26,"reason":"Internal server error"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	if _, err := w.Write(data); err != nil {
+		g.cfg.Logger.Debug("write response", "err", err)
+	}
+}
+
+// writeError writes e as {shape:{statusCode,reason}}.
+func (g *Gateway) writeError(w http.ResponseWriter, e apiError) {
+	g.writeJSON(w, e.status, map[string]any{e.shape: map[string]any{"statusCode": e.code, "reason": e.reason}})
+}
+
+// upgradeError answers a failed websocket handshake with JSON.
+func (g *Gateway) upgradeError(w http.ResponseWriter, r *http.Request, status int, reason error) {
+	g.writeError(w, apiError{status, shapeSubscribe, codeBadBody, "Websocket handshake failed: " + reason.Error()})
+}
+
+// methodNotAllowed answers a known resource used with the wrong method.
+func (g *Gateway) methodNotAllowed(w http.ResponseWriter, shape string, allow ...string) {
+	w.Header().Set("Allow", strings.Join(append(allow, http.MethodOptions), ", "))
+	g.writeError(w, apiError{http.StatusMethodNotAllowed, shape, codeBadRequest, "Method not allowed"})
+}
+
+// ServeHTTP serves the REST and websocket resources under
+// /rest/version/1/anonymous/{U}/, answering every request (OPTIONS preflights
+// included) with CORS headers. It is safe for concurrent use.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	setCORS(w, r)
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	g.mu.Lock()
+	closed := g.closed
+	g.mu.Unlock()
+	if closed {
+		g.writeError(w, apiError{http.StatusServiceUnavailable, shapeCall, http.StatusServiceUnavailable, "Gateway shutting down"})
+		return
+	}
+	segs, ok := splitPath(r.URL.EscapedPath())
+	if !ok || len(segs) < 6 || segs[0] != "rest" || segs[1] != "version" || segs[2] != "1" || segs[3] != "anonymous" || segs[4] == "" {
+		g.writeError(w, apiError{http.StatusNotFound, shapeCall, codeBadRequest, "Unknown resource"})
+		return
+	}
+	user, rest := segs[4], segs[5:]
+	switch {
+	case len(rest) == 1 && rest[0] == "subscription":
+		if r.Method != http.MethodPost {
+			g.methodNotAllowed(w, shapeSubscribe, http.MethodPost)
+			return
+		}
+		g.subscribe(w, r, user)
+	case len(rest) == 2 && rest[0] == "subscription":
+		switch r.Method {
+		case http.MethodPut:
+			g.refresh(w, r, user, rest[1])
+		case http.MethodDelete:
+			g.unsubscribe(w, r, user, rest[1])
+		default:
+			g.methodNotAllowed(w, shapeSubscribe, http.MethodPut, http.MethodDelete)
+		}
+	case len(rest) == 2 && rest[0] == "websocket":
+		if r.Method != http.MethodGet {
+			g.methodNotAllowed(w, shapeSubscribe, http.MethodGet)
+			return
+		}
+		g.serveWebsocket(w, r, user, rest[1])
+	case len(rest) == 1 && rest[0] == "callMe":
+		if r.Method != http.MethodPost {
+			g.methodNotAllowed(w, shapeCall, http.MethodPost)
+			return
+		}
+		g.callStart(w, r, user)
+	case len(rest) == 3 && rest[0] == "callMe" && rest[1] == "callSessions":
+		switch r.Method {
+		case http.MethodPut:
+			g.updateSession(w, r, user, rest[2])
+		case http.MethodDelete:
+			g.deleteSession(w, r, user, rest[2])
+		default: // GET (session query) is not available to anonymous calls (§9.5)
+			g.methodNotAllowed(w, shapeCall, http.MethodPut, http.MethodDelete)
+		}
+	case len(rest) > 3 && rest[0] == "callMe" && rest[1] == "callSessions":
+		// transfer, join and other sub-resources of registered-user calls
+		g.writeError(w, apiError{http.StatusForbidden, shapeCall, codeBadRequest, "Operation not available to anonymous calls"})
+	default:
+		g.writeError(w, apiError{http.StatusNotFound, shapeCall, codeBadRequest, "Unknown resource"})
+	}
+}
+
+// splitPath splits an escaped URL path into percent-decoded segments.
+func splitPath(escaped string) ([]string, bool) {
+	parts := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
+	for i, p := range parts {
+		u, err := url.PathUnescape(p)
+		if err != nil {
+			return nil, false
+		}
+		parts[i] = u
+	}
+	return parts, true
+}
+
+// readBody reads the request body within MaxBodyBytes.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request, shape string) ([]byte, *apiError) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &apiError{http.StatusRequestEntityTooLarge, shape, codeBadBody, "Request body too large"}
+		}
+		return nil, &apiError{http.StatusBadRequest, shape, codeBadBody, "Unreadable request body"}
+	}
+	return data, nil
+}
+
+// decodeBody reads and parses the JSON request body into v.
+func (g *Gateway) decodeBody(w http.ResponseWriter, r *http.Request, shape string, v any) *apiError {
+	data, e := g.readBody(w, r, shape)
+	if e != nil {
+		return e
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return &apiError{http.StatusBadRequest, shape, codeBadBody, "Invalid or missing request body"}
+	}
+	return nil
+}
+
+// tokenUser decodes tok with the realm's key. With checkAge the token's
+// timestamp must lie within TokenValidity in the past and TokenSkew in the future.
+func (g *Gateway) tokenUser(realm, tok string, checkAge bool, shape string) (string, *apiError) {
+	key, ok := g.cfg.Realms[realm]
+	if !ok {
+		return "", &apiError{http.StatusForbidden, shape, codeBadRealm, "Invalid CallMe realm"}
+	}
+	user, ts, err := token.Decode(key, tok)
+	if err != nil {
+		return "", &apiError{http.StatusForbidden, shape, codeBadToken, "Invalid CallMe token"}
+	}
+	if checkAge {
+		now := g.cfg.Now()
+		if now.Sub(ts) > g.cfg.TokenValidity {
+			return "", &apiError{http.StatusForbidden, shape, codeTokenExpired, "CallMe token expired"}
+		}
+		if ts.Sub(now) > g.cfg.TokenSkew {
+			return "", &apiError{http.StatusForbidden, shape, codeTokenExpired, "CallMe token not yet valid"}
+		}
+	}
+	return user, nil
+}
+
+// authorize checks, in token mode, the tokenrealm query and the path user's
+// accountToken; it returns the account user (empty in regular mode).
+func (g *Gateway) authorize(r *http.Request, user string, checkAge bool, shape string) (string, *apiError) {
+	if g.cfg.Mode != ModeToken {
+		return "", nil
+	}
+	return g.tokenUser(r.URL.Query().Get("tokenrealm"), user, checkAge, shape)
+}
+
+// stripSIP removes a "sip:" scheme.
+func stripSIP(s string) string { return strings.TrimPrefix(s, "sip:") }
+
+// displayAddress turns a SIP "to" value ("Name<sip:u@d>" or "sip:u@d") into "u@d".
+func displayAddress(to string) string {
+	if i := strings.LastIndex(to, "<"); i >= 0 {
+		to = strings.TrimSuffix(to[i+1:], ">")
+	}
+	return stripSIP(strings.TrimSpace(to))
+}
+
+// subscribe serves POST {U}/subscription (§4).
+func (g *Gateway) subscribe(w http.ResponseWriter, r *http.Request, user string) {
+	if _, e := g.authorize(r, user, true, shapeAuth); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	var body struct {
+		Req *subscribeRequest `json:"subscribeRequest"`
+	}
+	if e := g.decodeBody(w, r, shapeSubscribe, &body); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	expires, e := g.checkSubscribeRequest(body.Req)
+	if e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	subID, err1 := g.newID()
+	channel, err2 := g.newID()
+	if err := errors.Join(err1, err2); err != nil {
+		g.writeError(w, apiError{http.StatusInternalServerError, shapeSubscribe, codeInternal, "Internal server error"})
+		return
+	}
+	sub := &subscription{
+		id: subID, channel: channel, user: user,
+		expires:  expires,
+		sessions: make(map[string]*session),
+	}
+	sub.expiresAt = g.cfg.Now().Add(time.Duration(expires) * time.Second)
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		g.writeError(w, apiError{http.StatusServiceUnavailable, shapeSubscribe, http.StatusServiceUnavailable, "Gateway shutting down"})
+		return
+	}
+	g.subs[sub.id] = sub
+	g.channels[sub.channel] = sub
+	g.stats.SubscriptionsTotal++
+	g.mu.Unlock()
+	g.writeJSON(w, http.StatusOK, map[string]any{shapeSubscribe: g.subscribeBody(sub)})
+}
+
+// checkSubscribeRequest validates a subscribeRequest and returns the lifetime to grant.
+func (g *Gateway) checkSubscribeRequest(req *subscribeRequest) (int, *apiError) {
+	if req == nil {
+		return 0, &apiError{http.StatusBadRequest, shapeSubscribe, codeBadBody, "Missing subscribeRequest"}
+	}
+	hasCallMe := false
+	for _, s := range req.Service {
+		hasCallMe = hasCallMe || s == "callMe"
+	}
+	if !hasCallMe {
+		return 0, &apiError{http.StatusForbidden, shapeSubscribe, codeNoService, "Service not enabled"}
+	}
+	if req.NotificationType != "" && req.NotificationType != "WebSocket" {
+		return 0, &apiError{http.StatusBadRequest, shapeSubscribe, codeInvalidValue, "Invalid value: notificationType"}
+	}
+	expires := g.cfg.SubscriptionExpires
+	if req.Expires != nil {
+		if *req.Expires <= 0 {
+			return 0, &apiError{http.StatusBadRequest, shapeSubscribe, codeInvalidValue, "Invalid value: expires"}
+		}
+		expires = min(expires, *req.Expires)
+	}
+	return expires, nil
+}
+
+// subscribeBody is the §4.2 success body of sub.
+func (g *Gateway) subscribeBody(sub *subscription) subscribeResponse {
+	base := "/rest/version/1/anonymous/" + url.PathEscape(sub.user)
+	p := &subscriptionParams{
+		NotificationChannel: base + "/websocket/" + sub.channel,
+		Service:             []string{"callMe"},
+		Expires:             sub.expires,
+		NotificationType:    "WebSocket",
+	}
+	if g.cfg.TURNUsername != "" || g.cfg.TURNPassword != "" {
+		p.TurnCredentials = &turnCredentials{Username: g.cfg.TURNUsername, Password: g.cfg.TURNPassword}
+	}
+	return subscribeResponse{
+		Expires:            sub.expires,
+		Subscription:       base + "/subscription/" + sub.id,
+		SubscriptionParams: p,
+	}
+}
+
+// lookupSubscription returns user's subscription id, or nil.
+func (g *Gateway) lookupSubscription(user, id string) *subscription {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if sub := g.subs[id]; sub != nil && sub.user == user {
+		return sub
+	}
+	return nil
+}
+
+// refresh serves PUT {subscription} (§12).
+func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, user, id string) {
+	if _, e := g.authorize(r, user, false, shapeAuth); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	sub := g.lookupSubscription(user, id)
+	if sub == nil {
+		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
+		return
+	}
+	var body struct {
+		Req *subscribeRequest `json:"subscribeRequest"`
+	}
+	if e := g.decodeBody(w, r, shapeSubscribe, &body); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	expires, e := g.checkSubscribeRequest(body.Req)
+	if e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	g.mu.Lock()
+	sub.expires = expires
+	sub.expiresAt = g.cfg.Now().Add(time.Duration(expires) * time.Second)
+	resp := g.subscribeBody(sub)
+	g.mu.Unlock()
+	g.writeJSON(w, http.StatusOK, map[string]any{shapeSubscribe: resp})
+}
+
+// unsubscribe serves DELETE {subscription} (§10.2): its calls end without
+// callEnd and its websocket is closed with 1000.
+func (g *Gateway) unsubscribe(w http.ResponseWriter, r *http.Request, user, id string) {
+	if _, e := g.authorize(r, user, false, shapeAuth); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	sub := g.lookupSubscription(user, id)
+	if sub == nil || !g.removeSubscription(sub, 1000, "unsubscribed") {
+		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
+		return
+	}
+	g.writeJSON(w, http.StatusOK, map[string]any{shapeSubscribe: subscribeResponse{}})
+}
+
+// requestType classifies a callMeRequest type that is not the expected one.
+func requestTypeError(t string) apiError {
+	switch {
+	case t == "":
+		return apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest.type"}
+	case forbiddenTypes[t]:
+		return apiError{http.StatusForbidden, shapeCall, codeBadRequest, "Operation " + t + " is not available to anonymous calls"}
+	default:
+		return apiError{http.StatusBadRequest, shapeCall, codeInvalidValue, "Invalid value: type"}
+	}
+}
+
+// callStart serves POST {U}/callMe (§6).
+func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request, user string) {
+	account, e := g.authorize(r, user, true, shapeCall)
+	if e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	var body struct {
+		Req *callMeRequest `json:"callMeRequest"`
+	}
+	if e := g.decodeBody(w, r, shapeCall, &body); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	req := body.Req
+	if req == nil {
+		g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest"})
+		return
+	}
+	if req.Type != "callStart" {
+		g.writeError(w, requestTypeError(req.Type))
+		return
+	}
+	for _, f := range []struct{ name, v string }{{"to", req.To}, {"from", req.From}, {"sdp", req.SDP}, {"notifyChannelId", req.NotifyChannelID}} {
+		if strings.TrimSpace(f.v) == "" {
+			g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest." + f.name})
+			return
+		}
+	}
+	if !strings.HasPrefix(req.SDP, "v=0") || !strings.Contains(req.SDP, "m=") {
+		g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeInvalidValue, "Invalid value: sdp"})
+		return
+	}
+	remote, caller := displayAddress(req.To), displayAddress(req.From)
+	if g.cfg.Mode == ModeToken {
+		from, e := g.tokenUser(r.URL.Query().Get("tokenrealm"), req.From, true, shapeCall)
+		if e != nil {
+			g.writeError(w, *e)
+			return
+		}
+		to, e := g.tokenUser(r.URL.Query().Get("tokenrealm"), req.To, true, shapeCall)
+		if e != nil {
+			g.writeError(w, *e)
+			return
+		}
+		if stripSIP(from) != stripSIP(account) {
+			g.writeError(w, apiError{http.StatusForbidden, shapeCall, codeBadToken, "Invalid CallMe token: fromToken does not match accountToken"})
+			return
+		}
+		remote, caller = displayAddress(to), displayAddress(from)
+	}
+	// §5.4: a display number without a domain gets the caller's domain glued
+	// on by the client without a separator, so always send user@domain.
+	if i := strings.LastIndex(caller, "@"); !strings.Contains(remote, "@") && i >= 0 {
+		remote += caller[i:]
+	}
+	g.mu.Lock()
+	sub := g.channels[req.NotifyChannelID]
+	g.mu.Unlock()
+	if sub == nil || sub.user != user {
+		g.writeError(w, badChannel)
+		return
+	}
+	reject, err := g.drawReject()
+	if err != nil {
+		g.writeError(w, apiError{http.StatusInternalServerError, shapeCall, codeInternal, "Internal server error"})
+		return
+	}
+	if reject && g.cfg.RejectMode == RejectHTTP {
+		g.count(func(st *Stats) { st.CallsRejected++ })
+		g.writeError(w, apiError{g.cfg.RejectStatus, shapeCall, g.cfg.RejectStatus, "Call rejected"})
+		return
+	}
+	id, err := g.newID()
+	if err != nil {
+		g.writeError(w, apiError{http.StatusInternalServerError, shapeCall, codeInternal, "Internal server error"})
+		return
+	}
+	earlyMedia := false
+	for _, s := range req.Supported {
+		earlyMedia = earlyMedia || s == "earlymedia"
+	}
+	ctx, cancel := context.WithCancel(g.ctx)
+	s := &session{
+		id: id, offer: req.SDP, earlyMedia: earlyMedia, reject: reject, remote: remote,
+		ctx: ctx, cancel: cancel,
+		started: make(chan struct{}),
+		ops:     make(chan op, opQueue),
+	}
+	g.mu.Lock()
+	switch {
+	case g.closed:
+		g.mu.Unlock()
+		cancel()
+		g.writeError(w, apiError{http.StatusServiceUnavailable, shapeCall, http.StatusServiceUnavailable, "Gateway shutting down"})
+		return
+	case g.subs[sub.id] != sub: // unsubscribed meanwhile
+		g.mu.Unlock()
+		cancel()
+		g.writeError(w, badChannel)
+		return
+	}
+	s.sub = sub
+	s.lastAudit = g.cfg.Now()
+	sub.sessions[id] = s
+	g.sessions[id] = s
+	g.stats.CallsStarted++
+	g.wg.Add(1)
+	g.mu.Unlock()
+	go g.runSession(s)
+	g.writeJSON(w, http.StatusOK, map[string]any{"callMeResponse": callMeResponse{SessionData: id}})
+	close(s.started)
+}
+
+// lookupSession returns user's session id, or nil.
+func (g *Gateway) lookupSession(user, id string) *session {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s := g.sessions[id]; s != nil && s.sub.user == user {
+		return s
+	}
+	return nil
+}
+
+// updateSession serves PUT {U}/callMe/callSessions/{S}: audit,
+// startCallUpdate, respondCallUpdate and sendCustomHeaders (§8, §9).
+func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request, user, id string) {
+	if _, e := g.authorize(r, user, false, shapeCall); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	s := g.lookupSession(user, id)
+	if s == nil {
+		g.writeError(w, notFoundSession)
+		return
+	}
+	var body struct {
+		Req *callMeRequest `json:"callMeRequest"`
+	}
+	if e := g.decodeBody(w, r, shapeCall, &body); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	if body.Req == nil {
+		g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest"})
+		return
+	}
+	g.mu.Lock()
+	s.lastAudit = g.cfg.Now()
+	g.mu.Unlock()
+	switch t := body.Req.Type; t {
+	case "audit", "sendCustomHeaders":
+	case "startCallUpdate", "respondCallUpdate":
+		if body.Req.SDP == "" {
+			g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest.sdp"})
+			return
+		}
+		o := op{kind: opReoffer, sdp: body.Req.SDP}
+		if t == "respondCallUpdate" {
+			o.kind = opApplyAnswer
+		}
+		select {
+		case s.ops <- o:
+		default:
+			g.writeError(w, apiError{http.StatusInternalServerError, shapeCall, codeRetry, "Operation failed, retry"})
+			return
+		}
+	default:
+		g.writeError(w, requestTypeError(t))
+		return
+	}
+	g.writeJSON(w, http.StatusOK, map[string]any{"callMeResponse": callMeResponse{}})
+}
+
+// deleteSession serves DELETE {U}/callMe/callSessions/{S} (§10.1): the call
+// ends without a callEnd notification.
+func (g *Gateway) deleteSession(w http.ResponseWriter, r *http.Request, user, id string) {
+	if _, e := g.authorize(r, user, false, shapeCall); e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	s := g.lookupSession(user, id)
+	if s == nil || !g.endSession(s, false, 0, "") {
+		g.writeError(w, notFoundSession)
+		return
+	}
+	g.writeJSON(w, http.StatusOK, map[string]any{"callMeResponse": callMeResponse{}})
+}

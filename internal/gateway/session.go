@@ -1,0 +1,215 @@
+package gateway
+
+import (
+	"context"
+	"time"
+)
+
+// subscription is one anonymous subscription; its fields are guarded by Gateway.mu.
+type subscription struct {
+	id, channel string
+	user        string // path user {U}, percent-decoded
+	expires     int    // granted lifetime, seconds
+	expiresAt   time.Time
+	sock        *socket
+	sessions    map[string]*session
+}
+
+// opKind is the kind of work handed to a session goroutine.
+type opKind int
+
+const (
+	opReoffer     opKind = iota // client startCallUpdate: answer its offer
+	opRemoteHold                // Gateway.RemoteHold: send our re-offer
+	opApplyAnswer               // client respondCallUpdate: apply its answer
+)
+
+// op is one piece of work for a session goroutine.
+type op struct {
+	kind   opKind
+	sdp    string
+	hold   bool
+	result chan error // opRemoteHold only; buffered
+}
+
+// session is one call. Immutable after creation except lastAudit (Gateway.mu).
+// All Answerer use happens in the session's own goroutine (runSession).
+type session struct {
+	id         string
+	sub        *subscription
+	offer      string
+	earlyMedia bool
+	reject     bool   // drawn for a callEnd rejection
+	remote     string // remoteDisplayNumber
+	lastAudit  time.Time
+	ctx        context.Context
+	cancel     context.CancelFunc
+	started    chan struct{} // closed once the callStart response is written
+	ops        chan op
+}
+
+// opQueue is the capacity of a session's op queue.
+const opQueue = 16
+
+// callParams returns the callNotificationParams of s.
+func (g *Gateway) callParams(s *session) *callParams {
+	return &callParams{RemoteName: g.cfg.RemoteName, RemoteDisplayNumber: s.remote}
+}
+
+// event builds a notification of type t for s.
+func (g *Gateway) event(s *session, t, sdp string) notification {
+	return notification{
+		EventType:     t,
+		SessionParams: sessionParams{SessionData: s.id, SDP: sdp},
+		CallParams:    g.callParams(s),
+	}
+}
+
+// callEnd builds a callEnd notification for s.
+func (g *Gateway) callEnd(s *session, status int, reason string) notification {
+	n := g.event(s, "callEnd", "")
+	n.SessionParams.StatusCode = &status
+	n.SessionParams.ReasonText = reason
+	return n
+}
+
+// wait sleeps d unless s ends first; it reports whether s is still alive.
+func wait(s *session, d time.Duration) bool {
+	if d <= 0 {
+		return s.ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
+}
+
+// rejectReason is the callEnd reasonText for a SIP-like status.
+func rejectReason(status int) string {
+	switch status {
+	case 486:
+		return "Busy Here"
+	case 480:
+		return "Temporarily Unavailable"
+	case 603:
+		return "Decline"
+	case 487:
+		return "Request Terminated"
+	default:
+		return "Call rejected"
+	}
+}
+
+// runSession drives one call: ringing, the answer, then renegotiations, until
+// the session is ended. It owns and closes the call's Answerer.
+func (g *Gateway) runSession(s *session) {
+	defer g.wg.Done()
+	select {
+	case <-s.started:
+	case <-s.ctx.Done():
+		return
+	}
+	t0 := time.Now()
+	if !wait(s, g.cfg.RingingDelay) {
+		return
+	}
+	if g.cfg.Ringing {
+		g.notify(s, g.event(s, "ringing", ""))
+	}
+	if s.reject {
+		if g.endSession(s, true, g.cfg.RejectStatus, rejectReason(g.cfg.RejectStatus)) {
+			g.count(func(st *Stats) { st.CallsRejected++ })
+		}
+		return
+	}
+	ans, err := g.cfg.NewAnswerer()
+	if err != nil {
+		g.fail(s, "create answerer", err)
+		return
+	}
+	g.count(func(st *Stats) { st.Answerers++ })
+	defer func() {
+		if err := ans.Close(); err != nil {
+			g.cfg.Logger.Warn("close answerer", "session", s.id, "err", err)
+		}
+		g.count(func(st *Stats) { st.Answerers-- })
+	}()
+	answer, err := ans.Answer(s.ctx, s.offer)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			g.fail(s, "answer", err)
+		}
+		return
+	}
+	if s.earlyMedia && !g.notify(s, g.event(s, "sessionProgress", answer)) {
+		return
+	}
+	if !wait(s, g.cfg.AnswerDelay-time.Since(t0)) {
+		return
+	}
+	if !g.notify(s, g.event(s, "respondCallUpdate", answer)) {
+		return
+	}
+	g.count(func(st *Stats) { st.CallsAnswered++ })
+	pendingReoffer := false
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case o := <-s.ops:
+			switch o.kind {
+			case opReoffer:
+				sdp, err := ans.Answer(s.ctx, o.sdp)
+				if err != nil {
+					if s.ctx.Err() == nil {
+						g.fail(s, "answer re-offer", err)
+					}
+					return
+				}
+				g.notify(s, g.event(s, "respondCallUpdate", sdp))
+			case opRemoteHold:
+				rf, ok := ans.(Reofferer)
+				if !ok {
+					o.result <- ErrNoReofferer
+					continue
+				}
+				offer, err := rf.Reoffer(s.ctx, o.hold)
+				if err != nil {
+					o.result <- err
+					continue
+				}
+				pendingReoffer = g.notify(s, g.event(s, "startCallUpdate", offer))
+				o.result <- nil
+			case opApplyAnswer:
+				rf, ok := ans.(Reofferer)
+				if !ok || !pendingReoffer {
+					g.cfg.Logger.Debug("respondCallUpdate without a pending re-offer", "session", s.id)
+					continue
+				}
+				pendingReoffer = false
+				if err := rf.ApplyAnswer(o.sdp); err != nil {
+					g.cfg.Logger.Warn("apply client answer", "session", s.id, "err", err)
+				}
+			}
+		}
+	}
+}
+
+// fail ends s with callEnd 488 after a gateway-side media failure.
+func (g *Gateway) fail(s *session, what string, err error) {
+	g.cfg.Logger.Warn("call failed", "session", s.id, "step", what, "err", err)
+	if g.endSession(s, true, 488, "Not Acceptable Here: "+what+" failed") {
+		g.count(func(st *Stats) { st.CallsFailed++ })
+	}
+}
+
+// count updates the statistics under g.mu.
+func (g *Gateway) count(f func(*Stats)) {
+	g.mu.Lock()
+	f(&g.stats)
+	g.mu.Unlock()
+}
