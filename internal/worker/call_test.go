@@ -1,0 +1,325 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/loadgen/loadgen/internal/gateway"
+	"github.com/loadgen/loadgen/internal/media"
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/scenario"
+	"github.com/loadgen/loadgen/internal/signal"
+)
+
+// callLimit bounds every call-level test; reaching it is a failure.
+const callLimit = 30 * time.Second
+
+const testKey = "0123456789abcdef"
+
+// rig is a real embedded gateway on loopback, answering with real pion
+// peers, and the shared client side.
+type rig struct {
+	gw  *gateway.Gateway
+	url string
+	cfg CallerConfig
+}
+
+func newRig(t *testing.T, token bool, mod func(*gateway.Config)) *rig {
+	t.Helper()
+	eng, err := media.NewEngine(media.EngineConfig{
+		IncludeLoopback: true, IPs: []string{"127.0.0.1"},
+		ICEFailedTimeout: 3 * time.Second, ICEDisconnectedTimeout: 2 * time.Second, ICEKeepalive: 500 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gcfg := gateway.DefaultConfig()
+	gcfg.NewAnswerer = func() (gateway.Answerer, error) { return eng.NewAnswerer(media.PeerOptions{Video: true}) }
+	gcfg.RingingDelay, gcfg.AnswerDelay = 10*time.Millisecond, 20*time.Millisecond
+	scfg := signal.Config{}
+	if token {
+		gcfg.Mode, gcfg.Realms = gateway.ModeToken, map[string]string{"realm-test": testKey}
+		scfg.Mode, scfg.Realm = signal.ModeToken, "realm-test"
+	}
+	if mod != nil {
+		mod(&gcfg)
+	}
+	gw, err := gateway.New(gcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(gw)
+	scfg.BaseURL = srv.URL
+	sc, err := signal.NewClient(scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("gateway Shutdown: %v", err)
+		}
+		srv.Close()
+		sc.Close()
+		if err := eng.Close(); err != nil {
+			t.Errorf("engine Close: %v", err)
+		}
+	})
+	cfg := CallerConfig{
+		Signal: sc, Media: eng,
+		Credentials:    RegularCredentials(scenario.DefaultCaller, scenario.DefaultCallee),
+		Hold:           scenario.Hold{Distribution: scenario.DistFixed, Fixed: 300 * time.Millisecond},
+		EndedBy:        scenario.EndedByCaller,
+		CheckIntegrity: true,
+		Timeouts: scenario.Timeouts{
+			Start: 5 * time.Second, Answer: 5 * time.Second, ICE: 5 * time.Second,
+			DTLS: 5 * time.Second, Media: 5 * time.Second, End: 5 * time.Second,
+		},
+	}
+	if token {
+		cfg.Credentials = TokenCredentials(testKey, "realm-test", scenario.DefaultAccount, scenario.DefaultCallee)
+	}
+	return &rig{gw: gw, url: srv.URL, cfg: cfg}
+}
+
+func runCall(t *testing.T, cfg CallerConfig, ctx context.Context) metrics.CallRecord {
+	t.Helper()
+	c, err := NewCaller(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, callLimit)
+	defer cancel()
+	now := time.Now()
+	rec := c.Run(ctx, Job{Index: 3, Scheduled: now, Started: now})
+	for s := StateUnknown; s <= StateDone; s++ {
+		if n := c.InState(s); n != 0 {
+			t.Errorf("InState(%v) = %d after the call, want 0", s, n)
+		}
+	}
+	return rec
+}
+
+// checkGatewayClean fails unless the gateway has nothing of the call left.
+func checkGatewayClean(t *testing.T, gw *gateway.Gateway) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := gw.Stats()
+		if st.Sessions == 0 && st.Subscriptions == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway still has %d sessions and %d subscriptions", st.Sessions, st.Subscriptions)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func checkSuccess(t *testing.T, rec metrics.CallRecord) {
+	t.Helper()
+	if rec.Outcome != metrics.OutcomeSuccess {
+		t.Fatalf("outcome = %v failed/%v/%v (%s), want success", rec.Outcome, rec.FailedPhase, rec.Reason, rec.Error)
+	}
+	prev := rec.Started
+	for _, p := range metrics.Phases() {
+		at := rec.Instants[p]
+		if at.IsZero() {
+			t.Errorf("phase %v has no instant", p)
+			continue
+		}
+		if p == metrics.PhaseRinging {
+			continue // ringing and the answer race only through the gateway's delays
+		}
+		// ICE may connect while ApplyAnswer is still returning.
+		if at.Before(prev) && p != metrics.PhaseICE {
+			t.Errorf("phase %v at %v, before the previous phase (%v)", p, at.Sub(rec.Started), prev.Sub(rec.Started))
+		}
+		prev = at
+	}
+	if rec.Media.PacketsReceived == 0 || !rec.Media.IntegrityOK {
+		t.Errorf("media = %+v, want packets received and integrity ok", rec.Media)
+	}
+}
+
+func TestCallSuccess(t *testing.T) {
+	tests := []struct {
+		name  string
+		token bool
+		mod   func(*CallerConfig)
+	}{
+		{"regular audio", false, nil},
+		{"regular video with hold and unhold", false, func(c *CallerConfig) {
+			c.Video = true
+			c.Hold.Fixed = 800 * time.Millisecond
+			c.HoldUnhold = []scenario.HoldUnhold{{At: 100 * time.Millisecond, Duration: 200 * time.Millisecond}}
+		}},
+		{"token", true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, tt.token, nil)
+			if tt.mod != nil {
+				tt.mod(&r.cfg)
+			}
+			rec := runCall(t, r.cfg, t.Context())
+			checkSuccess(t, rec)
+			if rec.Index != 3 || rec.Video != r.cfg.Video {
+				t.Errorf("index/video = %d/%v, want 3/%v", rec.Index, rec.Video, r.cfg.Video)
+			}
+			checkGatewayClean(t, r.gw)
+		})
+	}
+}
+
+func TestCallEndedByGateway(t *testing.T) {
+	r := newRig(t, false, nil)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	r.cfg.EndedBy = scenario.EndedByGateway
+	r.cfg.OnUp = func(id string, hold time.Duration) {
+		wg.Go(func() {
+			time.Sleep(hold)
+			if err := r.gw.EndCall(id, 0, "hold time over"); err != nil {
+				t.Errorf("gateway EndCall: %v", err)
+			}
+		})
+	}
+	rec := runCall(t, r.cfg, t.Context())
+	checkSuccess(t, rec)
+	if rec.EndBegan.IsZero() || rec.Instants[metrics.PhaseEnd].Before(rec.EndBegan) {
+		t.Errorf("end began %v, ended %v", rec.EndBegan, rec.Instants[metrics.PhaseEnd])
+	}
+	checkGatewayClean(t, r.gw)
+}
+
+func TestCallFailures(t *testing.T) {
+	closedPort := func(t *testing.T) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := l.Addr().String()
+		l.Close()
+		return "http://" + addr
+	}
+	tests := []struct {
+		name   string
+		gw     func(*gateway.Config)
+		call   func(t *testing.T, r *rig, c *CallerConfig)
+		phase  metrics.Phase
+		reason metrics.Reason
+	}{
+		{"rejected with callEnd 486", func(g *gateway.Config) { g.RejectRatio, g.RejectMode = 1, gateway.RejectCallEnd }, nil,
+			metrics.PhaseConnect, metrics.ReasonRemoteEnded},
+		{"rejected with HTTP 486", func(g *gateway.Config) {
+			g.RejectRatio, g.RejectMode, g.RejectStatus = 1, gateway.RejectHTTP, 503
+		}, nil, metrics.PhaseStart, metrics.ReasonHTTPStatus},
+		{"answer too late", func(g *gateway.Config) { g.AnswerDelay = 3 * time.Second }, func(_ *testing.T, _ *rig, c *CallerConfig) {
+			c.Timeouts.Answer = 300 * time.Millisecond
+		}, metrics.PhaseConnect, metrics.ReasonTimeout},
+		{"gateway never ends the call", nil, func(_ *testing.T, _ *rig, c *CallerConfig) {
+			c.EndedBy, c.Timeouts.End = scenario.EndedByGateway, 300*time.Millisecond
+		}, metrics.PhaseEnd, metrics.ReasonTimeout},
+		{"remote end during hold", nil, func(t *testing.T, r *rig, c *CallerConfig) {
+			c.Hold.Fixed = 10 * time.Second
+			c.OnUp = func(id string, _ time.Duration) {
+				if err := r.gw.EndCall(id, 0, "bye"); err != nil {
+					t.Errorf("gateway EndCall: %v", err)
+				}
+			}
+		}, metrics.PhaseMedia, metrics.ReasonRemoteEnded},
+		{"connection refused", nil, func(t *testing.T, _ *rig, c *CallerConfig) {
+			sc, err := signal.NewClient(signal.Config{BaseURL: closedPort(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { sc.Close() })
+			c.Signal = sc
+		}, metrics.PhaseSubscribe, metrics.ReasonTransport},
+		{"credentials fail", nil, func(_ *testing.T, _ *rig, c *CallerConfig) {
+			c.Credentials = func(uint64, time.Time) (signal.Credentials, error) { return signal.Credentials{}, errors.New("no") }
+		}, metrics.PhaseSubscribe, metrics.ReasonLocal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t, false, tt.gw)
+			if tt.call != nil {
+				tt.call(t, r, &r.cfg)
+			}
+			rec := runCall(t, r.cfg, t.Context())
+			if rec.Outcome != metrics.OutcomeFailed || rec.FailedPhase != tt.phase || rec.Reason != tt.reason {
+				t.Errorf("call = %v/%v/%v (%s), want failed/%v/%v", rec.Outcome, rec.FailedPhase, rec.Reason, rec.Error, tt.phase, tt.reason)
+			}
+			checkGatewayClean(t, r.gw)
+		})
+	}
+}
+
+func TestCallTokenRejected(t *testing.T) {
+	r := newRig(t, true, nil)
+	r.cfg.Credentials = TokenCredentials("fedcba9876543210", "realm-test", scenario.DefaultAccount, scenario.DefaultCallee)
+	rec := runCall(t, r.cfg, t.Context())
+	if rec.Outcome != metrics.OutcomeFailed || rec.FailedPhase != metrics.PhaseSubscribe || rec.Reason != metrics.ReasonTokenRejected {
+		t.Errorf("call = %v/%v/%v (%s), want failed/subscribe/token_rejected", rec.Outcome, rec.FailedPhase, rec.Reason, rec.Error)
+	}
+}
+
+// TestRunCancelEndsCalls is Ctrl-C in the middle of a run: calls are up,
+// the run's context is cancelled, and every call is still ended properly on
+// the gateway (no session, no subscription left), with a record each.
+func TestRunCancelEndsCalls(t *testing.T) {
+	r := newRig(t, false, nil)
+	r.cfg.Hold.Fixed = time.Minute
+	c, err := NewCaller(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var recs []metrics.CallRecord
+	s, err := New(Config{
+		Pacer: Constant{20}, MaxConcurrent: 10, MaxCalls: 4, Grace: time.Minute,
+		Call: c.Run,
+		Record: func(rec metrics.CallRecord) {
+			mu.Lock()
+			defer mu.Unlock()
+			recs = append(recs, rec)
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), callLimit)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	for c.InState(StateUp) < 4 {
+		select {
+		case err := <-done:
+			t.Fatalf("Run ended early: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if st := r.gw.Stats(); st.Sessions != 4 {
+		t.Fatalf("gateway has %d sessions with 4 calls up", st.Sessions)
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Errorf("Run() = %v, want context.Canceled", err)
+	}
+	checkGatewayClean(t, r.gw)
+	if len(recs) != 4 {
+		t.Fatalf("%d records, want 4", len(recs))
+	}
+	for _, rec := range recs {
+		if rec.Outcome != metrics.OutcomeAborted || rec.Reason != metrics.ReasonCanceled || rec.Instants[metrics.PhaseEnd].IsZero() {
+			t.Errorf("call %d = %v/%v/%v end %v, want aborted/canceled with the DELETE answered", rec.Index, rec.Outcome, rec.FailedPhase, rec.Reason, rec.Instants[metrics.PhaseEnd])
+		}
+	}
+}

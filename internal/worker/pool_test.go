@@ -1,0 +1,57 @@
+package worker
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/loadgen/loadgen/internal/metrics"
+)
+
+func TestPool(t *testing.T) {
+	if _, err := NewPool(0, holdCall(0), nil, nil); err == nil {
+		t.Errorf("NewPool(0) = nil error")
+	}
+	if _, err := NewPool(1, nil, nil, nil); err == nil {
+		t.Errorf("NewPool(nil call) = nil error")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var got []metrics.CallRecord
+		p, err := NewPool(2, func(ctx context.Context, j Job) metrics.CallRecord {
+			time.Sleep(time.Second)
+			return metrics.CallRecord{Index: 99, Outcome: metrics.OutcomeSuccess} // Index is overwritten
+		}, func(r metrics.CallRecord) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, r)
+		}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now()
+		for i, want := range []bool{true, true, false} {
+			if ok := p.TryStart(t.Context(), Job{Index: uint64(i), Scheduled: at.Add(-time.Second)}); ok != want {
+				t.Errorf("TryStart #%d = %v, want %v", i, ok, want)
+			}
+		}
+		if p.InFlight() != 2 || p.Cap() != 2 || p.Started() != 2 {
+			t.Errorf("in flight/cap/started = %d/%d/%d, want 2/2/2", p.InFlight(), p.Cap(), p.Started())
+		}
+		p.Wait()
+		if p.InFlight() != 0 || p.Completed() != 2 || len(p.Freed()) != 2 || len(got) != 2 {
+			t.Errorf("after Wait: in flight/completed/freed/records = %d/%d/%d/%d, want 0/2/2/2", p.InFlight(), p.Completed(), len(p.Freed()), len(got))
+		}
+		for _, r := range got {
+			if r.Index > 1 || r.Started.Sub(r.Scheduled) != time.Second || r.Outcome != metrics.OutcomeSuccess {
+				t.Errorf("record = index %d lag %v outcome %v, want the job's index, 1s lag, success", r.Index, r.Started.Sub(r.Scheduled), r.Outcome)
+			}
+		}
+		if !p.TryStart(t.Context(), Job{Index: 3}) {
+			t.Errorf("TryStart after Wait = false, want true")
+		}
+		p.Wait()
+	})
+}
