@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/loadgen/loadgen/internal/gateway"
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/scenario"
+	"github.com/loadgen/loadgen/internal/worker"
+)
+
+// runOptions are `loadgen run`'s flags; they override the scenario's outputs.
+type runOptions struct {
+	out           string
+	metricsListen string
+	grace         time.Duration
+	progressEvery time.Duration
+	intervalEvery time.Duration
+}
+
+func runCommand() command {
+	return command{
+		summary: "run a scenario: place calls, measure them, check thresholds",
+		usage: "loadgen run [flags] SCENARIO.yaml\n\n" +
+			"With no target in the scenario, the built-in gateway is started in-process\n" +
+			"and answers every call with real media. Live progress goes to stderr, the\n" +
+			"summary to stdout. The first Ctrl-C stops new calls and ends the calls in\n" +
+			"progress properly (within --grace); a second one aborts them at once. The\n" +
+			"results collected so far are written either way.\n\n" +
+			"Examples:\n  loadgen run scenarios/peak.yaml\n" +
+			"  loadgen run --out results/peak --metrics-listen 127.0.0.1:9464 scenarios/peak.yaml",
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			var o runOptions
+			fs.StringVar(&o.out, "out", "", "write summary.json, .hlog interval logs and calls.jsonl to this directory (overrides outputs.out_dir)")
+			fs.StringVar(&o.metricsListen, "metrics-listen", "", "serve Prometheus /metrics on this address during the run (overrides outputs.metrics_listen)")
+			fs.DurationVar(&o.grace, "grace", worker.DefaultGrace, "how long calls in progress may take to end once arrivals stop")
+			fs.DurationVar(&o.progressEvery, "progress-interval", 0, "progress line period (default: 1s on a terminal, 5s otherwise)")
+			fs.DurationVar(&o.intervalEvery, "log-interval", 5*time.Second, "period of the .hlog interval logs")
+			return func(ctx context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usageErrorf("want exactly one scenario file")
+				}
+				return runScenario(ctx, e, args[0], o)
+			}
+		},
+	}
+}
+
+// runScenario is `loadgen run`: provision (scenario, gateway, engine,
+// outputs), run, then report. Cleanup survives a partial setup.
+func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr error) {
+	s, err := scenario.Load(path)
+	if err != nil {
+		printScenarioErrors(e, err)
+		return usageErrorf("invalid scenario %s", path)
+	}
+	if o.out == "" {
+		o.out = s.Outputs.OutDir
+	}
+	if o.metricsListen == "" {
+		o.metricsListen = s.Outputs.MetricsListen
+	}
+	if o.progressEvery <= 0 {
+		o.progressEvery = 5 * time.Second
+		if e.isTerminal {
+			o.progressEvery = time.Second
+		}
+	}
+	fmt.Fprintf(e.stderr, "loadgen %s: %s\n", version, s.Describe())
+
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
+		}
+	}()
+
+	// The target: the embedded gateway unless the scenario names one.
+	restURL := s.Target.RESTURL
+	var eg *embeddedGateway
+	if s.Target.Embedded() {
+		gf := embeddedGatewayFlags(s)
+		eg, err = startGateway(gf, e.getenv)
+		if err != nil {
+			return fmt.Errorf("start the embedded gateway: %w", err)
+		}
+		cleanups = append(cleanups, func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := eg.stop(sctx); err != nil {
+				fmt.Fprintf(e.stderr, "loadgen run: stop the embedded gateway: %v\n", err)
+			}
+		})
+		restURL = eg.url
+		fmt.Fprintf(e.stderr, "embedded gateway listening on %s\n", eg.url)
+	}
+
+	runner, err := newCallRunner(s, restURL, eg, e.getenv)
+	if err != nil {
+		return err
+	}
+	cleanups = append(cleanups, runner.close)
+
+	// The recorder is the single source of truth for everything reported.
+	schedCfg, err := worker.FromScenario(s.Load)
+	if err != nil {
+		return usageError(err)
+	}
+	recOpts := metrics.RecorderOptions{}
+	if schedCfg.Pacer != nil {
+		recOpts.TargetRate = schedCfg.Pacer.Rate
+	}
+	rec := metrics.NewRecorder(recOpts)
+	cpu, err := metrics.NewCPUSampler(nil)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "loadgen run: cannot measure the generator's CPU: %v\n", err)
+		cpu = nil
+	}
+
+	if o.metricsListen != "" {
+		stop, addr, err := serveMetrics(o.metricsListen, rec, s)
+		if err != nil {
+			return err
+		}
+		cleanups = append(cleanups, stop)
+		fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", addr)
+	}
+
+	var results *metrics.Results
+	var resultsMu sync.Mutex
+	var writeErr error
+	if o.out != "" {
+		results, err = metrics.CreateResults(o.out, time.Now())
+		if err != nil {
+			return fmt.Errorf("create results: %w", err)
+		}
+	}
+
+	schedCfg.Grace = o.grace
+	schedCfg.Call = func(ctx context.Context, job worker.Job) metrics.CallRecord {
+		rec.CallStarted()
+		return runner.run(ctx, job)
+	}
+	schedCfg.Record = func(r metrics.CallRecord) {
+		rec.Record(r)
+		if results != nil {
+			resultsMu.Lock()
+			if err := results.WriteCall(r); err != nil && writeErr == nil {
+				writeErr = err
+			}
+			resultsMu.Unlock()
+		}
+	}
+	schedCfg.Dropped = func(worker.Job) { rec.Dropped() }
+	sched, err := worker.New(schedCfg)
+	if err != nil {
+		return err
+	}
+
+	// Two-stage shutdown: the first interrupt (or a threshold with
+	// abort_on_fail) stops arrivals; the second cancels every call.
+	runCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	var bg sync.WaitGroup
+	bgCtx, stopBG := context.WithCancel(context.Background())
+	var abortedBy string
+	var abortMu sync.Mutex
+	setAbort := func(why string) {
+		abortMu.Lock()
+		if abortedBy == "" {
+			abortedBy = why
+		}
+		abortMu.Unlock()
+	}
+	if e.interrupts != nil {
+		bg.Go(func() {
+			n := 0
+			for {
+				select {
+				case <-bgCtx.Done():
+					return
+				case <-e.interrupts:
+					n++
+					if n == 1 {
+						setAbort("interrupted")
+						fmt.Fprintf(e.stderr, "\nloadgen run: interrupted: no new calls; ending %d calls in progress (Ctrl-C again to abort them)\n", sched.Progress().InFlight)
+						sched.Stop()
+					} else {
+						fmt.Fprintln(e.stderr, "\nloadgen run: aborting calls in progress")
+						abort()
+					}
+				}
+			}
+		})
+	}
+	bg.Go(func() { progressLoop(bgCtx, e, o.progressEvery, rec, sched, cpu) })
+	if abortThresholds := abortingThresholds(s); len(abortThresholds) > 0 {
+		bg.Go(func() {
+			if name := watchThresholds(bgCtx, rec, abortThresholds); name != "" {
+				setAbort("threshold " + name + " crossed")
+				fmt.Fprintf(e.stderr, "\nloadgen run: threshold %s crossed: stopping (abort_on_fail)\n", name)
+				sched.Stop()
+			}
+		})
+	}
+	var intervals sync.WaitGroup
+	intervalCtx, stopIntervals := context.WithCancel(context.Background())
+	if results != nil {
+		intervals.Go(func() {
+			if err := results.RunIntervals(intervalCtx, rec, o.intervalEvery); err != nil {
+				resultsMu.Lock()
+				if writeErr == nil {
+					writeErr = err
+				}
+				resultsMu.Unlock()
+			}
+		})
+	}
+
+	runErr := sched.Run(runCtx)
+	stopIntervals()
+	intervals.Wait()
+	stopBG()
+	bg.Wait()
+	if e.isTerminal {
+		fmt.Fprintln(e.stderr)
+	}
+
+	// Report: one snapshot feeds the summary, thresholds and summary.json.
+	snap := rec.Snapshot()
+	var cpuUsage *metrics.CPUUsage
+	if cpu != nil {
+		if u, err := cpu.Usage(); err == nil {
+			cpuUsage = &u
+		}
+	}
+	ths := make([]metrics.Threshold, len(s.Thresholds))
+	for i, t := range s.Thresholds {
+		ths[i] = t.Parsed
+	}
+	thResults := metrics.EvaluateThresholds(snap, ths)
+	validity := metrics.CheckValidity(snap, cpuUsage, metrics.ValidityOptions{})
+	if abortedBy != "" {
+		validity.Notes = append(validity.Notes, "run stopped early: "+abortedBy)
+	}
+	title := fmt.Sprintf("loadgen %s: %s", version, s.Name)
+	if err := metrics.WriteSummary(e.stdout, snap, metrics.SummaryOptions{
+		Title: title, Thresholds: thResults, Validity: validity, CPU: cpuUsage,
+	}); err != nil {
+		retErr = errors.Join(retErr, fmt.Errorf("write summary: %w", err))
+	}
+	if results != nil {
+		sf := metrics.NewSummaryFile(snap, metrics.SummaryFileOptions{
+			Title:      title,
+			Labels:     map[string]string{"scenario": s.Name, "mode": string(s.Mode), "file": path, "version": version},
+			Thresholds: thResults, Validity: validity, CPU: cpuUsage, WithFiles: true,
+		})
+		if err := results.WriteSummary(sf); err != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("write summary.json: %w", err))
+		}
+		if err := results.Close(); err != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("close results: %w", err))
+		}
+		if writeErr != nil {
+			retErr = errors.Join(retErr, fmt.Errorf("write results: %w", writeErr))
+		}
+		fmt.Fprintf(e.stderr, "results written to %s (loadgen report %s: HTML report)\n", o.out, o.out)
+	}
+	if retErr != nil {
+		return retErr
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return fmt.Errorf("run: %w", runErr)
+	}
+	if !metrics.AllPassed(thResults) {
+		var failed []string
+		for _, r := range thResults {
+			if !r.OK {
+				failed = append(failed, r.String())
+			}
+		}
+		return &exitError{code: exitThresholds, err: fmt.Errorf("thresholds crossed: %s", strings.Join(failed, "; "))}
+	}
+	return nil
+}
+
+// embeddedGatewayFlags maps a scenario's gateway section (and token mode)
+// onto the embedded gateway.
+func embeddedGatewayFlags(s *scenario.Scenario) gatewayFlags {
+	gf := gatewayFlags{
+		listen:       "127.0.0.1:0",
+		answerDelay:  gateway.DefaultAnswerDelay,
+		ringingDelay: gateway.DefaultRingingDelay,
+		noRinging:    !s.Gateway.Ringing,
+		rejectRatio:  s.Gateway.RejectRatio,
+		rejectStatus: s.Gateway.RejectStatus,
+		ips:          "127.0.0.1",
+	}
+	if s.Gateway.AnswerDelay != nil {
+		gf.answerDelay = *s.Gateway.AnswerDelay
+	}
+	if s.Gateway.RingingDelay != nil {
+		gf.ringingDelay = *s.Gateway.RingingDelay
+	}
+	if s.Mode == scenario.ModeToken && s.Token != nil {
+		gf.tokenKeyEnv = s.Token.KeyEnv
+		gf.realm = s.Token.Realm
+	}
+	return gf
+}
+
+// serveMetrics serves rec on addr's /metrics from its own registry.
+func serveMetrics(addr string, rec *metrics.Recorder, s *scenario.Scenario) (stop func(), bound string, err error) {
+	reg, err := metrics.NewRegistry(rec, metrics.CollectorOptions{Scenario: s.Name, Mode: string(s.Mode)})
+	if err != nil {
+		return nil, "", fmt.Errorf("metrics registry: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, "", fmt.Errorf("metrics: listen on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", metrics.Handler(reg))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln) // ErrServerClosed after stop
+	}()
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, ln.Addr().String(), nil
+}
+
+// abortingThresholds returns the thresholds marked abort_on_fail.
+func abortingThresholds(s *scenario.Scenario) []scenario.Threshold {
+	var out []scenario.Threshold
+	for _, t := range s.Thresholds {
+		if t.AbortOnFail {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// watchThresholds evaluates abort_on_fail thresholds once a second (each
+// after its delay) on a snapshot and returns the first crossed one's name,
+// or "" when ctx ends first.
+func watchThresholds(ctx context.Context, rec *metrics.Recorder, ths []scenario.Threshold) string {
+	start := time.Now()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case now := <-t.C:
+			var snap *metrics.Snapshot
+			for _, th := range ths {
+				if now.Sub(start) < th.DelayAbortEval {
+					continue
+				}
+				if snap == nil {
+					snap = rec.Snapshot()
+				}
+				if _, ok := th.Parsed.Evaluate(snap); !ok {
+					return th.Metric + ": " + th.Expr
+				}
+			}
+		}
+	}
+}

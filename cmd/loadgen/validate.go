@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/loadgen/loadgen/internal/metrics/report"
+	"github.com/loadgen/loadgen/internal/scenario"
+)
+
+func validateCommand() command {
+	return command{
+		summary: "check scenario files and print each plan in one line",
+		usage: "loadgen validate FILE...\n\n" +
+			"Decodes each scenario strictly and reports every problem with file, line and field\n" +
+			"(exit 2), or prints the plan: mode, rate and ramps, cap, duration, hold time, media.\n\n" +
+			"Example:\n  loadgen validate scenarios/*.yaml",
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			return func(_ context.Context, e *env, args []string) error {
+				if len(args) == 0 {
+					return usageErrorf("no scenario file given")
+				}
+				bad := 0
+				for _, path := range args {
+					s, err := scenario.Load(path)
+					if err != nil {
+						bad++
+						printScenarioErrors(e, err)
+						continue
+					}
+					fmt.Fprintf(e.stdout, "%s: ok: %s\n", path, s.Describe())
+				}
+				if bad > 0 {
+					return usageErrorf("%d of %d scenario files are invalid", bad, len(args))
+				}
+				return nil
+			}
+		},
+	}
+}
+
+// printScenarioErrors writes one line per problem of a scenario that failed
+// to load.
+func printScenarioErrors(e *env, err error) {
+	var es scenario.Errors
+	if errors.As(err, &es) {
+		for _, fe := range es {
+			fmt.Fprintln(e.stderr, fe)
+		}
+		return
+	}
+	fmt.Fprintln(e.stderr, err)
+}
+
+func reportCommand() command {
+	return command{
+		summary: "write a self-contained HTML report of a run's results",
+		usage: "loadgen report DIR\n\n" +
+			"Reads summary.json and the .hlog files that 'loadgen run --out DIR' wrote and\n" +
+			"writes DIR/report.html: percentile plots per phase, the rate and in-progress\n" +
+			"timeline, failures and thresholds. Opens offline; no network needed.",
+		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			return func(_ context.Context, e *env, args []string) error {
+				if len(args) != 1 {
+					return usageErrorf("want exactly one results directory")
+				}
+				path, err := report.Write(args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.stdout, "report written to %s\n", path)
+				return nil
+			}
+		},
+	}
+}
