@@ -26,6 +26,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/loadgen/loadgen/internal/gateway"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -81,6 +83,13 @@ type env struct {
 	isTerminal bool
 	// interrupts delivers SIGINT/SIGTERM; nil in tests that never interrupt.
 	interrupts <-chan os.Signal
+	// exit ends the process at once (the second Ctrl-C); nil in tests.
+	exit func(code int)
+	// gatewayStarted and gatewayStopping, when set, see the embedded
+	// gateway after it starts and its counters just before it stops
+	// (tests check that a run leaves no session behind).
+	gatewayStarted  func(*gateway.Gateway)
+	gatewayStopping func(gateway.Stats)
 }
 
 // command is one subcommand: its flags and the function that runs it.
@@ -119,6 +128,7 @@ func main() {
 		getenv:     os.Getenv,
 		isTerminal: isTerminal(os.Stderr),
 		interrupts: sigs,
+		exit:       os.Exit,
 	}
 	code := runMain(context.Background(), e, os.Args[1:])
 	os.Exit(code)

@@ -92,7 +92,17 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 		if err != nil {
 			return fmt.Errorf("start the embedded gateway: %w", err)
 		}
+		if e.gatewayStarted != nil {
+			e.gatewayStarted(eg.gw)
+		}
 		cleanups = append(cleanups, func() {
+			st := eg.gw.Stats()
+			if e.gatewayStopping != nil {
+				e.gatewayStopping(st)
+			}
+			if st.Sessions > 0 || st.Subscriptions > 0 {
+				fmt.Fprintf(e.stderr, "loadgen run: the embedded gateway still had %d sessions and %d subscriptions at the end\n", st.Sessions, st.Subscriptions)
+			}
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			if err := eg.stop(sctx); err != nil {
@@ -135,51 +145,41 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	}
 
 	var results *metrics.Results
-	var resultsMu sync.Mutex
-	var writeErr error
 	if o.out != "" {
 		results, err = metrics.CreateResults(o.out, time.Now())
 		if err != nil {
 			return fmt.Errorf("create results: %w", err)
 		}
 	}
+	out := &runOutput{e: e, s: s, path: path, outDir: o.out, rec: rec, cpu: cpu, results: results}
 
 	schedCfg.Grace = o.grace
 	schedCfg.Call = func(ctx context.Context, job worker.Job) metrics.CallRecord {
 		rec.CallStarted()
 		return runner.run(ctx, job)
 	}
-	schedCfg.Record = func(r metrics.CallRecord) {
-		rec.Record(r)
-		if results != nil {
-			resultsMu.Lock()
-			if err := results.WriteCall(r); err != nil && writeErr == nil {
-				writeErr = err
-			}
-			resultsMu.Unlock()
+	schedCfg.Record = out.record
+	warnedDrop := false
+	schedCfg.Dropped = func(worker.Job) {
+		rec.Dropped()
+		if !warnedDrop { // the scheduler's goroutine alone calls Dropped
+			warnedDrop = true
+			fmt.Fprintf(e.stderr, "\nloadgen run: max_concurrent (%d) is full: starts are being dropped and counted\n", s.Load.MaxConcurrent)
 		}
 	}
-	schedCfg.Dropped = func(worker.Job) { rec.Dropped() }
 	sched, err := worker.New(schedCfg)
 	if err != nil {
 		return err
 	}
 
-	// Two-stage shutdown: the first interrupt (or a threshold with
-	// abort_on_fail) stops arrivals; the second cancels every call.
+	// Two-stage shutdown. The first interrupt (or a crossed abort_on_fail
+	// threshold) stops arrivals and ends the calls in progress properly now
+	// (DELETE, unsubscribe, each bounded by timeouts.end); the second exits
+	// at once with the results recorded so far.
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
 	var bg sync.WaitGroup
 	bgCtx, stopBG := context.WithCancel(context.Background())
-	var abortedBy string
-	var abortMu sync.Mutex
-	setAbort := func(why string) {
-		abortMu.Lock()
-		if abortedBy == "" {
-			abortedBy = why
-		}
-		abortMu.Unlock()
-	}
 	if e.interrupts != nil {
 		bg.Go(func() {
 			n := 0
@@ -190,13 +190,19 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 				case <-e.interrupts:
 					n++
 					if n == 1 {
-						setAbort("interrupted")
-						fmt.Fprintf(e.stderr, "\nloadgen run: interrupted: no new calls; ending %d calls in progress (Ctrl-C again to abort them)\n", sched.Progress().InFlight)
+						out.stoppedBy("interrupted")
+						fmt.Fprintf(e.stderr, "\nloadgen run: interrupted: no new calls; ending %d calls in progress (Ctrl-C again to exit at once)\n", sched.Progress().InFlight)
 						sched.Stop()
-					} else {
-						fmt.Fprintln(e.stderr, "\nloadgen run: aborting calls in progress")
 						abort()
+						continue
 					}
+					fmt.Fprintln(e.stderr, "\nloadgen run: interrupted again: exiting with the results recorded so far")
+					out.stoppedBy("interrupted twice: calls in progress were not ended")
+					err := out.finish()
+					if e.exit != nil {
+						e.exit(exitCode(err))
+					}
+					return
 				}
 			}
 		})
@@ -205,9 +211,10 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	if abortThresholds := abortingThresholds(s); len(abortThresholds) > 0 {
 		bg.Go(func() {
 			if name := watchThresholds(bgCtx, rec, abortThresholds); name != "" {
-				setAbort("threshold " + name + " crossed")
+				out.stoppedBy("threshold " + name + " crossed (abort_on_fail)")
 				fmt.Fprintf(e.stderr, "\nloadgen run: threshold %s crossed: stopping (abort_on_fail)\n", name)
 				sched.Stop()
+				abort()
 			}
 		})
 	}
@@ -216,11 +223,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	if results != nil {
 		intervals.Go(func() {
 			if err := results.RunIntervals(intervalCtx, rec, o.intervalEvery); err != nil {
-				resultsMu.Lock()
-				if writeErr == nil {
-					writeErr = err
-				}
-				resultsMu.Unlock()
+				out.writeFailed(err)
 			}
 		})
 	}
@@ -233,52 +236,114 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	if e.isTerminal {
 		fmt.Fprintln(e.stderr)
 	}
+	if err := out.finish(); err != nil {
+		return err
+	}
+	if runErr != nil && !errors.Is(runErr, context.Canceled) {
+		return fmt.Errorf("run: %w", runErr)
+	}
+	return nil
+}
 
-	// Report: one snapshot feeds the summary, thresholds and summary.json.
-	snap := rec.Snapshot()
+// runOutput turns what the recorder holds into the summary, summary.json and
+// the exit status. finish runs once: at the end of the run, or on the second
+// Ctrl-C.
+type runOutput struct {
+	e       *env
+	s       *scenario.Scenario
+	path    string
+	outDir  string
+	rec     *metrics.Recorder
+	cpu     *metrics.CPUSampler
+	results *metrics.Results
+
+	mu       sync.Mutex
+	writeErr error
+	stopped  string
+	once     sync.Once
+	err      error
+}
+
+// record is the scheduler's Record hook: the recorder, then calls.jsonl.
+func (o *runOutput) record(r metrics.CallRecord) {
+	o.rec.Record(r)
+	if o.results != nil {
+		if err := o.results.WriteCall(r); err != nil {
+			o.writeFailed(err)
+		}
+	}
+}
+
+func (o *runOutput) writeFailed(err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.writeErr == nil {
+		o.writeErr = err
+	}
+}
+
+// stoppedBy notes why the run ended early (the first reason wins).
+func (o *runOutput) stoppedBy(why string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.stopped == "" {
+		o.stopped = why
+	}
+}
+
+// finish prints the summary and writes the result files from one snapshot,
+// so the terminal, summary.json and the thresholds agree; the error carries
+// exit code 99 when a threshold is crossed.
+func (o *runOutput) finish() error {
+	o.once.Do(func() { o.err = o.report() })
+	return o.err
+}
+
+func (o *runOutput) report() (retErr error) {
+	snap := o.rec.Snapshot()
 	var cpuUsage *metrics.CPUUsage
-	if cpu != nil {
-		if u, err := cpu.Usage(); err == nil {
+	if o.cpu != nil {
+		if u, err := o.cpu.Usage(); err == nil {
 			cpuUsage = &u
 		}
 	}
-	ths := make([]metrics.Threshold, len(s.Thresholds))
-	for i, t := range s.Thresholds {
+	ths := make([]metrics.Threshold, len(o.s.Thresholds))
+	for i, t := range o.s.Thresholds {
 		ths[i] = t.Parsed
 	}
 	thResults := metrics.EvaluateThresholds(snap, ths)
 	validity := metrics.CheckValidity(snap, cpuUsage, metrics.ValidityOptions{})
-	if abortedBy != "" {
-		validity.Notes = append(validity.Notes, "run stopped early: "+abortedBy)
+	o.mu.Lock()
+	stopped, writeErr := o.stopped, o.writeErr
+	o.mu.Unlock()
+	if stopped != "" {
+		validity.Notes = append(validity.Notes, "run stopped early: "+stopped)
 	}
-	title := fmt.Sprintf("loadgen %s: %s", version, s.Name)
-	if err := metrics.WriteSummary(e.stdout, snap, metrics.SummaryOptions{
+	title := fmt.Sprintf("loadgen %s: %s", version, o.s.Name)
+	if err := metrics.WriteSummary(o.e.stdout, snap, metrics.SummaryOptions{
 		Title: title, Thresholds: thResults, Validity: validity, CPU: cpuUsage,
 	}); err != nil {
 		retErr = errors.Join(retErr, fmt.Errorf("write summary: %w", err))
 	}
-	if results != nil {
+	if o.results != nil {
 		sf := metrics.NewSummaryFile(snap, metrics.SummaryFileOptions{
 			Title:      title,
-			Labels:     map[string]string{"scenario": s.Name, "mode": string(s.Mode), "file": path, "version": version},
+			Labels:     map[string]string{"scenario": o.s.Name, "mode": string(o.s.Mode), "file": o.path, "version": version},
 			Thresholds: thResults, Validity: validity, CPU: cpuUsage, WithFiles: true,
 		})
-		if err := results.WriteSummary(sf); err != nil {
+		if err := o.results.WriteSummary(sf); err != nil {
 			retErr = errors.Join(retErr, fmt.Errorf("write summary.json: %w", err))
 		}
-		if err := results.Close(); err != nil {
+		if err := o.results.Close(); err != nil {
 			retErr = errors.Join(retErr, fmt.Errorf("close results: %w", err))
 		}
 		if writeErr != nil {
 			retErr = errors.Join(retErr, fmt.Errorf("write results: %w", writeErr))
 		}
-		fmt.Fprintf(e.stderr, "results written to %s (loadgen report %s: HTML report)\n", o.out, o.out)
+		fmt.Fprintf(o.e.stderr, "results written to %s (HTML report: loadgen report %s)\n", o.outDir, o.outDir)
 	}
 	if retErr != nil {
 		return retErr
-	}
-	if runErr != nil && !errors.Is(runErr, context.Canceled) {
-		return fmt.Errorf("run: %w", runErr)
 	}
 	if !metrics.AllPassed(thResults) {
 		var failed []string

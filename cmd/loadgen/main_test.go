@@ -1,0 +1,385 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/loadgen/loadgen/internal/gateway"
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/token"
+)
+
+// syncBuffer is a bytes.Buffer safe for the run's goroutines and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// testEnv returns an env writing to buffers, with the given variables.
+func testEnv(vars map[string]string) (*env, *syncBuffer, *syncBuffer) {
+	var stdout, stderr syncBuffer
+	return &env{
+		stdout: &stdout,
+		stderr: &stderr,
+		getenv: func(k string) string { return vars[k] },
+	}, &stdout, &stderr
+}
+
+// writeScenario writes a scenario file into a temporary directory.
+func writeScenario(t *testing.T, yaml string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "scenario.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// runLimit bounds every in-process run.
+const runLimit = 60 * time.Second
+
+func TestExitCodes(t *testing.T) {
+	bad := writeScenario(t, "load:\n  rate: -1\n  max_calls: 1\n")
+	tests := []struct {
+		name       string
+		args       []string
+		vars       map[string]string
+		wantCode   int
+		wantStderr string
+		wantStdout string
+	}{
+		{"no command", nil, nil, exitUsage, "Usage:", ""},
+		{"unknown command", []string{"fly"}, nil, exitUsage, `unknown command "fly"`, ""},
+		{"help", []string{"--help"}, nil, exitOK, "99  thresholds crossed", ""},
+		{"command help", []string{"run", "-h"}, nil, exitOK, "Exit codes:", ""},
+		{"bad flag", []string{"run", "--nope", "x.yaml"}, nil, exitUsage, "flag provided but not defined", ""},
+		{"run without file", []string{"run"}, nil, exitUsage, "want exactly one scenario file", ""},
+		{"run missing file", []string{"run", "/nonexistent/x.yaml"}, nil, exitUsage, "no such file", ""},
+		{"run invalid scenario", []string{"run", bad}, nil, exitUsage, "load.rate: must be >= 0, got -1", ""},
+		{"validate invalid", []string{"validate", bad}, nil, exitUsage, bad + ":2: load.rate", ""},
+		{"validate shipped", []string{"validate", "../../scenarios/smoke.yaml", "../../scenarios/peak.yaml"}, nil, exitOK, "", "smoke.yaml: ok: "},
+		{"tokens no key", []string{"tokens", "--realm", "r", "--account", "a@b.c", "--callee", "c@d.e"}, nil, exitUsage, "no token key: set LOADGEN_TOKEN_KEY", ""},
+		{"tokens short key", []string{"tokens", "--realm", "r", "--account", "a@b.c", "--callee", "c@d.e"},
+			map[string]string{tokenKeyEnv: "short"}, exitUsage, "token key must be 16 or 32 characters, got 5", ""},
+		{"tokens missing realm", []string{"tokens", "--account", "a@b.c", "--callee", "c@d.e"}, nil, exitUsage, "--realm, --account and --callee are required", ""},
+		{"tokens bad iv", []string{"tokens", "--realm", "r", "--account", "a@b.c", "--callee", "c@d.e", "--iv", "short"},
+			map[string]string{tokenKeyEnv: "0123456789abcdef0123456789abcdef"}, exitUsage, "iv must be 16 characters", ""},
+		{"serve realm without key", []string{"serve", "--realm", "r"}, nil, exitUsage, "--realm needs --token-key-env", ""},
+		{"serve empty key env", []string{"serve", "--token-key-env", "NOPE", "--realm", "r"}, nil, exitUsage, "NOPE is empty or unset", ""},
+		{"report missing", []string{"report", t.TempDir()}, nil, exitFailure, "summary.json", ""},
+		{"version", []string{"version"}, nil, exitOK, "", "loadgen dev"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e, stdout, stderr := testEnv(tc.vars)
+			ctx, cancel := context.WithTimeout(t.Context(), runLimit)
+			defer cancel()
+			code := runMain(ctx, e, tc.args)
+			if code != tc.wantCode {
+				t.Errorf("runMain(%q) = %d, want %d\nstderr:\n%s", tc.args, code, tc.wantCode, stderr)
+			}
+			if !strings.Contains(stderr.String(), tc.wantStderr) {
+				t.Errorf("runMain(%q) stderr does not contain %q:\n%s", tc.args, tc.wantStderr, stderr)
+			}
+			if !strings.Contains(stdout.String(), tc.wantStdout) {
+				t.Errorf("runMain(%q) stdout does not contain %q:\n%s", tc.args, tc.wantStdout, stdout)
+			}
+		})
+	}
+}
+
+// TestTokensDecodeInGateway checks that `loadgen tokens` output is what the
+// token package (the gateway's validator) decodes back, for both key sizes.
+func TestTokensDecodeInGateway(t *testing.T) {
+	for _, key := range []string{"0123456789abcdef", "0123456789abcdef0123456789abcdef"} {
+		e, stdout, stderr := testEnv(map[string]string{tokenKeyEnv: key})
+		code := runMain(t.Context(), e, []string{"tokens", "--realm", "realm-test", "--account", "caller@example.com",
+			"--callee", "callee@example.com", "--timestamp", "1700000000000", "--iv", "ABCDEFGHIJKLMNOP"})
+		if code != exitOK {
+			t.Fatalf("tokens with a %d-character key: exit %d: %s", len(key), code, stderr)
+		}
+		var set token.Set
+		if err := json.Unmarshal([]byte(stdout.String()), &set); err != nil {
+			t.Fatalf("tokens output %q: %v", stdout, err)
+		}
+		if strings.Contains(stdout.String(), key) || strings.Contains(stderr.String(), key) {
+			t.Errorf("the key appears in the output")
+		}
+		for _, c := range []struct{ tok, want string }{
+			{set.AccountToken, "caller@example.com"},
+			{set.FromToken, "sip:caller@example.com"},
+			{set.ToToken, "sip:callee@example.com"},
+		} {
+			user, ts, err := token.Decode(key, c.tok)
+			if err != nil || user != c.want || ts.UnixMilli() != 1700000000000 {
+				t.Errorf("Decode(%q) = %q, %d, %v; want %q at 1700000000000", c.tok, user, ts.UnixMilli(), err, c.want)
+			}
+		}
+		if set.Realm != "realm-test" || set.Caller != "sip:caller@example.com" || set.Callee != "sip:callee@example.com" {
+			t.Errorf("tokens printed %+v", set)
+		}
+	}
+}
+
+// TestTokensVector reproduces the protocol document's AES-128-ECB vector
+// through the command.
+func TestTokensVector(t *testing.T) {
+	e, stdout, _ := testEnv(map[string]string{tokenKeyEnv: "0123456789abcdef"})
+	code := runMain(t.Context(), e, []string{"tokens", "--realm", "realm-test", "--account", "caller@example.com",
+		"--callee", "sip:callee@example.com", "--timestamp", "1700000000000"})
+	if code != exitOK {
+		t.Fatalf("exit %d", code)
+	}
+	const want = "ffddb3389787f150ea545e245e560962100f2c9e126e5e1e407b5959a71abcb9377222e061a924c591cd9c27ea163ed4"
+	if !strings.Contains(stdout.String(), `"accountToken":"`+want+`"`) {
+		t.Errorf("tokens output %s lacks the vector's accountToken %s", stdout, want)
+	}
+}
+
+// runScenarioFile runs `loadgen run` in-process and returns the exit code,
+// stdout and stderr.
+func runScenarioFile(t *testing.T, e *env, args ...string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), runLimit)
+	defer cancel()
+	return runMain(ctx, e, append([]string{"run"}, args...))
+}
+
+func readSummary(t *testing.T, dir string) *metrics.SummaryFile {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sf, err := metrics.ReadSummaryFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sf
+}
+
+// TestRunThresholdBreach runs real calls against the embedded gateway with
+// a threshold no call can meet: exit 99, the breach listed with its measured
+// value, results written.
+func TestRunThresholdBreach(t *testing.T) {
+	path := writeScenario(t, `
+load: {rate: 5, max_calls: 2}
+call: {hold: 200ms}
+gateway: {answer_delay: 20ms, ringing_delay: 5ms}
+thresholds:
+  connect: ["p(99) < 1ms"]
+  failures: ["count == 0"]
+`)
+	out := t.TempDir()
+	e, stdout, stderr := testEnv(nil)
+	if code := runScenarioFile(t, e, "--out", out, path); code != exitThresholds {
+		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitThresholds, stdout, stderr)
+	}
+	if !regexp.MustCompile(`thresholds crossed: connect: p\(99\) < 1ms: measured [0-9.]+ms: FAILED`).MatchString(stderr.String()) {
+		t.Errorf("stderr does not list the crossed threshold with its value:\n%s", stderr)
+	}
+	sf := readSummary(t, out)
+	if sf.Calls.Succeeded != 2 || sf.Calls.Failed != 0 {
+		t.Errorf("summary.json calls = %+v, want 2 succeeded", sf.Calls)
+	}
+	var failed, passed int
+	for _, th := range sf.Thresholds {
+		if th.OK {
+			passed++
+		} else {
+			failed++
+		}
+	}
+	if failed != 1 || passed != 1 {
+		t.Errorf("summary.json thresholds = %+v, want one crossed and one passed", sf.Thresholds)
+	}
+}
+
+// TestRunInterrupt interrupts a run whose calls hold for a minute: the
+// first Ctrl-C ends every call properly (the gateway has no session or
+// subscription left) and the results are written.
+func TestRunInterrupt(t *testing.T) {
+	path := writeScenario(t, `
+load: {rate: 20, max_calls: 3, max_concurrent: 10}
+call: {hold: 1m, video: true}
+gateway: {answer_delay: 10ms, ringing_delay: 5ms}
+`)
+	out := t.TempDir()
+	e, stdout, stderr := testEnv(nil)
+	interrupts := make(chan os.Signal, 2)
+	e.interrupts = interrupts
+	gwc := make(chan *gateway.Gateway, 1)
+	e.gatewayStarted = func(g *gateway.Gateway) { gwc <- g }
+	var atStop gateway.Stats
+	e.gatewayStopping = func(s gateway.Stats) { atStop = s }
+
+	done := make(chan int, 1)
+	go func() { done <- runScenarioFile(t, e, "--out", out, path) }()
+	var gw *gateway.Gateway
+	select {
+	case gw = <-gwc:
+	case code := <-done:
+		t.Fatalf("run ended with %d before starting the gateway: %s", code, stderr)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for gw.Stats().CallsAnswered < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("calls not answered in time: %+v\n%s", gw.Stats(), stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	interrupts <- os.Interrupt
+	var code int
+	select {
+	case code = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("run did not end after the interrupt:\n%s", stderr)
+	}
+	if code != exitOK {
+		t.Errorf("exit %d after an interrupt, want 0\nstderr:\n%s", code, stderr)
+	}
+	if atStop.Sessions != 0 || atStop.Subscriptions != 0 || atStop.Sockets != 0 {
+		t.Errorf("gateway at the end of the run: %+v, want no session, subscription or socket", atStop)
+	}
+	sf := readSummary(t, out)
+	if sf.Calls.Attempted != 3 || sf.Calls.Aborted != 3 {
+		t.Errorf("summary.json calls = %+v, want 3 attempted and aborted", sf.Calls)
+	}
+	if !strings.Contains(stdout.String(), "run stopped early: interrupted") {
+		t.Errorf("summary does not say the run was interrupted:\n%s", stdout)
+	}
+	calls, err := os.ReadFile(filepath.Join(out, "calls.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(calls)), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("calls.jsonl has %d lines, want 3", len(lines))
+	}
+	for _, l := range lines {
+		var c metrics.CallLine
+		if err := json.Unmarshal([]byte(l), &c); err != nil {
+			t.Fatal(err)
+		}
+		if c.Outcome != "aborted" {
+			t.Errorf("call %d outcome %q, want aborted", c.Index, c.Outcome)
+		}
+		if _, ok := c.Phases["end"]; !ok {
+			t.Errorf("call %d has no end phase: the DELETE was not answered", c.Index)
+		}
+	}
+}
+
+// TestRunMetricsScrape scrapes /metrics during a real run and checks the
+// series against what the run did.
+func TestRunMetricsScrape(t *testing.T) {
+	path := writeScenario(t, `
+name: scrape
+load: {rate: 10, max_calls: 3}
+call: {hold: 3s}
+gateway: {answer_delay: 10ms, ringing_delay: 5ms}
+`)
+	e, _, stderr := testEnv(nil)
+	done := make(chan int, 1)
+	go func() { done <- runScenarioFile(t, e, "--metrics-listen", "127.0.0.1:0", path) }()
+	addrRE := regexp.MustCompile(`metrics on (http://[0-9.:]+/metrics)`)
+	var url string
+	deadline := time.Now().Add(30 * time.Second)
+	for url == "" {
+		if m := addrRE.FindStringSubmatch(stderr.String()); m != nil {
+			url = m[1]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("no metrics address in stderr:\n%s", stderr)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Scrape while the three calls hold: all started, none finished.
+	var fams map[string]*dtoFamily
+	for {
+		fams = scrape(t, url)
+		if v := gauge(fams, "loadgen_calls_in_progress"); v == 3 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw 3 calls in progress")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, name := range []string{"loadgen_call_phase_seconds", "loadgen_calls_dropped_total", "loadgen_scheduler_lag_seconds",
+		"process_cpu_seconds_total", "process_resident_memory_bytes", "loadgen_target_rate_calls_per_second"} {
+		if fams[name] == nil {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	if v := gauge(fams, "loadgen_target_rate_calls_per_second"); v != 10 && v != 0 {
+		t.Errorf("target rate = %v, want 10 (or 0 once arrivals ended)", v)
+	}
+	if code := <-done; code != exitOK {
+		t.Fatalf("run exit %d:\n%s", code, stderr)
+	}
+}
+
+// dtoFamily is the parsed form of one metric family.
+type dtoFamily = struct {
+	Name    string
+	Metrics []*model.Sample
+}
+
+func scrape(t *testing.T, url string) map[string]*dtoFamily {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	dec := expfmt.SampleDecoder{Dec: expfmt.NewDecoder(resp.Body, expfmt.NewFormat(expfmt.TypeTextPlain)), Opts: &expfmt.DecodeOptions{Timestamp: model.Now()}}
+	out := map[string]*dtoFamily{}
+	for {
+		var v model.Vector
+		if err := dec.Decode(&v); err != nil {
+			break
+		}
+		for _, s := range v {
+			name := string(s.Metric[model.MetricNameLabel])
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, "_bucket"), "_count"), "_sum")
+			if out[base] == nil {
+				out[base] = &dtoFamily{Name: base}
+			}
+			out[base].Metrics = append(out[base].Metrics, s)
+		}
+	}
+	return out
+}
+
+func gauge(fams map[string]*dtoFamily, name string) float64 {
+	f := fams[name]
+	if f == nil || len(f.Metrics) == 0 {
+		return -1
+	}
+	return float64(f.Metrics[0].Value)
+}
