@@ -24,7 +24,7 @@ type callRunner struct {
 
 // newCallRunner provisions the calls of s against restURL (the embedded
 // gateway's, when eg is not nil).
-func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, getenv func(string) string) (*callRunner, error) {
+func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, getenv func(string) string, pionDefaults bool) (*callRunner, error) {
 	var key string
 	if s.Mode == scenario.ModeToken && s.Token != nil {
 		k, err := s.Token.Key(getenv)
@@ -45,6 +45,7 @@ func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, ge
 		client.Close()
 		return nil, usageError(err)
 	}
+	ecfg.PionDefaults = pionDefaults
 	engine, err := media.NewEngine(ecfg)
 	if err != nil {
 		client.Close()

@@ -24,6 +24,9 @@ type runOptions struct {
 	grace         time.Duration
 	progressEvery time.Duration
 	intervalEvery time.Duration
+	// pionDefaults builds the caller peers the way a plain pion program
+	// does, for `loadgen bench`'s comparison ladder.
+	pionDefaults bool
 }
 
 func runCommand() command {
@@ -44,6 +47,7 @@ func runCommand() command {
 			fs.DurationVar(&o.grace, "grace", worker.DefaultGrace, "how long calls in progress may take to end once arrivals stop")
 			fs.DurationVar(&o.progressEvery, "progress-interval", 0, "progress line period (default: 1s on a terminal, 5s otherwise)")
 			fs.DurationVar(&o.intervalEvery, "log-interval", 5*time.Second, "period of the .hlog interval logs")
+			fs.BoolVar(&o.pionDefaults, "pion-defaults", false, "build call peers with pion's defaults (per-call certificate, default interceptors, a ticker per track): for comparison benchmarks only")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) != 1 {
 					return usageErrorf("want exactly one scenario file")
@@ -113,7 +117,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 		fmt.Fprintf(e.stderr, "embedded gateway listening on %s\n", eg.url)
 	}
 
-	runner, err := newCallRunner(s, restURL, eg, e.getenv)
+	runner, err := newCallRunner(s, restURL, eg, e.getenv, o.pionDefaults)
 	if err != nil {
 		return err
 	}
