@@ -18,7 +18,7 @@ func progressLoop(ctx context.Context, e *env, every time.Duration, rec *metrics
 	defer t.Stop()
 	var lastPrint time.Time
 	var lastLive metrics.Live
-	var lastAt time.Time
+	lastAt := time.Now()
 	var cpuFrac float64
 	for {
 		select {
@@ -36,10 +36,8 @@ func progressLoop(ctx context.Context, e *env, every time.Duration, rec *metrics
 			live := rec.Live()
 			p := sched.Progress()
 			achieved := 0.0
-			if !lastAt.IsZero() {
-				if dt := now.Sub(lastAt).Seconds(); dt > 0 {
-					achieved = float64(live.Attempted-lastLive.Attempted) / dt
-				}
+			if dt := now.Sub(lastAt).Seconds(); dt > 0 {
+				achieved = float64(live.Attempted-lastLive.Attempted) / dt
 			}
 			lastLive, lastAt, lastPrint = live, now, now
 			line := progressLine(live, p, achieved, cpuFrac, topFailure(rec))
@@ -61,7 +59,7 @@ func progressLine(l metrics.Live, p worker.Progress, achieved, cpu float64, top 
 	} else {
 		fmt.Fprintf(&b, "  rate %.1f/s (target %.1f/s)", achieved, p.TargetRate)
 	}
-	fmt.Fprintf(&b, "  up %d  ok %d  failed %d", p.InFlight, l.Succeeded, l.Failed)
+	fmt.Fprintf(&b, "  active %d  ok %d  failed %d", p.InFlight, l.Succeeded, l.Failed)
 	if top != "" {
 		fmt.Fprintf(&b, " (%s)", top)
 	}
