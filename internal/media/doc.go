@@ -1,0 +1,29 @@
+// Package media carries the media of loadgen's calls: real pion/webrtc peers
+// (the caller used by the load generator and the answerer used by the
+// built-in gateway) playing pre-recorded Opus audio and VP8 video, and the
+// receive-side statistics and integrity checks.
+//
+// It is built for thousands of calls per process. One Engine per run owns
+// one webrtc.API, one DTLS certificate reused by every call, lean ICE
+// networking (UDP4, no mDNS, host candidates only on the configured
+// addresses, one socket per call from a port range) and a few pacer
+// goroutines (one per core) that write every call's next pre-built RTP
+// packet on the 20 ms audio tick and on the video frame tick. Media files are
+// demuxed once into immutable Sources shared by all calls. No pion
+// interceptor runs (no NACK, TWCC, stats or report interceptors): the
+// pacers also write each call's RTCP sender and receiver reports, once a
+// second, from the counters they and the receivers keep anyway; incoming
+// RTCP is always drained and gives the round-trip time.
+//
+// Integrity: every stream a Peer sends is the Source's packet sequence, in
+// order, looped, with consecutive sequence numbers. The receiving Peer finds
+// where in the expected Source the first packet sits (a one-time scan),
+// then compares every later payload with the packet that sequence number
+// must carry, so a gateway that drops, duplicates, reorders or alters media
+// is detected, not only one that sends nothing.
+//
+// EngineConfig.PionDefaults builds the same peers the way a straightforward
+// pion program would (a certificate per call, pion's default interceptors, a
+// TrackLocalStaticSample and a ticker goroutine per track), so benchmarks can
+// quote every figure next to its naive counterpart.
+package media

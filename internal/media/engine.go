@@ -1,0 +1,351 @@
+package media
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/ice/v4"
+	"github.com/pion/interceptor"
+	"github.com/pion/logging"
+	"github.com/pion/webrtc/v4"
+)
+
+const (
+	kindAudio = webrtc.RTPCodecTypeAudio
+	kindVideo = webrtc.RTPCodecTypeVideo
+)
+
+// Payload types the engine registers (those the reference SDK uses).
+const (
+	opusPayloadType = 111
+	vp8PayloadType  = 96
+)
+
+// Defaults for EngineConfig's zero values.
+const (
+	DefaultICEDisconnectedTimeout = 5 * time.Second
+	DefaultICEFailedTimeout       = 10 * time.Second
+	DefaultICEKeepalive           = 2 * time.Second
+	// DefaultGatherTimeout is how long an offer or answer waits for ICE
+	// gathering before it goes out with the candidates found so far (the
+	// reference SDK's 3 s, protocol §6.1).
+	DefaultGatherTimeout = 3 * time.Second
+)
+
+// EngineConfig configures an Engine. The zero value is usable: default
+// media, every interface, any port.
+type EngineConfig struct {
+	// PortMin and PortMax bound the local UDP port of every call's socket
+	// (both zero: any ephemeral port).
+	PortMin, PortMax uint16
+	// IncludeLoopback gathers host candidates on loopback addresses too
+	// (needed for local runs against 127.0.0.1).
+	IncludeLoopback bool
+	// Interfaces, when not empty, restricts gathering to these network
+	// interface names (e.g. "lo", "eth0").
+	Interfaces []string
+	// IPs, when not empty, restricts gathering to these local addresses
+	// (e.g. "127.0.0.1").
+	IPs []string
+	// ICEServers are the STUN/TURN servers every call uses.
+	ICEServers []webrtc.ICEServer
+	// RelayOnly sets the ICE transport policy to relay (TURN only).
+	RelayOnly bool
+	// ICEDisconnectedTimeout, ICEFailedTimeout and ICEKeepalive are pion's
+	// ICE timers (zero: the Default values above).
+	ICEDisconnectedTimeout, ICEFailedTimeout, ICEKeepalive time.Duration
+	// GatherTimeout bounds the wait for ICE gathering in CreateOffer,
+	// HoldOffer and Answer (0: DefaultGatherTimeout). When it expires the
+	// description goes out with the candidates gathered so far, or fails
+	// with ErrNoCandidates when there are none.
+	GatherTimeout time.Duration
+	// Audio and Video are the media every peer sends (nil: the embedded
+	// defaults). Audio is always sent; Video when PeerOptions.Video is set.
+	Audio, Video *Source
+	// ExpectAudio and ExpectVideo are the media remote peers are expected
+	// to send, for the integrity check (nil: same as Audio and Video).
+	ExpectAudio, ExpectVideo *Source
+	// NoIntegrity disables the payload comparison (for remotes playing
+	// media loadgen does not know); sequence checks still run.
+	NoIntegrity bool
+	// Pacers is the number of pacer goroutines (0: GOMAXPROCS).
+	Pacers int
+	// PionDefaults builds every peer the way a straightforward pion
+	// program does, for comparison benchmarks: a new certificate per call,
+	// pion's default interceptors (NACK, RTCP reports, TWCC, stats), a
+	// TrackLocalStaticSample with its own ticker goroutine per track and a
+	// goroutine per sender reading RTCP. The ICE network settings are the
+	// same as the lean engine's.
+	PionDefaults bool
+	// LoggerFactory receives pion's logs (nil: discarded).
+	LoggerFactory logging.LoggerFactory
+	// Now is the clock for event instants (nil: time.Now).
+	Now func() time.Time
+}
+
+// Engine owns what all calls share: one webrtc.API, one DTLS certificate,
+// the decoded media and the pacer goroutines. It is safe for concurrent use.
+type Engine struct {
+	cfg          EngineConfig
+	api          *webrtc.API
+	pcConfig     webrtc.Configuration
+	audio, video *Source
+	expA, expV   *Source
+	now          func() time.Time
+
+	shards []*shard
+	next   atomic.Uint32
+	stop   chan struct{}
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	peers  map[*Peer]struct{}
+}
+
+// NewEngine validates cfg, decodes the default media where needed, builds
+// the webrtc.API and the certificate and starts the pacers.
+func NewEngine(cfg EngineConfig) (*Engine, error) {
+	e := &Engine{cfg: cfg, audio: cfg.Audio, video: cfg.Video, now: cfg.Now, peers: map[*Peer]struct{}{}}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.cfg.GatherTimeout == 0 {
+		e.cfg.GatherTimeout = DefaultGatherTimeout
+	}
+	if e.cfg.GatherTimeout < 0 {
+		return nil, fmt.Errorf("media: engine: negative GatherTimeout %v", cfg.GatherTimeout)
+	}
+	var err error
+	if e.audio == nil {
+		if e.audio, err = DefaultAudio(); err != nil {
+			return nil, err
+		}
+	}
+	if e.video == nil {
+		if e.video, err = DefaultVideo(); err != nil {
+			return nil, err
+		}
+	}
+	if e.audio.kind != kindAudio || e.video.kind != kindVideo {
+		return nil, errors.New("media: engine: Audio must be an audio Source and Video a video Source")
+	}
+	e.expA, e.expV = cfg.ExpectAudio, cfg.ExpectVideo
+	if e.expA == nil {
+		e.expA = e.audio
+	}
+	if e.expV == nil {
+		e.expV = e.video
+	}
+	if cfg.NoIntegrity {
+		e.expA, e.expV = nil, nil
+	}
+	if (cfg.PortMin == 0) != (cfg.PortMax == 0) || cfg.PortMin > cfg.PortMax {
+		return nil, fmt.Errorf("media: engine: bad port range %d-%d", cfg.PortMin, cfg.PortMax)
+	}
+	var ips []net.IP
+	for _, s := range cfg.IPs {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("media: engine: bad IP %q", s)
+		}
+		ips = append(ips, ip)
+	}
+	if cfg.Pacers < 0 {
+		return nil, fmt.Errorf("media: engine: negative Pacers %d", cfg.Pacers)
+	}
+	if e.api, err = e.buildAPI(ips); err != nil {
+		return nil, err
+	}
+	e.pcConfig = webrtc.Configuration{
+		ICEServers: cfg.ICEServers,
+	}
+	if cfg.RelayOnly {
+		e.pcConfig.ICETransportPolicy = webrtc.ICETransportPolicyRelay
+	}
+	if !cfg.PionDefaults {
+		cert, err := newCertificate()
+		if err != nil {
+			return nil, err
+		}
+		e.pcConfig.Certificates = []webrtc.Certificate{*cert}
+	}
+	n := cfg.Pacers
+	if n == 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	e.stop = make(chan struct{})
+	if !cfg.PionDefaults {
+		for range n {
+			s := newShard()
+			e.shards = append(e.shards, s)
+			e.wg.Go(func() { s.run(e.stop, AudioFrameDuration, e.video.period) })
+		}
+	}
+	return e, nil
+}
+
+// newCertificate generates the ECDSA P-256 certificate every call shares.
+func newCertificate() (*webrtc.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("media: certificate key: %w", err)
+	}
+	cert, err := webrtc.GenerateCertificate(key)
+	if err != nil {
+		return nil, fmt.Errorf("media: certificate: %w", err)
+	}
+	return cert, nil
+}
+
+// buildAPI assembles the MediaEngine, interceptors and SettingEngine.
+func (e *Engine) buildAPI(ips []net.IP) (*webrtc.API, error) {
+	cfg := e.cfg
+	m := &webrtc.MediaEngine{}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: e.audio.codecCapability(), PayloadType: opusPayloadType,
+	}, kindAudio); err != nil {
+		return nil, fmt.Errorf("media: register opus: %w", err)
+	}
+	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
+		RTPCodecCapability: e.video.codecCapability(), PayloadType: vp8PayloadType,
+	}, kindVideo); err != nil {
+		return nil, fmt.Errorf("media: register vp8: %w", err)
+	}
+	reg := &interceptor.Registry{}
+	if cfg.PionDefaults {
+		if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+			return nil, fmt.Errorf("media: interceptors: %w", err)
+		}
+	}
+	// The lean engine registers no interceptor: the pacer writes the RTCP
+	// sender and receiver reports itself, from counters it keeps anyway,
+	// which spares two goroutines and a ticker per call and an allocation
+	// per received packet (pion's report interceptors).
+
+	se := webrtc.SettingEngine{LoggerFactory: e.loggerFactory()}
+	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
+	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
+	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)
+	if cfg.PortMin != 0 {
+		if err := se.SetEphemeralUDPPortRange(cfg.PortMin, cfg.PortMax); err != nil {
+			return nil, fmt.Errorf("media: port range: %w", err)
+		}
+	}
+	disc, failed, keep := cfg.ICEDisconnectedTimeout, cfg.ICEFailedTimeout, cfg.ICEKeepalive
+	if disc == 0 {
+		disc = DefaultICEDisconnectedTimeout
+	}
+	if failed == 0 {
+		failed = DefaultICEFailedTimeout
+	}
+	if keep == 0 {
+		keep = DefaultICEKeepalive
+	}
+	se.SetICETimeouts(disc, failed, keep)
+	if len(cfg.Interfaces) > 0 {
+		names := slices.Clone(cfg.Interfaces)
+		se.SetInterfaceFilter(func(name string) bool { return slices.Contains(names, name) })
+	}
+	if len(ips) > 0 {
+		se.SetIPFilter(func(ip net.IP) bool {
+			return slices.ContainsFunc(ips, func(want net.IP) bool { return want.Equal(ip) })
+		})
+	}
+	return webrtc.NewAPI(webrtc.WithMediaEngine(m), webrtc.WithInterceptorRegistry(reg), webrtc.WithSettingEngine(se)), nil
+}
+
+func (e *Engine) loggerFactory() logging.LoggerFactory {
+	if e.cfg.LoggerFactory != nil {
+		return e.cfg.LoggerFactory
+	}
+	return discardLoggerFactory{}
+}
+
+// Audio returns the Source the engine's peers send as audio.
+func (e *Engine) Audio() *Source { return e.audio }
+
+// Video returns the Source the engine's peers send as video.
+func (e *Engine) Video() *Source { return e.video }
+
+// Peers returns the number of open peers.
+func (e *Engine) Peers() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.peers)
+}
+
+// Close closes every open peer, stops the pacers and waits for them. It is
+// idempotent.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed = true
+	peers := make([]*Peer, 0, len(e.peers))
+	for p := range e.peers {
+		peers = append(peers, p)
+	}
+	e.mu.Unlock()
+	var errs []error
+	for _, p := range peers {
+		errs = append(errs, p.Close())
+	}
+	close(e.stop)
+	e.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// register adds a new peer; it fails once the engine is closed.
+func (e *Engine) register(p *Peer) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.peers[p] = struct{}{}
+	return nil
+}
+
+func (e *Engine) unregister(p *Peer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.peers, p)
+}
+
+// pickShard assigns a peer to a pacer shard, round robin.
+func (e *Engine) pickShard() *shard {
+	if len(e.shards) == 0 {
+		return nil
+	}
+	return e.shards[int(e.next.Add(1))%len(e.shards)]
+}
+
+// discardLoggerFactory drops pion's logs: library code prints nothing.
+type discardLoggerFactory struct{}
+
+func (discardLoggerFactory) NewLogger(string) logging.LeveledLogger { return discardLogger{} }
+
+type discardLogger struct{}
+
+func (discardLogger) Trace(string)          {}
+func (discardLogger) Tracef(string, ...any) {}
+func (discardLogger) Debug(string)          {}
+func (discardLogger) Debugf(string, ...any) {}
+func (discardLogger) Info(string)           {}
+func (discardLogger) Infof(string, ...any)  {}
+func (discardLogger) Warn(string)           {}
+func (discardLogger) Warnf(string, ...any)  {}
+func (discardLogger) Error(string)          {}
+func (discardLogger) Errorf(string, ...any) {}

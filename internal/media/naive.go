@@ -1,0 +1,82 @@
+package media
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/webrtc/v4"
+	pmedia "github.com/pion/webrtc/v4/pkg/media"
+)
+
+// naiveTrack is the PionDefaults way to send a Source: a
+// TrackLocalStaticSample fed by its own ticker goroutine (as pion's
+// play-from-disk example does).
+type naiveTrack struct {
+	p        *Peer
+	src      *Source
+	track    *webrtc.TrackLocalStaticSample
+	frames   [][]byte // whole frames (VP8 frames, Opus packets)
+	paused   atomic.Bool
+	pkts     atomic.Uint64
+	bytes    atomic.Uint64
+	late     atomic.Uint64
+	rttNanos atomic.Int64
+
+	once  sync.Once
+	quit  chan struct{}
+	wg    sync.WaitGroup
+	first atomic.Bool
+}
+
+func newNaiveTrack(p *Peer, src *Source, id, streamID string) (*naiveTrack, error) {
+	tr, err := webrtc.NewTrackLocalStaticSample(src.codecCapability(), id, streamID)
+	if err != nil {
+		return nil, err
+	}
+	return &naiveTrack{p: p, src: src, track: tr, frames: src.raw, quit: make(chan struct{})}, nil
+}
+
+// start launches the ticker goroutine (once).
+func (t *naiveTrack) start() {
+	t.once.Do(func() {
+		t.wg.Go(t.run)
+	})
+}
+
+func (t *naiveTrack) run() {
+	tick := time.NewTicker(t.src.period)
+	defer tick.Stop()
+	for i := 0; ; {
+		select {
+		case <-t.quit:
+			return
+		case <-tick.C:
+		}
+		if t.paused.Load() {
+			continue
+		}
+		f := t.frames[i]
+		if err := t.track.WriteSample(pmedia.Sample{Data: f, Duration: t.src.period}); err == nil {
+			if t.first.CompareAndSwap(false, true) {
+				t.p.inst.mark(evFirstSent)
+			}
+		}
+		fr := t.src.frames[i]
+		t.pkts.Add(uint64(fr.n))
+		t.bytes.Add(uint64(len(f)))
+		if i++; i == len(t.frames) {
+			i = 0
+		}
+	}
+}
+
+func (t *naiveTrack) stop() {
+	select {
+	case <-t.quit:
+	default:
+		close(t.quit)
+	}
+}
+
+func (t *naiveTrack) wait() { t.wg.Wait() }

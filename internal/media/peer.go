@@ -1,0 +1,762 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/webrtc/v4"
+
+	"github.com/loadgen/loadgen/internal/metrics"
+)
+
+// PeerOptions configures one Peer.
+type PeerOptions struct {
+	// Video adds a VP8 video track: a caller offers audio then video; an
+	// answerer sends video when the offer has a video section.
+	Video bool
+}
+
+// role is what a Peer does in the initial negotiation.
+type role int
+
+const (
+	roleCaller role = iota + 1
+	roleAnswerer
+)
+
+// Peer is one call's peer connection with its media: a caller (offers) or
+// an answerer (answers). All methods are safe for concurrent use;
+// negotiations are serialised.
+type Peer struct {
+	e    *Engine
+	role role
+	opts PeerOptions
+	pc   *webrtc.PeerConnection
+	dtls *webrtc.DTLSTransport
+
+	audio, video *outTrack      // lean mode
+	naive        [2]*naiveTrack // PionDefaults mode: audio, video
+	in           [2]*inStream   // received audio, video
+	inst         instants
+	shard        *shard
+
+	connected  chan struct{}
+	failed     chan struct{}
+	firstMedia chan struct{}
+	closedCh   chan struct{}
+
+	negMu sync.Mutex // serialises negotiations
+
+	mu          sync.Mutex
+	failErr     error
+	isConnected bool
+	isFailed    bool
+	gotMedia    bool
+	closing     bool
+	registered  bool
+	inactive    map[string]bool  // mid -> last negotiation left it inactive
+	rrSSRC      uint32           // sender SSRC of receiver-only reports
+	readerDone  [2]chan struct{} // closed when the kind's current track reader ends
+	wg          sync.WaitGroup
+	closeErr    error
+	closeOnce   sync.Once
+}
+
+// NewCaller creates a peer that offers: audio, then video if opts.Video.
+func (e *Engine) NewCaller(opts PeerOptions) (*Peer, error) {
+	p, err := e.newPeer(roleCaller, opts)
+	if err != nil {
+		return nil, err
+	}
+	kinds := []webrtc.RTPCodecType{kindAudio}
+	if opts.Video {
+		kinds = append(kinds, kindVideo)
+	}
+	for _, k := range kinds {
+		tr, err := p.pc.AddTransceiverFromTrack(p.trackLocal(k),
+			webrtc.RTPTransceiverInit{Direction: webrtc.RTPTransceiverDirectionSendrecv})
+		if err != nil {
+			_ = p.Close()
+			return nil, fmt.Errorf("media: add %s transceiver: %w", k, err)
+		}
+		p.senderAttached(k, tr.Sender())
+	}
+	return p, nil
+}
+
+// NewAnswerer creates a peer that answers offers (the gateway's side): it
+// sends audio, and video when opts.Video is set and the offer has video.
+func (e *Engine) NewAnswerer(opts PeerOptions) (*Peer, error) {
+	return e.newPeer(roleAnswerer, opts)
+}
+
+func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
+	p := &Peer{
+		e: e, role: r, opts: opts,
+		connected:  make(chan struct{}),
+		failed:     make(chan struct{}),
+		firstMedia: make(chan struct{}),
+		closedCh:   make(chan struct{}),
+		inactive:   map[string]bool{},
+		rrSSRC:     rand.Uint32(),
+	}
+	p.inst.now = e.now
+	p.in[0] = newInStream(e.expA, e.audio.clockRate)
+	p.in[1] = newInStream(e.expV, e.video.clockRate)
+	if e.cfg.PionDefaults {
+		p.in[1].exp = nil // pion's VP8 packetizer adds picture IDs: other payloads
+	}
+	if err := e.register(p); err != nil {
+		return nil, err
+	}
+	// PionDefaults leaves Certificates empty: pion generates one per call.
+	pc, err := e.api.NewPeerConnection(e.pcConfig)
+	if err != nil {
+		e.unregister(p)
+		return nil, fmt.Errorf("media: new peer connection: %w", err)
+	}
+	p.pc = pc
+	p.dtls = pc.SCTP().Transport()
+	streamID := fmt.Sprintf("loadgen-%08x", rand.Uint32())
+	if e.cfg.PionDefaults {
+		var err error
+		if p.naive[0], err = newNaiveTrack(p, e.audio, "audio", streamID); err == nil && opts.Video {
+			p.naive[1], err = newNaiveTrack(p, e.video, "video", streamID)
+		}
+		if err != nil {
+			_ = p.Close()
+			return nil, err
+		}
+	} else {
+		p.audio = newOutTrack(p, e.audio, "audio", streamID, uint16(rand.Uint32()), rand.Uint32())
+		if opts.Video {
+			p.video = newOutTrack(p, e.video, "video", streamID, uint16(rand.Uint32()), rand.Uint32())
+		}
+	}
+	pc.OnICEConnectionStateChange(p.onICEState)
+	pc.OnConnectionStateChange(p.onPCState)
+	p.dtls.OnStateChange(func(s webrtc.DTLSTransportState) {
+		if s == webrtc.DTLSTransportStateFailed {
+			p.fail(ErrDTLSFailed)
+		}
+	})
+	pc.OnTrack(p.onTrack)
+	return p, nil
+}
+
+// trackLocal is the pion track of kind k this peer sends (nil if none).
+func (p *Peer) trackLocal(k webrtc.RTPCodecType) webrtc.TrackLocal {
+	if p.e.cfg.PionDefaults {
+		if t := p.naive[kindIndex(k)]; t != nil {
+			return t.track
+		}
+		return nil
+	}
+	if k == kindVideo {
+		if p.video == nil {
+			return nil
+		}
+		return p.video
+	}
+	return p.audio
+}
+
+// senderAttached starts the goroutine that reads the RTCP of a sender now
+// carrying kind k until the sender stops: it records the round-trip time
+// from the remote's reports (and keeps the stream drained).
+func (p *Peer) senderAttached(k webrtc.RTPCodecType, s *webrtc.RTPSender) {
+	var rtt *atomic.Int64
+	if t := p.outTrack(k); t != nil {
+		rtt = &t.rttNanos
+	} else if t := p.naive[kindIndex(k)]; t != nil {
+		rtt = &t.rttNanos
+	}
+	ssrc := uint32(0)
+	if enc := s.GetParameters().Encodings; len(enc) > 0 {
+		ssrc = uint32(enc[0].SSRC)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closing {
+		return
+	}
+	p.wg.Go(func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := s.Read(buf)
+			if err != nil {
+				return
+			}
+			if d, ok := rttFromRTCP(buf[:n], ssrc, time.Now()); ok && rtt != nil {
+				rtt.Store(int64(d))
+			}
+		}
+	})
+}
+
+func (p *Peer) outTrack(k webrtc.RTPCodecType) *outTrack {
+	if k == kindVideo {
+		return p.video
+	}
+	return p.audio
+}
+
+func kindIndex(k webrtc.RTPCodecType) int {
+	if k == kindVideo {
+		return 1
+	}
+	return 0
+}
+
+func (p *Peer) onICEState(s webrtc.ICEConnectionState) {
+	switch s {
+	case webrtc.ICEConnectionStateChecking:
+		p.inst.mark(evICEChecking)
+	case webrtc.ICEConnectionStateConnected, webrtc.ICEConnectionStateCompleted:
+		p.inst.mark(evICEChecking)
+		p.inst.mark(evICEConnected)
+	case webrtc.ICEConnectionStateFailed:
+		p.fail(ErrICEFailed)
+	default:
+	}
+}
+
+func (p *Peer) onPCState(s webrtc.PeerConnectionState) {
+	switch s {
+	case webrtc.PeerConnectionStateConnected:
+		p.inst.mark(evDTLSConnected)
+		p.mu.Lock()
+		if p.isConnected || p.closing {
+			p.mu.Unlock()
+			return
+		}
+		p.isConnected = true
+		close(p.connected)
+		p.startMediaLocked()
+		p.mu.Unlock()
+	case webrtc.PeerConnectionStateFailed:
+		if p.inst.get(evICEConnected).IsZero() || p.pc.ICEConnectionState() == webrtc.ICEConnectionStateFailed {
+			p.fail(ErrICEFailed)
+		} else {
+			p.fail(ErrDTLSFailed)
+		}
+	default:
+	}
+}
+
+// startMediaLocked starts sending: registers the tracks with a pacer shard
+// (lean) or starts the per-track tickers (PionDefaults). p.mu is held.
+func (p *Peer) startMediaLocked() {
+	if p.e.cfg.PionDefaults {
+		for _, t := range p.naive {
+			if t != nil {
+				t.start()
+			}
+		}
+		return
+	}
+	p.shard = p.e.pickShard()
+	tracks := []*outTrack{p.audio}
+	if p.video != nil {
+		tracks = append(tracks, p.video)
+	}
+	p.shard.add(p, tracks...)
+	p.registered = true
+}
+
+func (p *Peer) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isFailed {
+		return
+	}
+	p.isFailed = true
+	p.failErr = err
+	close(p.failed)
+}
+
+// onTrack reads one remote track until it ends. pion runs it in its own
+// goroutine; the peer's WaitGroup tracks it so Close waits for it.
+func (p *Peer) onTrack(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
+	p.mu.Lock()
+	if p.closing {
+		p.mu.Unlock()
+		return
+	}
+	p.wg.Add(1)
+	defer p.wg.Done()
+	k := kindIndex(tr.Kind())
+	in := p.in[k]
+	// After a renegotiation pion may replace a receiver: the new track's
+	// reader starts once the old one (whose receiver pion stopped) has
+	// ended, so that one goroutine at a time owns the kind's statistics.
+	prev, mine := p.readerDone[k], make(chan struct{})
+	p.readerDone[k] = mine
+	defer close(mine)
+	// A goroutine drains the receiver's RTCP (the remote's sender
+	// reports, whose times fill the last-SR fields of our receiver
+	// reports); an undrained stream would grow to 100 kB.
+	lean := !p.e.cfg.PionDefaults
+	p.wg.Go(func() {
+		buf := make([]byte, 1500)
+		for {
+			n, _, err := rcv.Read(buf)
+			if err != nil {
+				return
+			}
+			if lean {
+				in.senderReport(buf[:n], time.Now())
+			}
+		}
+	})
+	p.mu.Unlock()
+	if prev != nil {
+		select {
+		case <-prev:
+		case <-p.closedCh:
+			return
+		}
+	}
+
+	buf := make([]byte, 1500)
+	for {
+		n, _, err := tr.Read(buf)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		in.packet(buf[:n], now)
+		if !in.gotFirst {
+			in.gotFirst = true
+			p.markFirstMedia()
+		}
+	}
+}
+
+func (p *Peer) markFirstMedia() {
+	p.inst.mark(evFirstReceived)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.gotMedia {
+		p.gotMedia = true
+		close(p.firstMedia)
+	}
+}
+
+// sendReports writes the peer's RTCP reports (lean engine): a sender
+// report per sending track, the first carrying a reception report block
+// per received stream; a receiver report when nothing is sent. Called by
+// the pacer shard about once a second.
+func (p *Peer) sendReports(now time.Time) {
+	var blocks []rtcp.ReceptionReport
+	for _, in := range p.in {
+		if rr, ok := in.receptionReport(now); ok {
+			blocks = append(blocks, rr)
+		}
+	}
+	var pkts []rtcp.Packet
+	for _, t := range []*outTrack{p.audio, p.video} {
+		if t == nil {
+			continue
+		}
+		if sr, ok := t.senderReport(now); ok {
+			if len(pkts) == 0 {
+				sr.Reports = blocks
+			}
+			pkts = append(pkts, sr)
+		}
+	}
+	if len(pkts) == 0 {
+		if len(blocks) == 0 {
+			return
+		}
+		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: p.rrSSRC, Reports: blocks})
+	}
+	_ = p.pc.WriteRTCP(pkts) // fails only once the connection is closing
+}
+
+// CreateOffer creates the initial offer (audio first, then video), sets it
+// locally and returns it once ICE gathering is complete: every candidate
+// is inside, as the reference SDK sends it (no trickle).
+func (p *Peer) CreateOffer(ctx context.Context) (string, error) {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	return p.offer(ctx, false)
+}
+
+// offer creates, sets and returns a local offer; hold marks every media
+// section inactive (the reference SDK's hold).
+func (p *Peer) offer(ctx context.Context, hold bool) (string, error) {
+	if err := p.checkOpen(); err != nil {
+		return "", err
+	}
+	o, err := p.pc.CreateOffer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media: create offer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(o); err != nil {
+		return "", fmt.Errorf("media: set local offer: %w", err)
+	}
+	if err := p.waitGathered(ctx, gathered); err != nil {
+		return "", err
+	}
+	// The reference SDK's offers carry every candidate inline and no
+	// end-of-candidates marker (protocol §14.1).
+	sdp := strings.ReplaceAll(p.pc.LocalDescription().SDP, "a=end-of-candidates\r\n", "")
+	if hold {
+		// pion has no way to make an inactive offer and refuses a
+		// modified local description: pion keeps its sendrecv view (our
+		// tracks are paused instead) and the remote gets the inactive
+		// offer the reference SDK sends. The remote's inactive answer is
+		// valid for both.
+		sdp = setDirections(sdp, "inactive")
+	}
+	return sdp, nil
+}
+
+// waitGathered waits for ICE gathering to complete, at most
+// GatherTimeout; then the local description must hold a candidate.
+func (p *Peer) waitGathered(ctx context.Context, gathered <-chan struct{}) error {
+	timer := time.NewTimer(p.e.cfg.GatherTimeout)
+	defer timer.Stop()
+	select {
+	case <-gathered:
+	case <-timer.C:
+	case <-ctx.Done():
+		return fmt.Errorf("media: ICE gathering: %w", ctx.Err())
+	case <-p.closedCh:
+		return ErrClosed
+	}
+	if ld := p.pc.LocalDescription(); ld == nil || !strings.Contains(ld.SDP, "a=candidate:") {
+		p.fail(ErrNoCandidates)
+		return ErrNoCandidates
+	}
+	return nil
+}
+
+func (p *Peer) checkOpen() error {
+	select {
+	case <-p.closedCh:
+		return ErrClosed
+	default:
+		return nil
+	}
+}
+
+// ApplyAnswer applies the remote answer to the last offer (initial, hold or
+// unhold, or a Reoffer).
+func (p *Peer) ApplyAnswer(answerSDP string) error {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if err := p.checkOpen(); err != nil {
+		return err
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
+		return fmt.Errorf("media: apply answer: %w: %w", ErrBadSDP, err)
+	}
+	p.negotiated(answerSDP, false)
+	return nil
+}
+
+// HoldOffer returns a re-offer for hold (every media section inactive;
+// sending stops at once) or unhold (sendrecv). Apply the remote answer with
+// ApplyAnswer. On unhold, senders that pion stopped during the hold are
+// replaced by fresh ones on the same track (../shared/protocol/
+// interop-notes.md), so media flows again.
+func (p *Peer) HoldOffer(ctx context.Context, hold bool) (string, error) {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if err := p.checkOpen(); err != nil {
+		return "", err
+	}
+	if hold {
+		p.setPaused(true, true)
+	} else if err := p.reattach(nil); err != nil {
+		return "", err
+	}
+	return p.offer(ctx, hold)
+}
+
+// Reoffer is HoldOffer under the name internal/gateway's Reofferer
+// interface uses for a gateway-initiated (remote) hold or unhold.
+func (p *Peer) Reoffer(ctx context.Context, hold bool) (string, error) {
+	return p.HoldOffer(ctx, hold)
+}
+
+// Answer answers a remote offer: the initial offer (answerer) or any
+// re-offer (hold/unhold from either side). It returns the full answer
+// after ICE gathering.
+func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if err := p.checkOpen(); err != nil {
+		return "", err
+	}
+	initial := p.pc.RemoteDescription() == nil
+	if initial && p.role == roleCaller {
+		return "", fmt.Errorf("media: answer: a caller answers only re-offers: %w", ErrBadSDP)
+	}
+	dirs, err := directions(offerSDP)
+	if err != nil {
+		return "", fmt.Errorf("media: answer: %w: %w", ErrBadSDP, err)
+	}
+	// Remote hold: pion stops a transceiver whose re-offered section is
+	// inactive, and never restarts its receiver when the unhold offer
+	// keeps the SSRC (the reference SDK does). So pion is shown those
+	// sections as sendrecv and the answer sent back marks them inactive;
+	// our tracks pause meanwhile (a "virtual" hold: nothing is torn down).
+	var held map[string]bool
+	pionOffer := offerSDP
+	if !initial {
+		held = heldSections(offerSDP)
+		pionOffer = setSectionDirections(offerSDP, held, "sendrecv")
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: pionOffer}); err != nil {
+		return "", fmt.Errorf("media: answer: %w: %w", ErrBadSDP, err)
+	}
+	if initial {
+		if err := p.addAnswerTracks(); err != nil {
+			return "", err
+		}
+	} else if err := p.reattach(dirs); err != nil {
+		return "", err
+	}
+	a, err := p.pc.CreateAnswer(nil)
+	if err != nil {
+		return "", fmt.Errorf("media: create answer: %w", err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(a); err != nil {
+		return "", fmt.Errorf("media: set local answer: %w", err)
+	}
+	if err := p.waitGathered(ctx, gathered); err != nil {
+		return "", err
+	}
+	answer := setSectionDirections(p.pc.LocalDescription().SDP, held, "inactive")
+	p.negotiated(answer, true)
+	return answer, nil
+}
+
+// addAnswerTracks attaches the answerer's tracks to the transceivers the
+// offer created (audio always, video when configured).
+func (p *Peer) addAnswerTracks() error {
+	for _, tr := range p.pc.GetTransceivers() {
+		k := tr.Kind()
+		track := p.trackLocal(k)
+		if track == nil || tr.Sender() != nil {
+			continue
+		}
+		s, err := p.pc.AddTrack(track)
+		if err != nil {
+			return fmt.Errorf("media: answer: add %s track: %w", k, err)
+		}
+		p.senderAttached(k, s)
+	}
+	return nil
+}
+
+// reattach gives a fresh sender to every transceiver that the previous
+// negotiation left inactive (pion stopped its sender) and that the remote
+// now wants to receive on (dirs: remote offer directions by mid; nil for
+// our own unhold offer).
+func (p *Peer) reattach(dirs map[string]string) error {
+	for _, tr := range p.pc.GetTransceivers() {
+		mid := tr.Mid()
+		if !p.inactive[mid] {
+			continue
+		}
+		if dirs != nil && dirs[mid] != "sendrecv" && dirs[mid] != "recvonly" {
+			continue
+		}
+		k := tr.Kind()
+		track := p.trackLocal(k)
+		if track == nil {
+			continue
+		}
+		if old := tr.Sender(); old != nil {
+			_ = old.Stop()
+		}
+		s, err := p.e.api.NewRTPSender(track, p.dtls)
+		if err != nil {
+			return fmt.Errorf("media: re-attach %s sender: %w", k, err)
+		}
+		p.senderAttached(k, s)
+		if err := tr.SetSender(s, track); err != nil {
+			return fmt.Errorf("media: re-attach %s sender: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// negotiated updates, after a complete offer/answer, which sections are
+// inactive and whether each track may send. answer is the answer SDP;
+// local tells whether we made it (else the directions are the remote's).
+func (p *Peer) negotiated(answer string, local bool) {
+	desc := answer
+	dirs, err := directions(desc)
+	if err != nil {
+		return
+	}
+	for _, tr := range p.pc.GetTransceivers() {
+		mid := tr.Mid()
+		d, ok := dirs[mid]
+		if !ok {
+			continue
+		}
+		p.inactive[mid] = d == "inactive"
+		// In our answer, sendrecv/sendonly let us send; in the remote's
+		// answer, sendrecv/recvonly do.
+		send := d == "sendrecv"
+		if local {
+			send = send || d == "sendonly"
+		} else {
+			send = send || d == "recvonly"
+		}
+		p.pauseKind(tr.Kind(), !send)
+	}
+}
+
+func (p *Peer) pauseKind(k webrtc.RTPCodecType, paused bool) {
+	if p.e.cfg.PionDefaults {
+		if t := p.naive[kindIndex(k)]; t != nil {
+			t.paused.Store(paused)
+		}
+		return
+	}
+	if t := p.outTrack(k); t != nil {
+		t.paused.Store(paused)
+	}
+}
+
+func (p *Peer) setPaused(audio, video bool) {
+	p.pauseKind(kindAudio, audio)
+	p.pauseKind(kindVideo, video)
+}
+
+// Events returns the instants the peer has reached so far.
+func (p *Peer) Events() Events { return p.inst.snapshot() }
+
+// WaitConnected waits until ICE and DTLS are connected. It returns an
+// error wrapping ErrICEFailed or ErrDTLSFailed when the connection fails,
+// ErrClosed when the peer is closed, or the context's error.
+func (p *Peer) WaitConnected(ctx context.Context) error {
+	select {
+	case <-p.connected:
+		return nil
+	default:
+	}
+	select {
+	case <-p.connected:
+		return nil
+	case <-p.failed:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.failErr
+	case <-p.closedCh:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("media: wait connected: %w", ctx.Err())
+	}
+}
+
+// WaitFirstMedia waits until the first remote RTP packet arrives.
+func (p *Peer) WaitFirstMedia(ctx context.Context) error {
+	select {
+	case <-p.firstMedia:
+		return nil
+	case <-p.failed:
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.failErr
+	case <-p.closedCh:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("media: wait first media: %w", ctx.Err())
+	}
+}
+
+// Stats returns the call's media statistics so far: packets and bytes sent
+// (both kinds) and received, losses, duplicates and reordering seen by the
+// receiver, the audio stream's interarrival jitter, the latest RTT from
+// RTCP reports, late pacer writes and the integrity verdict (every
+// received packet is the expected media, and some arrived).
+func (p *Peer) Stats() metrics.MediaStats {
+	var st metrics.MediaStats
+	st.Codec = "opus"
+	if p.e.cfg.PionDefaults {
+		for _, t := range p.naive {
+			if t != nil {
+				st.PacketsSent += t.pkts.Load()
+				st.BytesSent += t.bytes.Load()
+				st.LateWrites += t.late.Load()
+				if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
+					st.RTT = rtt
+				}
+			}
+		}
+	} else {
+		for _, t := range []*outTrack{p.audio, p.video} {
+			if t == nil {
+				continue
+			}
+			st.PacketsSent += t.pktsSent.Load()
+			st.BytesSent += t.bytesSent.Load()
+			st.LateWrites += t.lateWrites.Load()
+			if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
+				st.RTT = rtt
+			}
+		}
+	}
+	ok := true
+	for _, in := range p.in {
+		st.PacketsReceived += in.received.Load()
+		st.BytesReceived += in.bytes.Load()
+		st.PacketsLost += in.lost.Load()
+		st.Duplicates += in.dups.Load()
+		st.Reordered += in.reordered.Load()
+		if in.received.Load() > 0 && !in.integrityOK() {
+			ok = false
+		}
+	}
+	st.IntegrityOK = ok && p.in[0].received.Load() > 0
+	st.Jitter = time.Duration(p.in[0].jitterNs.Load())
+	return st
+}
+
+// Close closes the peer connection, stops its media and waits for every
+// goroutine it started. It is idempotent.
+func (p *Peer) Close() error {
+	p.closeOnce.Do(func() {
+		p.mu.Lock()
+		p.closing = true
+		registered := p.registered
+		close(p.closedCh)
+		p.mu.Unlock()
+		if registered {
+			p.shard.remove(p)
+		}
+		for _, t := range p.naive {
+			if t != nil {
+				t.stop()
+			}
+		}
+		if p.pc != nil {
+			p.closeErr = p.pc.Close()
+		}
+		p.wg.Wait()
+		for _, t := range p.naive {
+			if t != nil {
+				t.wait()
+			}
+		}
+		p.e.unregister(p)
+	})
+	return p.closeErr
+}

@@ -1,0 +1,114 @@
+package media
+
+import (
+	"strings"
+
+	"github.com/pion/sdp/v3"
+)
+
+// directions maps every media section's mid to its direction attribute
+// (sendrecv when absent, or the session-level one).
+func directions(s string) (map[string]string, error) {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(s); err != nil {
+		return nil, err
+	}
+	session := "sendrecv"
+	for _, a := range d.Attributes {
+		if isDirection(a.Key) {
+			session = a.Key
+		}
+	}
+	out := map[string]string{}
+	for _, m := range d.MediaDescriptions {
+		dir, mid := session, ""
+		for _, a := range m.Attributes {
+			switch {
+			case isDirection(a.Key):
+				dir = a.Key
+			case a.Key == "mid":
+				mid = a.Value
+			}
+		}
+		if m.MediaName.Port.Value == 0 {
+			dir = "inactive"
+		}
+		out[mid] = dir
+	}
+	return out, nil
+}
+
+func isDirection(k string) bool {
+	return k == "sendrecv" || k == "sendonly" || k == "recvonly" || k == "inactive"
+}
+
+// heldSections returns the mids of the offer's media sections marked
+// inactive (port 0 sections, rejected, are not holds).
+func heldSections(s string) map[string]bool {
+	var d sdp.SessionDescription
+	if err := d.UnmarshalString(s); err != nil {
+		return nil
+	}
+	held := map[string]bool{}
+	for _, m := range d.MediaDescriptions {
+		if m.MediaName.Port.Value == 0 {
+			continue
+		}
+		if _, ok := m.Attribute("inactive"); ok {
+			if mid, ok := m.Attribute("mid"); ok {
+				held[mid] = true
+			}
+		}
+	}
+	return held
+}
+
+// setSectionDirections rewrites the direction attribute of the media
+// sections whose mid is in mids.
+func setSectionDirections(s string, mids map[string]bool, dir string) string {
+	if len(mids) == 0 {
+		return s
+	}
+	lines := strings.SplitAfter(s, "\n")
+	start := -1 // first line of the current media section
+	flush := func(end int) {
+		if start < 0 {
+			return
+		}
+		sect := lines[start:end]
+		mid := ""
+		for _, l := range sect {
+			if t := strings.TrimRight(l, "\r\n"); strings.HasPrefix(t, "a=mid:") {
+				mid = t[len("a=mid:"):]
+			}
+		}
+		if mids[mid] {
+			for i, l := range sect {
+				t := strings.TrimRight(l, "\r\n")
+				if strings.HasPrefix(t, "a=") && isDirection(t[2:]) {
+					sect[i] = "a=" + dir + l[len(t):]
+				}
+			}
+		}
+	}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "m=") {
+			flush(i)
+			start = i
+		}
+	}
+	flush(len(lines))
+	return strings.Join(lines, "")
+}
+
+// setDirections rewrites every media section's direction attribute.
+func setDirections(s, dir string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		t := strings.TrimRight(l, "\r\n")
+		if strings.HasPrefix(t, "a=") && isDirection(t[2:]) {
+			lines[i] = "a=" + dir + l[len(t):]
+		}
+	}
+	return strings.Join(lines, "")
+}

@@ -1,0 +1,162 @@
+package media
+
+import (
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pion/rtcp"
+	"github.com/pion/rtp"
+	"github.com/pion/webrtc/v4"
+)
+
+// binding is what pion handed a track when a sender bound it: where to
+// write and with which SSRC and payload type. Immutable once built.
+type binding struct {
+	id     string
+	writer webrtc.TrackLocalWriter
+	ssrc   uint32
+	pt     uint8
+}
+
+// outTrack is one kind of media a Peer sends. It implements
+// webrtc.TrackLocal, so pion binds it to the transceiver's sender; the
+// pacer then writes the Source's pre-built payloads to the bound writer.
+//
+// Fields below "pacer-owned" are touched only by the pacer shard goroutine
+// the track's peer is registered with.
+type outTrack struct {
+	src      *Source
+	peer     *Peer
+	id       string
+	streamID string
+
+	bind   atomic.Pointer[binding]
+	paused atomic.Bool // local hold: write nothing, advance nothing
+
+	// pacer-owned
+	hdr        rtp.Header
+	seq        uint16
+	fidx       int32  // next frame of src
+	frames     uint32 // frames sent so far (RTP timestamp = tsBase + frames*tsStep)
+	tsBase     uint32
+	sentFirst  bool
+	lastTS     uint32    // RTP timestamp of the last frame written
+	lastDue    time.Time // when that frame was due
+	pktsSent   atomic.Uint64
+	bytesSent  atomic.Uint64
+	lateWrites atomic.Uint64
+	writeErrs  atomic.Uint64
+	rttNanos   atomic.Int64
+}
+
+func newOutTrack(p *Peer, src *Source, id, streamID string, seq uint16, ts uint32) *outTrack {
+	return &outTrack{src: src, peer: p, id: id, streamID: streamID, seq: seq, tsBase: ts}
+}
+
+// Bind implements webrtc.TrackLocal: pion calls it when a sender starts.
+func (t *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
+	for _, c := range ctx.CodecParameters() {
+		if strings.EqualFold(c.MimeType, t.src.mimeType) {
+			t.bind.Store(&binding{
+				id:     ctx.ID(),
+				writer: ctx.WriteStream(),
+				ssrc:   uint32(ctx.SSRC()),
+				pt:     uint8(c.PayloadType),
+			})
+			return c, nil
+		}
+	}
+	return webrtc.RTPCodecParameters{}, webrtc.ErrUnsupportedCodec
+}
+
+// Unbind implements webrtc.TrackLocal: pion calls it when a sender stops.
+func (t *outTrack) Unbind(ctx webrtc.TrackLocalContext) error {
+	if b := t.bind.Load(); b != nil && b.id == ctx.ID() {
+		t.bind.CompareAndSwap(b, nil)
+	}
+	return nil
+}
+
+// ID implements webrtc.TrackLocal.
+func (t *outTrack) ID() string { return t.id }
+
+// RID implements webrtc.TrackLocal (no simulcast).
+func (t *outTrack) RID() string { return "" }
+
+// StreamID implements webrtc.TrackLocal.
+func (t *outTrack) StreamID() string { return t.streamID }
+
+// Kind implements webrtc.TrackLocal.
+func (t *outTrack) Kind() webrtc.RTPCodecType { return t.src.kind }
+
+// writeFrame writes the track's next frame (one packet for audio, one or
+// more for video). It is the hot path: no allocation, no map, no lock.
+// Sequence numbers and the frame index advance even when a write fails,
+// so sequence number and payload stay in lockstep for the receiver's
+// integrity check. It returns the number of packets written.
+func (t *outTrack) writeFrame(due time.Time, late bool) int {
+	b := t.bind.Load()
+	if b == nil || t.paused.Load() {
+		// On hold the RTP clock keeps running, as a real sender's does,
+		// so the receiver's jitter does not see the pause as a jump;
+		// sequence numbers and payloads wait.
+		t.frames++
+		return 0
+	}
+	src := t.src
+	fr := src.frames[t.fidx]
+	h := &t.hdr
+	h.Version = 2
+	h.SSRC = b.ssrc
+	h.PayloadType = b.pt
+	h.Timestamp = t.tsBase + t.frames*src.tsStep
+	t.lastTS, t.lastDue = h.Timestamp, due
+	var nbytes uint64
+	for i := fr.first; i < fr.first+fr.n; i++ {
+		h.SequenceNumber = t.seq
+		t.seq++
+		h.Marker = src.kind == webrtc.RTPCodecTypeVideo && src.lastInFr[i]
+		p := src.payloads[i]
+		n, err := b.writer.WriteRTP(h, p)
+		switch {
+		case err != nil:
+			t.writeErrs.Add(1)
+		case n > 0:
+			if !t.sentFirst {
+				t.sentFirst = true
+				t.peer.inst.mark(evFirstSent)
+			}
+		}
+		nbytes += uint64(len(p))
+	}
+	t.pktsSent.Add(uint64(fr.n))
+	t.bytesSent.Add(nbytes)
+	if late {
+		t.lateWrites.Add(uint64(fr.n))
+	}
+	t.frames++
+	t.fidx++
+	if int(t.fidx) == len(src.frames) {
+		t.fidx = 0
+	}
+	return int(fr.n)
+}
+
+// senderReport builds the RTCP sender report for this track at now, or
+// false when it has not sent since it was bound (or is paused). Called by
+// the pacer goroutine.
+func (t *outTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
+	b := t.bind.Load()
+	if b == nil || t.paused.Load() || !t.sentFirst || t.lastDue.IsZero() {
+		return nil, false
+	}
+	elapsed := now.Sub(t.lastDue)
+	return &rtcp.SenderReport{
+		SSRC:        b.ssrc,
+		NTPTime:     ntpTime(now),
+		RTPTime:     t.lastTS + uint32(elapsed*time.Duration(t.src.clockRate)/time.Second),
+		PacketCount: uint32(t.pktsSent.Load()),
+		OctetCount:  uint32(t.bytesSent.Load()),
+	}, true
+}

@@ -1,0 +1,42 @@
+// Package media holds loadgen's default pre-recorded media, embedded in the
+// binary so that a run needs no files: a 4 s Opus clip in Ogg (48 kHz mono,
+// 20 ms frames) and a 4 s VP8 clip in IVF (320x240, 15 fps). See README.md
+// and make.sh for how they were made. internal/media decodes them.
+package media
+
+import (
+	"embed"
+	"io/fs"
+)
+
+// AudioFile and VideoFile are the names of the default clips inside Files().
+const (
+	AudioFile = "audio.ogg"
+	VideoFile = "video.ivf"
+)
+
+//go:embed audio.ogg video.ivf
+var files embed.FS // read-only: embed.FS cannot be modified
+
+// Files returns the embedded clips as a read-only file system holding
+// AudioFile and VideoFile.
+func Files() fs.FS { return files }
+
+// Audio returns the bytes of the default Opus clip (an Ogg file). The slice
+// is a fresh copy, so callers may keep or modify it.
+func Audio() []byte { return mustRead(AudioFile) }
+
+// Video returns the bytes of the default VP8 clip (an IVF file). The slice
+// is a fresh copy, so callers may keep or modify it.
+func Video() []byte { return mustRead(VideoFile) }
+
+// mustRead reads an embedded file. Both names are embedded at build time, so
+// the read cannot fail; a nil slice is returned if it ever did, which every
+// loader reports as a truncated file.
+func mustRead(name string) []byte {
+	b, err := files.ReadFile(name)
+	if err != nil {
+		return nil
+	}
+	return b
+}
