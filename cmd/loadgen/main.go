@@ -106,6 +106,7 @@ func commands() map[string]command {
 		"validate": validateCommand(),
 		"tokens":   tokensCommand(),
 		"report":   reportCommand(),
+		"bench":    benchCommand(),
 		"version": {
 			summary: "print the version",
 			usage:   "loadgen version",
