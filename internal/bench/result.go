@@ -1,0 +1,313 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/loadgen/loadgen/internal/metrics"
+)
+
+// Schema names the version of the result JSON's layout.
+const Schema = "loadgen.bench/v1"
+
+// Float is a float64 that is written to JSON as null when it is NaN or
+// infinite (a figure that could not be measured) and read back as NaN.
+type Float float64
+
+// NaN is the "not measured" Float.
+func NaN() Float { return Float(math.NaN()) }
+
+// Valid reports whether f was measured.
+func (f Float) Valid() bool { return !math.IsNaN(float64(f)) && !math.IsInf(float64(f), 0) }
+
+// MarshalJSON writes the number, or null.
+func (f Float) MarshalJSON() ([]byte, error) {
+	if !f.Valid() {
+		return []byte("null"), nil
+	}
+	return strconv.AppendFloat(nil, float64(f), 'g', -1, 64), nil
+}
+
+// UnmarshalJSON reads a number, or null as NaN.
+func (f *Float) UnmarshalJSON(b []byte) error {
+	if bytes.Equal(b, []byte("null")) {
+		*f = NaN()
+		return nil
+	}
+	v, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("bench: number %s: %w", b, err)
+	}
+	*f = Float(v)
+	return nil
+}
+
+// Result is everything one benchmark run measured: the JSON written by
+// `loadgen bench --json`.
+type Result struct {
+	Schema  string  `json:"schema"`
+	Machine Machine `json:"machine"`
+	// Command is the command line the benchmark ran with.
+	Command []string `json:"command,omitempty"`
+	// Options are the exact options.
+	Options Options `json:"options"`
+	Pinning Pinning `json:"pinning"`
+	// Started and Finished bound the run.
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	// Interrupted is set when the run was cancelled part way.
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Passes are the ladders, once per mode.
+	Passes []Pass `json:"passes"`
+	// Comparisons are each figure measured in both modes, with the ratio
+	// pion-defaults / lean.
+	Comparisons []Comparison `json:"comparisons"`
+}
+
+// Machine describes where the benchmark ran.
+type Machine struct {
+	Host       string `json:"host"`
+	CPUs       int    `json:"cpus"`
+	CPUModel   string `json:"cpu_model"`
+	Kernel     string `json:"kernel"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	GoVersion  string `json:"go_version"`
+	Version    string `json:"loadgen_version"`
+	ClockTicks int64  `json:"clock_ticks"`
+	// LoadAvg is /proc/loadavg when the run started: anything else
+	// running makes the figures noisier.
+	LoadAvg string    `json:"loadavg"`
+	Date    time.Time `json:"date"`
+}
+
+// Pass is one mode's ladders.
+type Pass struct {
+	Mode Mode      `json:"mode"`
+	Idle *IdleStep `json:"idle"`
+	// Setup is the call setup ladder, in the order run.
+	Setup []SetupStep `json:"setup"`
+	// SteadyAudio and SteadyVideo are the steady-state ladders.
+	SteadyAudio []SteadyStep `json:"steady_audio"`
+	SteadyVideo []SteadyStep `json:"steady_video"`
+	// MaxSetupRate is the highest setup rate that passed (0: none);
+	// MaxAudioCalls and MaxVideoCalls the highest concurrency held.
+	MaxSetupRate  float64 `json:"max_setup_rate"`
+	MaxAudioCalls int     `json:"max_audio_calls"`
+	MaxVideoCalls int     `json:"max_video_calls"`
+}
+
+// RunInfo is what every child run reports besides its figures.
+type RunInfo struct {
+	// ExitCode is the generator's exit status (-1: killed or not started).
+	ExitCode int `json:"exit_code"`
+	// Error says why the step could not be measured ("" when it was).
+	Error string `json:"error,omitempty"`
+	// Elapsed is the step's wall time, seconds.
+	Elapsed float64 `json:"elapsed_seconds"`
+	// Samples and Scrapes count the readings taken.
+	Samples int `json:"samples"`
+	Scrapes int `json:"scrapes"`
+	// GatewayCPU is the gateway's CPU over the measured window, in CPUs
+	// (1.0 = one CPU busy): near its CPU count, the gateway was the limit.
+	GatewayCPU Float `json:"gateway_cpu"`
+}
+
+// IdleStep is the idle generator: engine, signalling client and metrics
+// endpoint up, no call. Its figures are the baseline of every per-call one.
+type IdleStep struct {
+	RunInfo
+	Window Window `json:"window"`
+	// CPURate is CPU seconds per second (1.0 = one CPU busy).
+	CPURate    Float `json:"cpu_rate"`
+	RSSKB      Float `json:"rss_kb"`
+	Threads    Float `json:"threads"`
+	FDs        Float `json:"fds"`
+	Goroutines Float `json:"goroutines"`
+}
+
+// Calls are a step's call counters, from summary.json.
+type Calls struct {
+	Attempted  uint64 `json:"attempted"`
+	Succeeded  uint64 `json:"succeeded"`
+	Failed     uint64 `json:"failed"`
+	Aborted    uint64 `json:"aborted"`
+	Dropped    uint64 `json:"dropped"`
+	InProgress uint64 `json:"in_progress"`
+}
+
+func callsOf(s *metrics.SummaryFile) Calls {
+	c := s.Calls
+	return Calls{Attempted: c.Attempted, Succeeded: c.Succeeded, Failed: c.Failed, Aborted: c.Aborted, Dropped: c.Dropped, InProgress: c.InProgress}
+}
+
+// SetupStep is one rate of the setup ladder.
+type SetupStep struct {
+	RunInfo
+	// Rate is the offered rate, calls/s, for Duration; Hold is each call's
+	// hold once media flowed.
+	Rate     float64       `json:"rate"`
+	Duration time.Duration `json:"duration_ns"`
+	Hold     time.Duration `json:"hold_ns"`
+	Calls    Calls         `json:"calls"`
+	// Achieved is the achieved start rate, calls/s.
+	Achieved float64 `json:"achieved_rate"`
+	// ConnectP99US, MediaP99US (from the scheduled start) and LagP99US,
+	// microseconds.
+	ConnectP99US int64 `json:"connect_p99_us"`
+	MediaP99US   int64 `json:"media_p99_us"`
+	LagP99US     int64 `json:"lag_p99_us"`
+	// Window is the run (summary.json's start to end): every call of the
+	// step starts and ends in it.
+	Window Window `json:"window"`
+	// CPUSeconds is the generator's CPU in the window; IdleCPUSeconds the
+	// idle generator's rate times the window, subtracted from it.
+	CPUSeconds     Float `json:"cpu_seconds"`
+	IdleCPUSeconds Float `json:"idle_cpu_seconds"`
+	// CPUMsPerCall is (CPUSeconds − IdleCPUSeconds) / attempted calls, ms:
+	// subscribe, websocket, offer, ICE, DTLS, first media, hang-up and
+	// unsubscribe together.
+	CPUMsPerCall Float `json:"cpu_ms_per_call"`
+	// GeneratorCPU is CPUSeconds / window (1.0 = one CPU busy).
+	GeneratorCPU Float `json:"generator_cpu"`
+	// PeakRSSKB is the largest RSS sampled in the window.
+	PeakRSSKB Float `json:"peak_rss_kb"`
+	// Pass and Reasons are the verdict (Reasons says why not).
+	Pass    bool     `json:"pass"`
+	Reasons []string `json:"reasons,omitempty"`
+}
+
+// SteadyStep is one concurrency of a steady ladder.
+type SteadyStep struct {
+	RunInfo
+	// Calls is N, the calls held up together; Video whether they carry
+	// video; Hold each call's hold; RampRate the rate they came up at.
+	N        int           `json:"calls_target"`
+	Video    bool          `json:"video"`
+	Hold     time.Duration `json:"hold_ns"`
+	RampRate float64       `json:"ramp_rate"`
+	Calls    Calls         `json:"calls"`
+	// Media is summary.json's media totals over the whole run.
+	Media metrics.MediaTotals `json:"media"`
+	// UpAt is when the last call got media; FirstEnd when the first call
+	// began to end. Window is the steady window inside them; Full whether
+	// it got its whole length.
+	UpAt     time.Time `json:"up_at"`
+	FirstEnd time.Time `json:"first_end"`
+	Window   Window    `json:"window"`
+	Full     bool      `json:"window_full"`
+	// CPUSeconds is the generator's CPU in the window; IdleCPUSeconds the
+	// idle generator's share of it.
+	CPUSeconds     Float `json:"cpu_seconds"`
+	IdleCPUSeconds Float `json:"idle_cpu_seconds"`
+	GeneratorCPU   Float `json:"generator_cpu"`
+	// Packets is the RTP packets sent plus received in the window
+	// (PacketsInWindow); PacketRate per second.
+	Packets    Float `json:"packets"`
+	PacketRate Float `json:"packet_rate"`
+	// CPUUsPerPacket is (CPUSeconds − IdleCPUSeconds) / Packets, µs. It
+	// includes everything the calls cost while up (RTCP, ICE keepalives,
+	// timers), not only the packet path.
+	CPUUsPerPacket Float `json:"cpu_us_per_packet"`
+	// RSSKB, Goroutines, FDs and Threads are medians over the window.
+	RSSKB      Float `json:"rss_kb"`
+	Goroutines Float `json:"goroutines"`
+	FDs        Float `json:"fds"`
+	Threads    Float `json:"threads"`
+	// The per-call figures: (value − idle value) / N.
+	RSSKBPerCall      Float    `json:"rss_kb_per_call"`
+	GoroutinesPerCall Float    `json:"goroutines_per_call"`
+	FDsPerCall        Float    `json:"fds_per_call"`
+	ThreadsPerCall    Float    `json:"threads_per_call"`
+	Pass              bool     `json:"pass"`
+	Reasons           []string `json:"reasons,omitempty"`
+}
+
+// Comparison is one figure measured in both modes.
+type Comparison struct {
+	// Figure names it, e.g. "setup cpu_ms_per_call @ 50/s".
+	Figure       string `json:"figure"`
+	Lean         Float  `json:"lean"`
+	PionDefaults Float  `json:"pion_defaults"`
+	// Ratio is PionDefaults / Lean.
+	Ratio Float `json:"ratio"`
+}
+
+// WriteJSON writes r as indented JSON.
+func (r *Result) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("bench: write result: %w", err)
+	}
+	return nil
+}
+
+// ReadResult decodes a result written by WriteJSON, checking its schema.
+func ReadResult(rd io.Reader) (*Result, error) {
+	var r Result
+	if err := json.NewDecoder(rd).Decode(&r); err != nil {
+		return nil, fmt.Errorf("bench: read result: %w", err)
+	}
+	if r.Schema != Schema {
+		return nil, fmt.Errorf("bench: read result: schema %q, want %q", r.Schema, Schema)
+	}
+	return &r, nil
+}
+
+// pass returns the pass of mode m, or nil.
+func (r *Result) pass(m Mode) *Pass {
+	for i := range r.Passes {
+		if r.Passes[i].Mode == m {
+			return &r.Passes[i]
+		}
+	}
+	return nil
+}
+
+// Compare pairs every figure measured in both modes (same step in each) and
+// computes pion-defaults / lean. Failed steps are compared too: their raw
+// figures are still what the process cost.
+func Compare(lean, pion *Pass) []Comparison {
+	var out []Comparison
+	if lean == nil || pion == nil {
+		return out
+	}
+	add := func(name string, a, b Float) {
+		if a.Valid() || b.Valid() {
+			out = append(out, Comparison{Figure: name, Lean: a, PionDefaults: b, Ratio: Float(ratio(float64(a), float64(b)))})
+		}
+	}
+	if lean.Idle != nil && pion.Idle != nil {
+		add("idle cpu_rate", lean.Idle.CPURate, pion.Idle.CPURate)
+		add("idle rss_kb", lean.Idle.RSSKB, pion.Idle.RSSKB)
+	}
+	for _, a := range lean.Setup {
+		for _, b := range pion.Setup {
+			if a.Rate == b.Rate {
+				add(fmt.Sprintf("setup cpu_ms_per_call @ %g/s", a.Rate), a.CPUMsPerCall, b.CPUMsPerCall)
+			}
+		}
+	}
+	steady := func(kind string, as, bs []SteadyStep) {
+		for _, a := range as {
+			for _, b := range bs {
+				if a.N != b.N {
+					continue
+				}
+				add(fmt.Sprintf("%s cpu_us_per_packet @ %d", kind, a.N), a.CPUUsPerPacket, b.CPUUsPerPacket)
+				add(fmt.Sprintf("%s rss_kb_per_call @ %d", kind, a.N), a.RSSKBPerCall, b.RSSKBPerCall)
+				add(fmt.Sprintf("%s goroutines_per_call @ %d", kind, a.N), a.GoroutinesPerCall, b.GoroutinesPerCall)
+				add(fmt.Sprintf("%s fds_per_call @ %d", kind, a.N), a.FDsPerCall, b.FDsPerCall)
+			}
+		}
+	}
+	steady("audio", lean.SteadyAudio, pion.SteadyAudio)
+	steady("video", lean.SteadyVideo, pion.SteadyVideo)
+	return out
+}
