@@ -2,6 +2,8 @@ package worker
 
 import (
 	"fmt"
+	"net"
+	"net/url"
 
 	"github.com/pion/webrtc/v4"
 
@@ -44,7 +46,9 @@ func NewEngineConfig(s *scenario.Scenario) (media.EngineConfig, error) {
 	for _, srv := range t.ICEServers {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
 	}
-	if t.Embedded() {
+	if t.Embedded() || loopbackTarget(t.RESTURL) {
+		// A gateway on this host: gather on loopback only, so media never
+		// leaves 127.0.0.1 (and no other interface is offered).
 		cfg.IncludeLoopback, cfg.IPs = true, []string{"127.0.0.1"}
 	}
 	var err error
@@ -59,4 +63,19 @@ func NewEngineConfig(s *scenario.Scenario) (media.EngineConfig, error) {
 		}
 	}
 	return cfg, nil
+}
+
+// loopbackTarget reports whether a REST URL names a loopback host
+// (127.0.0.0/8, ::1 or localhost).
+func loopbackTarget(rest string) bool {
+	u, err := url.Parse(rest)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
