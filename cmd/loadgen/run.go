@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/gateway"
@@ -128,11 +129,33 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	if err != nil {
 		return usageError(err)
 	}
+	// The target rate is the pacer's until arrivals end, then 0: a pure
+	// function of the elapsed time, so past timeline seconds keep theirs.
+	var arrivalsEnd atomic.Int64 // elapsed ns at the end of arrivals; 0 while they go on
 	recOpts := metrics.RecorderOptions{}
-	if schedCfg.Pacer != nil {
-		recOpts.TargetRate = schedCfg.Pacer.Rate
+	if pacer := schedCfg.Pacer; pacer != nil {
+		recOpts.TargetRate = func(el time.Duration) float64 {
+			if end := arrivalsEnd.Load(); end > 0 && int64(el) >= end {
+				return 0
+			}
+			return pacer.Rate(el)
+		}
 	}
 	rec := metrics.NewRecorder(recOpts)
+	// Arrivals end at the duration, on Ctrl-C, or after max_calls starts:
+	// then the window ends where the next start was due, so N calls fill N
+	// intervals and the achieved rate has no fencepost error.
+	var sched *worker.Scheduler
+	schedCfg.ArrivalsEnded = func(at time.Time) {
+		end := at.Sub(rec.Start())
+		if dp, ok := schedCfg.Pacer.(worker.DuePacer); ok && s.Load.MaxCalls > 0 && sched.Progress().Attempted >= s.Load.MaxCalls {
+			if due, ok := dp.Due(s.Load.MaxCalls); ok && due > end {
+				end = due
+			}
+		}
+		arrivalsEnd.Store(max(int64(end), 1))
+		rec.ArrivalsEnded(rec.Start().Add(end))
+	}
 	cpu, err := metrics.NewCPUSampler(nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "loadgen run: cannot measure the generator's CPU: %v\n", err)
@@ -171,7 +194,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 			fmt.Fprintf(e.stderr, "\nloadgen run: max_concurrent (%d) is full: starts are being dropped and counted\n", s.Load.MaxConcurrent)
 		}
 	}
-	sched, err := worker.New(schedCfg)
+	sched, err = worker.New(schedCfg)
 	if err != nil {
 		return err
 	}

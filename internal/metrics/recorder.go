@@ -46,6 +46,7 @@ type Recorder struct {
 
 	mu         sync.Mutex
 	targetRate func(time.Duration) float64
+	arrivalEnd time.Time
 	scheduled  [NumPhases]*hdrhistogram.Histogram
 	service    [NumPhases]*hdrhistogram.Histogram
 	lag        *hdrhistogram.Histogram
@@ -129,6 +130,15 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 
 // Start returns the run's start instant.
 func (r *Recorder) Start() time.Time { return r.start }
+
+// ArrivalsEnded records when the load model stopped starting calls, so the
+// achieved and target rates compare the same window (the calls' drain after
+// it is not part of the offered load).
+func (r *Recorder) ArrivalsEnded(at time.Time) {
+	r.mu.Lock()
+	r.arrivalEnd = at
+	r.mu.Unlock()
+}
 
 // SetTargetRate sets the function that reports the pacer's rate; nil clears
 // it.
@@ -398,8 +408,19 @@ func (r *Recorder) Snapshot() *Snapshot {
 	for k, v := range r.failures {
 		s.Failures[k] = v
 	}
+	s.ArrivalsEnd = r.arrivalEnd
 	if r.targetRate != nil {
 		s.TargetRate = r.targetRate(now.Sub(r.start))
+		// The mean target rate over the arrival window, integrated with the
+		// midpoint rule (exact for constant rates and linear ramps).
+		if w := s.arrivalWindow(); w > 0 {
+			const steps = 1000
+			var sum float64
+			for i := range steps {
+				sum += r.targetRate(time.Duration((float64(i) + 0.5) / steps * float64(w)))
+			}
+			s.TargetMean = sum / steps
+		}
 		for i := range s.Timeline {
 			s.Timeline[i].TargetRate = r.targetRate(time.Duration(i)*time.Second + time.Second/2)
 		}

@@ -124,6 +124,12 @@ type Snapshot struct {
 	// Start is the run's start; Taken is when the snapshot was taken.
 	Start time.Time
 	Taken time.Time
+	// ArrivalsEnd is when the load model stopped starting calls (zero while
+	// arrivals go on).
+	ArrivalsEnd time.Time
+	// TargetMean is the target rate averaged over the arrival window (0
+	// when the recorder has no target rate).
+	TargetMean float64
 	// Scheduled holds per phase the durations from the scheduled start (the
 	// end phase: from when the call began to end), in µs.
 	Scheduled [NumPhases]*hdrhistogram.Histogram
@@ -178,24 +184,43 @@ func (s *Snapshot) PhaseHistogram(p Phase, service bool) *hdrhistogram.Histogram
 // AchievedRate is Attempted per second of elapsed time (0 before any time
 // has passed).
 func (s *Snapshot) AchievedRate() float64 {
-	el := s.Elapsed().Seconds()
+	el := s.arrivalWindow().Seconds()
 	if el <= 0 {
 		return 0
 	}
 	return float64(s.Attempted) / el
 }
 
-// MeanTargetRate is the pacer's rate averaged over the timeline's seconds
-// (0 without a timeline).
+// arrivalWindow is the time calls were being started: from Start to
+// ArrivalsEnd, or to Taken while arrivals go on.
+func (s *Snapshot) arrivalWindow() time.Duration {
+	if !s.ArrivalsEnd.IsZero() && s.ArrivalsEnd.Before(s.Taken) {
+		return s.ArrivalsEnd.Sub(s.Start)
+	}
+	return s.Elapsed()
+}
+
+// MeanTargetRate is the pacer's rate averaged over the arrival window:
+// TargetMean when the recorder computed it, else over the timeline's seconds
+// within the window (0 without a timeline).
 func (s *Snapshot) MeanTargetRate() float64 {
+	if s.TargetMean > 0 {
+		return s.TargetMean
+	}
 	if len(s.Timeline) == 0 {
 		return s.TargetRate
 	}
+	window := s.arrivalWindow()
 	var sum float64
+	n := 0
 	for _, b := range s.Timeline {
+		if time.Duration(b.Second)*time.Second >= window && n > 0 {
+			break
+		}
 		sum += b.TargetRate
+		n++
 	}
-	return sum / float64(len(s.Timeline))
+	return sum / float64(n)
 }
 
 // Finished is Succeeded + Failed + Aborted.
@@ -249,6 +274,9 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 	s.Timeline = mergeTimelines(s.Start, s.Timeline, o.Start, o.Timeline)
 	if o.Start.Before(s.Start) {
 		s.Start = o.Start
+	}
+	if o.ArrivalsEnd.After(s.ArrivalsEnd) {
+		s.ArrivalsEnd = o.ArrivalsEnd
 	}
 	if o.Taken.After(s.Taken) {
 		s.Taken = o.Taken

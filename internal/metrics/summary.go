@@ -110,7 +110,7 @@ func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
 	ew.printf("%s\n%s\n\n", title, strings.Repeat("=", len(title)))
 
 	ew.printf("duration   %s\n", FormatDuration(s.Elapsed().Round(time.Millisecond)))
-	ew.printf("rate       achieved %.2f calls/s, target %.2f calls/s (mean over the run)\n", s.AchievedRate(), s.MeanTargetRate())
+	ew.printf("rate       achieved %.2f calls/s, target %.2f calls/s (while calls were being started)\n", s.AchievedRate(), s.MeanTargetRate())
 	ew.printf("calls      %d attempted, %d succeeded, %d failed, %d aborted, %d in progress, %d dropped (cap full)\n",
 		s.Attempted, s.Succeeded, s.Failed, s.Aborted, s.InProgress, s.Dropped)
 	if fin := s.Succeeded + s.Failed; fin > 0 {

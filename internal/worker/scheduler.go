@@ -75,6 +75,9 @@ type Config struct {
 	// Record receives every finished call's record, concurrently from the
 	// calls' goroutines (optional).
 	Record func(metrics.CallRecord)
+	// ArrivalsEnded is told when arrivals stop (the end of stage one), from
+	// the scheduler's goroutine (optional).
+	ArrivalsEnded func(at time.Time)
 	// Dropped is told about every dropped start, from the scheduler's
 	// goroutine (optional); it must not block.
 	Dropped func(Job)
@@ -205,6 +208,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		s.open(ctx, callCtx, start)
 	}
 	s.stopping.Store(true)
+	if s.cfg.ArrivalsEnded != nil {
+		s.cfg.ArrivalsEnded(s.clock.Now())
+	}
 
 	// Stage two: in-flight calls end on their own within Grace, or are
 	// cancelled. The waiter goroutine ends when the pool is empty, which
