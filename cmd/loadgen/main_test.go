@@ -383,3 +383,47 @@ func gauge(fams map[string]*dtoFamily, name string) float64 {
 	}
 	return float64(f.Metrics[0].Value)
 }
+
+// TestRunExternalTarget points a scenario at a gateway outside the run (the
+// way a real gateway is loaded): token mode, with the key handed to both
+// through the environment.
+func TestRunExternalTarget(t *testing.T) {
+	const key = "0123456789abcdef0123456789abcdef"
+	vars := map[string]string{"GWKEY": key, tokenKeyEnv: key}
+	eg, err := startGateway(gatewayFlags{listen: "127.0.0.1:0", tokenKeyEnv: "GWKEY", realm: "ext",
+		answerDelay: 10 * time.Millisecond, ringingDelay: 5 * time.Millisecond, ips: "127.0.0.1"}, func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := eg.stop(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	path := writeScenario(t, `
+target: {rest_url: "`+eg.url+`"}
+mode: token
+token: {key_env: `+tokenKeyEnv+`, realm: ext, account: "ext-{n}@example.com"}
+load: {rate: 10, max_calls: 3}
+call: {hold: 300ms, video: true, callee: "callee-{n}@example.com"}
+thresholds:
+  failures: ["count == 0"]
+  media: ["count == 3"]
+`)
+	out := t.TempDir()
+	e, stdout, stderr := testEnv(vars)
+	if code := runScenarioFile(t, e, "--out", out, path); code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if strings.Contains(stderr.String(), "embedded gateway") {
+		t.Errorf("an embedded gateway was started for an external target:\n%s", stderr)
+	}
+	if st := eg.gw.Stats(); st.CallsAnswered != 3 || st.Sessions != 0 || st.Subscriptions != 0 {
+		t.Errorf("external gateway after the run: %+v, want 3 answered calls and nothing left", st)
+	}
+	if sf := readSummary(t, out); sf.Media.PacketsReceived == 0 || sf.Media.PacketsLost != 0 {
+		t.Errorf("media: %+v", sf.Media)
+	}
+}
