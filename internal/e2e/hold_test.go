@@ -125,9 +125,6 @@ func TestRemoteHoldBeforeAnswer(t *testing.T) {
 // no media flows towards the side that unheld; after the second unhold
 // media flows both ways.
 func TestMixedHold(t *testing.T) {
-	skipKnownBug(t, "BUG (internal/media): Peer.Answer ignores the peer's own hold: a peer that holds "+
-		"(its HoldOffer(true) was accepted) answers the other side's unhold offer with a=sendrecv and resumes "+
-		"sending, so one side's unhold silently cancels the other side's hold")
 	tests := []struct {
 		name       string
 		localFirst bool // the client unholds first, else the gateway

@@ -109,3 +109,134 @@ func TestHoldUnhold(t *testing.T) {
 		}
 	}
 }
+
+// waitStill waits until none of the peers' received counters moves for
+// 250 ms (every kind), or fails the test after 5 s or when the context
+// ends first.
+func waitStill(ctx context.Context, t *testing.T, what string, peers ...*Peer) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	count := func() (n uint64) {
+		for _, p := range peers {
+			n += p.in[0].received.Load() + p.in[1].received.Load()
+		}
+		return n
+	}
+	last, since := count(), time.Now()
+	for time.Since(since) < 250*time.Millisecond {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: media still flowing: %v", what, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if n := count(); n != last {
+			last, since = n, time.Now()
+		}
+	}
+}
+
+// TestMixedHold holds the call from both sides, then resumes it one side
+// at a time: while one side still holds, its answer to the other's unhold
+// keeps the hold (recvonly, RFC 3264 §8.4), so media flows only towards the
+// side that still holds; once both have unheld media flows both ways.
+func TestMixedHold(t *testing.T) {
+	checkLeaks(t)
+	e := testEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, a, err := connectPair(ctx, e, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	defer a.Close()
+	for _, p := range []*Peer{c, a} {
+		if err := p.WaitFirstMedia(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// renegotiate has off offer (hold or unhold) and ans answer; it
+	// returns the answer.
+	renegotiate := func(t *testing.T, off, ans *Peer, hold bool) string {
+		t.Helper()
+		offer, err := off.HoldOffer(ctx, hold)
+		if err != nil {
+			t.Fatalf("hold=%v offer: %v", hold, err)
+		}
+		answer, err := ans.Answer(ctx, offer)
+		if err != nil {
+			t.Fatalf("hold=%v answer: %v", hold, err)
+		}
+		if err := off.ApplyAnswer(answer); err != nil {
+			t.Fatalf("hold=%v apply answer: %v", hold, err)
+		}
+		return answer
+	}
+	tests := []struct {
+		name          string
+		first, second *Peer // who unholds first, second
+	}{
+		{"caller unholds first", c, a},
+		{"answerer unholds first", a, c},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			renegotiate(t, c, a, true)
+			renegotiate(t, a, c, true)
+			waitStill(ctx, t, "both hold", c, a)
+
+			answer := renegotiate(t, tc.first, tc.second, false)
+			dirs, err := directions(answer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for mid, d := range dirs {
+				if d != "recvonly" {
+					t.Errorf("answer of the side still holding: mid %s %s, want recvonly", mid, d)
+				}
+			}
+			// The side that unheld sends; the one still holding does not.
+			waitStill(ctx, t, "towards the side that unheld", tc.first)
+			before := tc.second.in[0].received.Load()
+			waitReceived(ctx, t, tc.second, 0, before+10)
+
+			renegotiate(t, tc.second, tc.first, false)
+			for _, p := range []*Peer{c, a} {
+				for k := range 2 {
+					waitReceived(ctx, t, p, k, p.in[k].received.Load()+10)
+				}
+			}
+		})
+	}
+	for i, p := range []*Peer{c, a} {
+		if st := p.Stats(); !st.IntegrityOK || st.PacketsLost != 0 || st.Duplicates != 0 {
+			t.Errorf("peer %d after mixed holds: %+v", i, st)
+		}
+	}
+}
+
+func TestHoldAnswerDirections(t *testing.T) {
+	tests := []struct{ offer, want string }{
+		{"sendrecv", "recvonly"},
+		{"sendonly", "recvonly"},
+		{"recvonly", "inactive"},
+		{"inactive", "inactive"},
+	}
+	const sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n" +
+		"m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\na=sendrecv\r\n" +
+		"m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendrecv\r\n"
+	for _, tc := range tests {
+		got := holdAnswerDirections(map[string]string{"0": tc.offer})
+		if got["0"] != tc.want {
+			t.Errorf("offer %s: hold answer %s, want %s", tc.offer, got["0"], tc.want)
+		}
+		out, err := directions(setDirectionsByMid(sdp, got))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out["0"] != tc.want || out["1"] != "sendrecv" {
+			t.Errorf("offer %s: rewritten directions %v", tc.offer, out)
+		}
+	}
+}

@@ -52,6 +52,11 @@ type Peer struct {
 	closedCh   chan struct{}
 
 	negMu sync.Mutex // serialises negotiations
+	// localHold is set by HoldOffer(true) and cleared by HoldOffer(false)
+	// (negMu held): while we hold, our answers to the remote's re-offers
+	// keep the hold (RFC 3264 §8.4): recvonly or inactive, never a
+	// direction that lets us send.
+	localHold bool
 
 	mu          sync.Mutex
 	failErr     error
@@ -481,6 +486,7 @@ func (p *Peer) HoldOffer(ctx context.Context, hold bool) (string, error) {
 	} else if err := p.reattach(nil); err != nil {
 		return "", err
 	}
+	p.localHold = hold
 	return p.offer(ctx, hold)
 }
 
@@ -540,8 +546,27 @@ func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
 		return "", err
 	}
 	answer := setSectionDirections(p.pc.LocalDescription().SDP, held, "inactive")
+	if p.localHold && !initial {
+		answer = setDirectionsByMid(answer, holdAnswerDirections(dirs))
+	}
 	p.negotiated(answer, true)
 	return answer, nil
+}
+
+// holdAnswerDirections maps a re-offer's directions (by mid) to those of
+// an answer from a peer that holds: it receives what the remote sends
+// (recvonly for a sendrecv or sendonly offer) and sends nothing (inactive
+// for a recvonly or inactive offer), RFC 3264 §6.1 and §8.4.
+func holdAnswerDirections(offer map[string]string) map[string]string {
+	out := make(map[string]string, len(offer))
+	for mid, d := range offer {
+		if d == "sendrecv" || d == "sendonly" {
+			out[mid] = "recvonly"
+		} else {
+			out[mid] = "inactive"
+		}
+	}
+	return out
 }
 
 // addAnswerTracks attaches the answerer's tracks to the transceivers the

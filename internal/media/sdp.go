@@ -69,6 +69,21 @@ func setSectionDirections(s string, mids map[string]bool, dir string) string {
 	if len(mids) == 0 {
 		return s
 	}
+	dirs := make(map[string]string, len(mids))
+	for mid, ok := range mids {
+		if ok {
+			dirs[mid] = dir
+		}
+	}
+	return setDirectionsByMid(s, dirs)
+}
+
+// setDirectionsByMid rewrites the direction attribute of every media
+// section whose mid is in dirs to dirs[mid].
+func setDirectionsByMid(s string, dirs map[string]string) string {
+	if len(dirs) == 0 {
+		return s
+	}
 	lines := strings.SplitAfter(s, "\n")
 	start := -1 // first line of the current media section
 	flush := func(end int) {
@@ -82,7 +97,7 @@ func setSectionDirections(s string, mids map[string]bool, dir string) string {
 				mid = t[len("a=mid:"):]
 			}
 		}
-		if mids[mid] {
+		if dir, ok := dirs[mid]; ok {
 			for i, l := range sect {
 				t := strings.TrimRight(l, "\r\n")
 				if strings.HasPrefix(t, "a=") && isDirection(t[2:]) {
