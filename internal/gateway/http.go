@@ -315,22 +315,33 @@ func displayAddress(to string) string {
 	return stripSIP(strings.TrimSpace(to))
 }
 
+// readSubscribeRequest decodes and checks the subscribeRequest body of a
+// subscription POST or refresh PUT and returns the expiry to grant; on a
+// problem it has answered the request and reports false.
+func (g *Gateway) readSubscribeRequest(w http.ResponseWriter, r *http.Request) (int, bool) {
+	var body struct {
+		Req *subscribeRequest `json:"subscribeRequest"`
+	}
+	if e := g.decodeBody(w, r, shapeSubscribe, &body); e != nil {
+		g.writeError(w, *e)
+		return 0, false
+	}
+	expires, e := g.checkSubscribeRequest(body.Req)
+	if e != nil {
+		g.writeError(w, *e)
+		return 0, false
+	}
+	return expires, true
+}
+
 // subscribe serves POST {U}/subscription (§4).
 func (g *Gateway) subscribe(w http.ResponseWriter, r *http.Request, user string) {
 	if _, e := g.authorize(r, user, true, shapeAuth); e != nil {
 		g.writeError(w, *e)
 		return
 	}
-	var body struct {
-		Req *subscribeRequest `json:"subscribeRequest"`
-	}
-	if e := g.decodeBody(w, r, shapeSubscribe, &body); e != nil {
-		g.writeError(w, *e)
-		return
-	}
-	expires, e := g.checkSubscribeRequest(body.Req)
-	if e != nil {
-		g.writeError(w, *e)
+	expires, ok := g.readSubscribeRequest(w, r)
+	if !ok {
 		return
 	}
 	subID, err1 := g.newID()
@@ -423,16 +434,8 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, user, id strin
 		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
 		return
 	}
-	var body struct {
-		Req *subscribeRequest `json:"subscribeRequest"`
-	}
-	if e := g.decodeBody(w, r, shapeSubscribe, &body); e != nil {
-		g.writeError(w, *e)
-		return
-	}
-	expires, e := g.checkSubscribeRequest(body.Req)
-	if e != nil {
-		g.writeError(w, *e)
+	expires, ok := g.readSubscribeRequest(w, r)
+	if !ok {
 		return
 	}
 	g.mu.Lock()
