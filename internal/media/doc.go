@@ -12,8 +12,14 @@
 // demuxed once into immutable Sources shared by all calls. No pion
 // interceptor runs (no NACK, TWCC, stats or report interceptors): the
 // pacers also write each call's RTCP sender and receiver reports, once a
-// second, from the counters they and the receivers keep anyway; incoming
-// RTCP is always drained and gives the round-trip time.
+// second, from the counters they and the receivers keep anyway. Incoming
+// RTCP is read as it arrives, in pion's SRTCP session goroutine, through
+// the SettingEngine's BufferFactory (rtcpRouter: no reader goroutine per
+// sender or receiver, no buffer that fills), and gives the round-trip
+// time; the RTP of every SSRC a remote description declares is accounted
+// the same way in pion's SRTP session goroutine (rtpSink), so a call needs
+// no track-reader goroutine and a received packet one hand-off fewer. All
+// calls share one network-interface list (pion's stdnet.Net), taken once.
 //
 // Integrity: every stream a Peer sends is the Source's packet sequence, in
 // order, looped, with consecutive sequence numbers. The receiving Peer finds

@@ -13,9 +13,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	dtlsElliptic "github.com/pion/dtls/v3/pkg/crypto/elliptic"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
 	"github.com/pion/logging"
+	"github.com/pion/transport/v5/stdnet"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -104,6 +106,7 @@ type Engine struct {
 
 	shards []*shard
 	next   atomic.Uint32
+	router *rtcpRouter // lean engine: reads every peer's incoming RTCP
 	stop   chan struct{}
 	wg     sync.WaitGroup
 
@@ -162,6 +165,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if cfg.Pacers < 0 {
 		return nil, fmt.Errorf("media: engine: negative Pacers %d", cfg.Pacers)
+	}
+	if !cfg.PionDefaults {
+		e.router = newRTCPRouter()
 	}
 	if e.api, err = e.buildAPI(ips); err != nil {
 		return nil, err
@@ -233,6 +239,26 @@ func (e *Engine) buildAPI(ips []net.IP) (*webrtc.API, error) {
 	// per received packet (pion's report interceptors).
 
 	se := webrtc.SettingEngine{LoggerFactory: e.loggerFactory()}
+	if e.router != nil {
+		// Incoming RTCP is read in pion's SRTCP session goroutine, not by
+		// a goroutine per sender and per receiver (rtcpRouter).
+		se.BufferFactory = e.router.bufferFactory
+	}
+	if !cfg.PionDefaults {
+		// One network for every call: without it each call's ICE agent
+		// lists the interfaces and their addresses afresh (netlink
+		// dumps) and keeps its own copy. The list is taken once, when the
+		// engine starts.
+		n, err := stdnet.NewNet()
+		if err != nil {
+			return nil, fmt.Errorf("media: network interfaces: %w", err)
+		}
+		se.SetNet(n)
+		// P-256 first for the DTLS key exchange: Go's P-256 has assembly,
+		// its X25519 does not (X25519 was a sixth of the setup CPU). Both
+		// are offered, so any remote still finds a common curve.
+		se.SetDTLSEllipticCurves(dtlsElliptic.P256, dtlsElliptic.X25519)
+	}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetICEMulticastDNSMode(ice.MulticastDNSModeDisabled)
 	se.SetIncludeLoopbackCandidate(cfg.IncludeLoopback)

@@ -68,6 +68,7 @@ type Peer struct {
 	inactive    map[string]bool  // mid -> last negotiation left it inactive
 	rrSSRC      uint32           // sender SSRC of receiver-only reports
 	readerDone  [2]chan struct{} // closed when the kind's current track reader ends
+	rtpSSRCs    []uint32         // remote SSRCs routed to this peer's rtpSinks (negMu)
 	wg          sync.WaitGroup
 	closeErr    error
 	closeOnce   sync.Once
@@ -114,6 +115,7 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 	p.inst.now = e.now
 	p.in[0] = newInStream(e.expA, e.audio.clockRate)
 	p.in[1] = newInStream(e.expV, e.video.clockRate)
+	p.in[0].router, p.in[1].router = e.router, e.router
 	if e.cfg.PionDefaults {
 		p.in[1].exp = nil // pion's VP8 packetizer adds picture IDs: other payloads
 	}
@@ -155,6 +157,27 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 	return p, nil
 }
 
+// expectRTP routes the RTP of the SSRCs a remote description declares to
+// this peer's rtpSinks (lean engine). negMu is held.
+func (p *Peer) expectRTP(sdp string) {
+	if r := p.e.router; r != nil {
+		p.rtpSSRCs = append(p.rtpSSRCs, r.expectRTP(p, mediaSSRCs(sdp))...)
+	}
+}
+
+// deliver accounts one received RTP packet of kind k.
+func (p *Peer) deliver(k int, b []byte, now time.Time) {
+	in := p.in[k]
+	in.mu.Lock()
+	in.packet(b, now)
+	first := !in.gotFirst
+	in.gotFirst = true
+	in.mu.Unlock()
+	if first {
+		p.markFirstMedia()
+	}
+}
+
 // trackLocal is the pion track of kind k this peer sends (nil if none).
 func (p *Peer) trackLocal(k webrtc.RTPCodecType) webrtc.TrackLocal {
 	if p.e.cfg.PionDefaults {
@@ -172,10 +195,15 @@ func (p *Peer) trackLocal(k webrtc.RTPCodecType) webrtc.TrackLocal {
 	return p.audio
 }
 
-// senderAttached starts the goroutine that reads the RTCP of a sender now
-// carrying kind k until the sender stops: it records the round-trip time
-// from the remote's reports (and keeps the stream drained).
+// senderAttached starts, with PionDefaults, the goroutine that reads the
+// RTCP of a sender now carrying kind k until the sender stops: it records
+// the round-trip time from the remote's reports (and keeps the stream
+// drained; pion's interceptors read through it). The lean engine needs no
+// goroutine: the engine's rtcpRouter reads the RTCP as it arrives.
 func (p *Peer) senderAttached(k webrtc.RTPCodecType, s *webrtc.RTPSender) {
+	if p.e.router != nil {
+		return
+	}
 	var rtt *atomic.Int64
 	if t := p.outTrack(k); t != nil {
 		rtt = &t.rttNanos
@@ -287,8 +315,14 @@ func (p *Peer) fail(err error) {
 }
 
 // onTrack reads one remote track until it ends. pion runs it in its own
-// goroutine; the peer's WaitGroup tracks it so Close waits for it.
+// goroutine; the peer's WaitGroup tracks it so Close waits for it. In the
+// lean engine a track whose SSRC the remote description declared is
+// accounted by an rtpSink as its packets arrive, and onTrack returns at
+// once.
 func (p *Peer) onTrack(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
+	if r := p.e.router; r != nil && r.servesRTP(p, uint32(tr.SSRC())) {
+		return // an rtpSink accounts this track's packets
+	}
 	p.mu.Lock()
 	if p.closing {
 		p.mu.Unlock()
@@ -297,29 +331,27 @@ func (p *Peer) onTrack(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 	p.wg.Add(1)
 	defer p.wg.Done()
 	k := kindIndex(tr.Kind())
-	in := p.in[k]
 	// After a renegotiation pion may replace a receiver: the new track's
 	// reader starts once the old one (whose receiver pion stopped) has
 	// ended, so that one goroutine at a time owns the kind's statistics.
 	prev, mine := p.readerDone[k], make(chan struct{})
 	p.readerDone[k] = mine
 	defer close(mine)
-	// A goroutine drains the receiver's RTCP (the remote's sender
-	// reports, whose times fill the last-SR fields of our receiver
-	// reports); an undrained stream would grow to 100 kB.
-	lean := !p.e.cfg.PionDefaults
-	p.wg.Go(func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := rcv.Read(buf)
-			if err != nil {
-				return
+	// With PionDefaults a goroutine drains the receiver's RTCP (pion's
+	// interceptors read through it; an undrained stream would grow to
+	// 100 kB). The lean engine's rtcpRouter reads it as it arrives and
+	// records the remote's sender reports, whose times fill the last-SR
+	// fields of our receiver reports.
+	if p.e.router == nil {
+		p.wg.Go(func() {
+			buf := make([]byte, 1500)
+			for {
+				if _, _, err := rcv.Read(buf); err != nil {
+					return
+				}
 			}
-			if lean {
-				in.senderReport(buf[:n], time.Now())
-			}
-		}
-	})
+		})
+	}
 	p.mu.Unlock()
 	if prev != nil {
 		select {
@@ -335,12 +367,7 @@ func (p *Peer) onTrack(tr *webrtc.TrackRemote, rcv *webrtc.RTPReceiver) {
 		if err != nil {
 			return
 		}
-		now := time.Now()
-		in.packet(buf[:n], now)
-		if !in.gotFirst {
-			in.gotFirst = true
-			p.markFirstMedia()
-		}
+		p.deliver(k, buf[:n], time.Now())
 	}
 }
 
@@ -463,6 +490,7 @@ func (p *Peer) ApplyAnswer(answerSDP string) error {
 	if err := p.checkOpen(); err != nil {
 		return err
 	}
+	p.expectRTP(answerSDP)
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
 		return fmt.Errorf("media: apply answer: %w: %w", ErrBadSDP, err)
 	}
@@ -524,6 +552,7 @@ func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
 		held = heldSections(offerSDP)
 		pionOffer = setSectionDirections(offerSDP, held, "sendrecv")
 	}
+	p.expectRTP(offerSDP)
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: pionOffer}); err != nil {
 		return "", fmt.Errorf("media: answer: %w: %w", ErrBadSDP, err)
 	}
@@ -755,6 +784,32 @@ func (p *Peer) Stats() metrics.MediaStats {
 	return st
 }
 
+// forgetRTCP removes the peer's tracks and streams from the engine's RTCP
+// router once its goroutines have ended.
+func (p *Peer) forgetRTCP() {
+	r := p.e.router
+	if r == nil {
+		return
+	}
+	p.negMu.Lock()
+	r.forgetRTP(p, p.rtpSSRCs)
+	p.rtpSSRCs = nil
+	p.negMu.Unlock()
+	for _, t := range []*outTrack{p.audio, p.video} {
+		if t == nil {
+			continue
+		}
+		if b := t.bind.Load(); b != nil {
+			r.removeSender(t, b.ssrc)
+		}
+	}
+	for _, in := range p.in {
+		if in.rStarted.Load() {
+			r.removeReceiver(in, in.rSSRC.Load())
+		}
+	}
+}
+
 // Close closes the peer connection, stops its media and waits for every
 // goroutine it started. It is idempotent.
 func (p *Peer) Close() error {
@@ -776,6 +831,7 @@ func (p *Peer) Close() error {
 			p.closeErr = p.pc.Close()
 		}
 		p.wg.Wait()
+		p.forgetRTCP()
 		for _, t := range p.naive {
 			if t != nil {
 				t.wait()

@@ -3,6 +3,7 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -61,10 +62,13 @@ func parseRTP(b []byte) (rtpView, bool) {
 // below "reader-owned" are touched only by the goroutine reading the track;
 // the atomics are what Stats reads.
 type inStream struct {
-	exp   *Source // expected media; nil: no payload check
-	clock float64 // RTP clock rate
+	exp    *Source     // expected media; nil: no payload check
+	clock  float64     // RTP clock rate
+	router *rtcpRouter // where sender reports about our SSRC arrive (nil: read by the peer)
 
-	// reader-owned
+	// reader-owned: under mu (an rtpSink and a reader goroutine may
+	// take turns after a renegotiation)
+	mu        sync.Mutex
 	gotFirst  bool
 	started   bool
 	ssrc      uint32
@@ -123,6 +127,9 @@ func (s *inStream) packet(b []byte, now time.Time) {
 		if s.started {
 			s.lostPrev += uint64(s.maxExt-s.baseExt+1) - s.unique
 		}
+		if s.router != nil && s.started {
+			s.router.removeReceiver(s, s.ssrc)
+		}
 		s.started = true
 		s.ssrc = v.ssrc
 		s.baseExt = int64(v.seq)
@@ -138,6 +145,9 @@ func (s *inStream) packet(b []byte, now time.Time) {
 		s.arrival(v.ts, now)
 		s.lsr.Store(0)
 		s.rSSRC.Store(v.ssrc)
+		if s.router != nil {
+			s.router.addReceiver(s, v.ssrc)
+		}
 		s.publish()
 		s.rStarted.Store(true)
 		return
@@ -213,21 +223,6 @@ func (s *inStream) receptionReport(now time.Time) (rtcp.ReceptionReport, bool) {
 		rr.Delay = uint32(now.Sub(time.Unix(0, s.lsrAt.Load())) * 65536 / time.Second)
 	}
 	return rr, true
-}
-
-// senderReport records an incoming sender report's NTP time (for the
-// LSR/DLSR fields of our next report) when it is about this stream.
-func (s *inStream) senderReport(b []byte, now time.Time) {
-	pkts, err := rtcp.Unmarshal(b)
-	if err != nil {
-		return
-	}
-	for _, p := range pkts {
-		if sr, ok := p.(*rtcp.SenderReport); ok && sr.SSRC == s.rSSRC.Load() {
-			s.lsrAt.Store(now.UnixNano())
-			s.lsr.Store(uint32(sr.NTPTime >> 16))
-		}
-	}
 }
 
 // arrival updates the interarrival jitter (RFC 3550 §6.4.1, A.8).

@@ -30,7 +30,6 @@ func rttFromRTCP(b []byte, ssrc uint32, now time.Time) (time.Duration, bool) {
 	if err != nil {
 		return 0, false
 	}
-	arrival := ntpMiddle(now)
 	for _, p := range pkts {
 		var reports []rtcp.ReceptionReport
 		switch r := p.(type) {
@@ -40,15 +39,27 @@ func rttFromRTCP(b []byte, ssrc uint32, now time.Time) (time.Duration, bool) {
 			reports = r.Reports
 		}
 		for _, rr := range reports {
-			if rr.SSRC != ssrc || rr.LastSenderReport == 0 {
+			if rr.SSRC != ssrc {
 				continue
 			}
-			d := arrival - rr.LastSenderReport - rr.Delay
-			if d > 10*65536 { // negative (clock wrap) or absurd: ignore
-				continue
+			if d, ok := rttFromBlock(rr.LastSenderReport, rr.Delay, now); ok {
+				return d, true
 			}
-			return time.Duration(uint64(d) * uint64(time.Second) >> 16), true
 		}
 	}
 	return 0, false
+}
+
+// rttFromBlock is the round-trip time a report block with these last-SR
+// and delay-since-last-SR fields implies when it arrives at now, or false
+// when the block carries no last SR or the result is absurd.
+func rttFromBlock(lsr, dlsr uint32, now time.Time) (time.Duration, bool) {
+	if lsr == 0 {
+		return 0, false
+	}
+	d := ntpMiddle(now) - lsr - dlsr
+	if d > 10*65536 { // negative (clock wrap) or absurd: ignore
+		return 0, false
+	}
+	return time.Duration(uint64(d) * uint64(time.Second) >> 16), true
 }

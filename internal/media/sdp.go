@@ -1,6 +1,7 @@
 package media
 
 import (
+	"strconv"
 	"strings"
 
 	"github.com/pion/sdp/v3"
@@ -126,4 +127,40 @@ func setDirections(s, dir string) string {
 		}
 	}
 	return strings.Join(lines, "")
+}
+
+// mediaSSRCs returns the first SSRC each audio or video section of s
+// declares (a=ssrc; the primary stream, RTX comes after it) with the
+// section's kind index (0 audio, 1 video). A line scan: no SDP parse.
+func mediaSSRCs(s string) map[uint32]int {
+	out := map[uint32]int{}
+	kind, seen := -1, false
+	for len(s) > 0 {
+		line := s
+		if i := strings.IndexByte(s, '\n'); i >= 0 {
+			line, s = s[:i], s[i+1:]
+		} else {
+			s = ""
+		}
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case strings.HasPrefix(line, "m="):
+			kind, seen = -1, false
+			if strings.HasPrefix(line, "m=audio ") {
+				kind = 0
+			} else if strings.HasPrefix(line, "m=video ") {
+				kind = 1
+			}
+		case kind >= 0 && !seen && strings.HasPrefix(line, "a=ssrc:"):
+			v := line[len("a=ssrc:"):]
+			if i := strings.IndexByte(v, ' '); i >= 0 {
+				v = v[:i]
+			}
+			if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+				out[uint32(n)] = kind
+				seen = true
+			}
+		}
+	}
+	return out
 }

@@ -58,12 +58,19 @@ func newOutTrack(p *Peer, src *Source, id, streamID string, seq uint16, ts uint3
 func (t *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
 		if strings.EqualFold(c.MimeType, t.src.mimeType) {
-			t.bind.Store(&binding{
+			b := &binding{
 				id:     ctx.ID(),
 				writer: ctx.WriteStream(),
 				ssrc:   uint32(ctx.SSRC()),
 				pt:     uint8(c.PayloadType),
-			})
+			}
+			if r := t.router(); r != nil {
+				if old := t.bind.Load(); old != nil {
+					r.removeSender(t, old.ssrc)
+				}
+				r.addSender(t, b.ssrc)
+			}
+			t.bind.Store(b)
 			return c, nil
 		}
 	}
@@ -73,9 +80,22 @@ func (t *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters
 // Unbind implements webrtc.TrackLocal: pion calls it when a sender stops.
 func (t *outTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 	if b := t.bind.Load(); b != nil && b.id == ctx.ID() {
-		t.bind.CompareAndSwap(b, nil)
+		if t.bind.CompareAndSwap(b, nil) {
+			if r := t.router(); r != nil {
+				r.removeSender(t, b.ssrc)
+			}
+		}
 	}
 	return nil
+}
+
+// router is the engine's RTCP router (nil: PionDefaults, or a track built
+// without an engine in tests).
+func (t *outTrack) router() *rtcpRouter {
+	if t.peer == nil || t.peer.e == nil {
+		return nil
+	}
+	return t.peer.e.router
 }
 
 // ID implements webrtc.TrackLocal.
