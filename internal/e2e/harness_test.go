@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -561,14 +560,6 @@ func checkDirections(sdp string, hold, video bool) error {
 	return nil
 }
 
-// skipKnownBug skips a test that shows a known bug in another package,
-// unless E2E_KNOWN_BUGS is set (to check a fix).
-func skipKnownBug(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("E2E_KNOWN_BUGS") == "" {
-		t.Skip(why + " (set E2E_KNOWN_BUGS=1 to run)")
-	}
-}
 
 // checkClosed checks how the websocket of a session that unsubscribed and
 // closed ended: cleanly by Close (Err nil), or by the gateway's normal

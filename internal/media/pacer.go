@@ -28,10 +28,13 @@ type shard struct {
 	video atomic.Pointer[[]*outTrack]
 	peers atomic.Pointer[[]*Peer]
 	slot  int // next report slot, goroutine-owned
+	// wake is signalled by add, so a shard with no peer sleeps instead of
+	// ticking (an idle generator costs no CPU).
+	wake chan struct{}
 }
 
 func newShard() *shard {
-	s := &shard{}
+	s := &shard{wake: make(chan struct{}, 1)}
 	empty := []*outTrack{}
 	s.audio.Store(&empty)
 	emptyV := []*outTrack{}
@@ -61,6 +64,10 @@ func (s *shard) add(p *Peer, tracks ...*outTrack) {
 		next = append(next, t)
 		set.Store(&next)
 	}
+	select {
+	case s.wake <- struct{}{}:
+	default: // a wake-up is already pending
+	}
 }
 
 // remove unregisters a peer and its tracks.
@@ -85,6 +92,18 @@ func (s *shard) run(stop <-chan struct{}, audioPeriod, videoPeriod time.Duration
 	timer := time.NewTimer(audioPeriod)
 	defer timer.Stop()
 	for {
+		if len(*s.peers.Load()) == 0 {
+			// Nothing to pace: sleep until a peer registers, then start
+			// a fresh schedule (no track depends on the old one).
+			select {
+			case <-stop:
+				return
+			case <-s.wake:
+			}
+			now := time.Now()
+			nextA, nextV = now.Add(audioPeriod), now.Add(videoPeriod)
+			continue
+		}
 		next := nextA
 		if nextV.Before(next) {
 			next = nextV
