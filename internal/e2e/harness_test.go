@@ -560,7 +560,6 @@ func checkDirections(sdp string, hold, video bool) error {
 	return nil
 }
 
-
 // checkClosed checks how the websocket of a session that unsubscribed and
 // closed ended: cleanly by Close (Err nil), or by the gateway's normal
 // close (1000) that follows the DELETE of the subscription when that frame
