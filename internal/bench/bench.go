@@ -602,6 +602,7 @@ func (b *bencher) steady(ctx context.Context, m Mode, n int, video bool, idle *I
 			if s.Window.Seconds > 0 {
 				s.CPUSeconds = b.windowCPU(g.samples, s.Window)
 				s.Packets = Float(PacketsInWindow(g.calls, s.Window))
+				s.LateWritesInWindow = LateWritesInWindow(g.calls, s.Window)
 				s.RSSKB = Float(WindowMedian(g.samples, s.Window, rss))
 				s.FDs = Float(WindowMedian(g.samples, s.Window, fds))
 				s.Threads = Float(WindowMedian(g.samples, s.Window, threads))

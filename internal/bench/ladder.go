@@ -70,8 +70,8 @@ func JudgeSteady(s *SteadyStep) {
 	if m.PacketsLost > 0 {
 		why = append(why, fmt.Sprintf("%d packets lost", m.PacketsLost))
 	}
-	if m.LateWrites > 0 {
-		why = append(why, fmt.Sprintf("%d late media writes", m.LateWrites))
+	if s.LateWritesInWindow > 0 {
+		why = append(why, fmt.Sprintf("%d late media writes in the window", s.LateWritesInWindow))
 	}
 	if m.IntegrityFailures > 0 {
 		why = append(why, fmt.Sprintf("%d calls received the wrong stream", m.IntegrityFailures))

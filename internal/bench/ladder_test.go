@@ -86,7 +86,7 @@ func TestJudgeSteady(t *testing.T) {
 	}{
 		{name: "pass", edit: func(*SteadyStep) {}, wantPass: true},
 		{name: "loss", edit: func(s *SteadyStep) { s.Media.PacketsLost = 3 }, wantWhy: "3 packets lost"},
-		{name: "late writes", edit: func(s *SteadyStep) { s.Media.LateWrites = 1 }, wantWhy: "1 late media writes"},
+		{name: "late writes", edit: func(s *SteadyStep) { s.Media.LateWrites = 1; s.LateWritesInWindow = 1 }, wantWhy: "1 late media writes in the window"},
 		{name: "wrong stream", edit: func(s *SteadyStep) { s.Media.IntegrityFailures = 2 }, wantWhy: "2 calls received the wrong stream"},
 		{name: "not all up", edit: func(s *SteadyStep) { s.Calls.Succeeded, s.Calls.Failed = 48, 2 },
 			wantWhy: "2 calls failed; 48 of 50 calls succeeded"},

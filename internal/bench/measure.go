@@ -179,6 +179,28 @@ func PacketsInWindow(calls []metrics.CallLine, w Window) float64 {
 	return total
 }
 
+// LateWritesInWindow sums the late media writes of the calls that had a
+// late write within w (between their first and last late write, which is
+// exact for the usual single late frame).
+func LateWritesInWindow(calls []metrics.CallLine, w Window) uint64 {
+	var n uint64
+	for i := range calls {
+		m := calls[i].Media
+		if m == nil || m.LateWrites == 0 {
+			continue
+		}
+		first, last := m.FirstLateWrite, m.LastLateWrite
+		if first.IsZero() || last.IsZero() {
+			n += m.LateWrites // not placed in time: count it
+			continue
+		}
+		if !first.After(w.To) && !last.Before(w.From) {
+			n += m.LateWrites
+		}
+	}
+	return n
+}
+
 func maxTime(a, b time.Time) time.Time {
 	if a.After(b) {
 		return a

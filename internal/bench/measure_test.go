@@ -191,3 +191,32 @@ func TestAllUpAndSteadyWindow(t *testing.T) {
 		}
 	}
 }
+
+func TestLateWritesInWindow(t *testing.T) {
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
+	w := NewWindow(at(10), at(20))
+	call := func(n uint64, first, last time.Time) metrics.CallLine {
+		return metrics.CallLine{Media: &metrics.MediaStats{LateWrites: n, FirstLateWrite: first, LastLateWrite: last}}
+	}
+	tests := []struct {
+		name  string
+		calls []metrics.CallLine
+		want  uint64
+	}{
+		{"none", []metrics.CallLine{call(0, time.Time{}, time.Time{}), {}}, 0},
+		{"during the ramp", []metrics.CallLine{call(1, at(5), at(5))}, 0},
+		{"during teardown", []metrics.CallLine{call(1, at(25), at(25))}, 0},
+		{"inside", []metrics.CallLine{call(2, at(12), at(12)), call(1, at(5), at(5))}, 2},
+		{"spanning the window", []metrics.CallLine{call(3, at(5), at(25))}, 3},
+		{"at the edges", []metrics.CallLine{call(1, at(10), at(10)), call(1, at(20), at(20))}, 2},
+		{"not placed in time", []metrics.CallLine{call(4, time.Time{}, time.Time{})}, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := LateWritesInWindow(tc.calls, w); got != tc.want {
+				t.Errorf("LateWritesInWindow() = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

@@ -194,6 +194,11 @@ type SteadyStep struct {
 	Calls    Calls         `json:"calls"`
 	// Media is summary.json's media totals over the whole run.
 	Media metrics.MediaTotals `json:"media"`
+	// LateWritesInWindow counts the late media writes of the calls whose
+	// late writes fall in the steady window (LateWritesInWindow); writes
+	// made late by the ramp or by other calls' teardown are not steady
+	// state and only show in Media.LateWrites.
+	LateWritesInWindow uint64 `json:"late_writes_in_window"`
 	// UpAt is when the last call got media; FirstEnd when the first call
 	// began to end. Window is the steady window inside them; Full whether
 	// it got its whole length.

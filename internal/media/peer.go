@@ -763,6 +763,14 @@ func (p *Peer) Stats() metrics.MediaStats {
 			st.PacketsSent += t.pktsSent.Load()
 			st.BytesSent += t.bytesSent.Load()
 			st.LateWrites += t.lateWrites.Load()
+			if first := t.lateFirst.Load(); first != 0 {
+				if f := time.Unix(0, first); st.FirstLateWrite.IsZero() || f.Before(st.FirstLateWrite) {
+					st.FirstLateWrite = f
+				}
+				if l := time.Unix(0, t.lateLast.Load()); l.After(st.LastLateWrite) {
+					st.LastLateWrite = l
+				}
+			}
 			if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
 				st.RTT = rtt
 			}

@@ -46,6 +46,8 @@ type outTrack struct {
 	pktsSent   atomic.Uint64
 	bytesSent  atomic.Uint64
 	lateWrites atomic.Uint64
+	lateFirst  atomic.Int64 // unix ns of the first late frame's due time; 0: none
+	lateLast   atomic.Int64 // unix ns of the last late frame's due time
 	writeErrs  atomic.Uint64
 	rttNanos   atomic.Int64
 }
@@ -153,7 +155,7 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 	t.pktsSent.Add(uint64(fr.n))
 	t.bytesSent.Add(nbytes)
 	if late {
-		t.lateWrites.Add(uint64(fr.n))
+		t.markLate(uint64(fr.n), due)
 	}
 	t.frames++
 	t.fidx++
@@ -161,6 +163,15 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 		t.fidx = 0
 	}
 	return int(fr.n)
+}
+
+// markLate counts n late packets of the frame due at due (off the hot path:
+// only when the pacer is behind).
+func (t *outTrack) markLate(n uint64, due time.Time) {
+	t.lateWrites.Add(n)
+	ns := due.UnixNano()
+	t.lateFirst.CompareAndSwap(0, ns)
+	t.lateLast.Store(ns)
 }
 
 // senderReport builds the RTCP sender report for this track at now, or

@@ -149,6 +149,11 @@ type MediaStats struct {
 	Jitter          time.Duration `json:"jitter_ns"`
 	RTT             time.Duration `json:"rtt_ns"`
 	LateWrites      uint64        `json:"late_writes"`
+	// FirstLateWrite and LastLateWrite are when the first and the last
+	// late frame were due (zero without late writes), so a late write can
+	// be placed in time (a benchmark's steady window, say).
+	FirstLateWrite time.Time `json:"first_late_write,omitzero"`
+	LastLateWrite  time.Time `json:"last_late_write,omitzero"`
 	IntegrityOK     bool          `json:"integrity_ok"`
 	Codec           string        `json:"codec,omitempty"` // audio codec, for the MOS estimate
 }
