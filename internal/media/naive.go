@@ -20,7 +20,7 @@ type naiveTrack struct {
 	paused   atomic.Bool
 	pkts     atomic.Uint64
 	bytes    atomic.Uint64
-	late     atomic.Uint64
+	late     lateCounter
 	rttNanos atomic.Int64
 
 	once  sync.Once
@@ -47,14 +47,28 @@ func (t *naiveTrack) start() {
 func (t *naiveTrack) run() {
 	tick := time.NewTicker(t.src.period)
 	defer tick.Stop()
+	var last time.Time
 	for i := 0; ; {
+		var due time.Time
 		select {
 		case <-t.quit:
 			return
-		case <-tick.C:
+		case due = <-tick.C:
 		}
+		// Late the same way as the lean pacer's writes: written more than
+		// one period after the tick was due, or ticks the Ticker dropped
+		// because this goroutine was behind.
+		if !last.IsZero() {
+			if gap := due.Sub(last); gap > t.src.period*3/2 {
+				t.late.mark(uint64((gap+t.src.period/2)/t.src.period)-1, due)
+			}
+		}
+		last = due
 		if t.paused.Load() {
 			continue
+		}
+		if time.Since(due) > t.src.period {
+			t.late.mark(1, due)
 		}
 		f := t.frames[i]
 		if err := t.track.WriteSample(pmedia.Sample{Data: f, Duration: t.src.period}); err == nil {

@@ -142,7 +142,7 @@ func (s *shard) ticks(set *[]*outTrack, due time.Time, period time.Duration) tim
 			// skipped frames count as late writes.
 			skipped := uint64(now.Sub(due)/period) + 1
 			for _, t := range tracks {
-				t.markLate(skipped, due)
+				t.late.mark(skipped, due)
 			}
 			return due.Add(time.Duration(skipped) * period)
 		}

@@ -749,7 +749,7 @@ func (p *Peer) Stats() metrics.MediaStats {
 			if t != nil {
 				st.PacketsSent += t.pkts.Load()
 				st.BytesSent += t.bytes.Load()
-				st.LateWrites += t.late.Load()
+				t.late.addTo(&st)
 				if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
 					st.RTT = rtt
 				}
@@ -762,15 +762,7 @@ func (p *Peer) Stats() metrics.MediaStats {
 			}
 			st.PacketsSent += t.pktsSent.Load()
 			st.BytesSent += t.bytesSent.Load()
-			st.LateWrites += t.lateWrites.Load()
-			if first := t.lateFirst.Load(); first != 0 {
-				if f := time.Unix(0, first); st.FirstLateWrite.IsZero() || f.Before(st.FirstLateWrite) {
-					st.FirstLateWrite = f
-				}
-				if l := time.Unix(0, t.lateLast.Load()); l.After(st.LastLateWrite) {
-					st.LastLateWrite = l
-				}
-			}
+			t.late.addTo(&st)
 			if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
 				st.RTT = rtt
 			}

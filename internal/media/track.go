@@ -8,6 +8,8 @@ import (
 	"github.com/pion/rtcp"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
+
+	"github.com/loadgen/loadgen/internal/metrics"
 )
 
 // binding is what pion handed a track when a sender bound it: where to
@@ -35,21 +37,19 @@ type outTrack struct {
 	paused atomic.Bool // local hold: write nothing, advance nothing
 
 	// pacer-owned
-	hdr        rtp.Header
-	seq        uint16
-	fidx       int32  // next frame of src
-	frames     uint32 // frames sent so far (RTP timestamp = tsBase + frames*tsStep)
-	tsBase     uint32
-	sentFirst  bool
-	lastTS     uint32    // RTP timestamp of the last frame written
-	lastDue    time.Time // when that frame was due
-	pktsSent   atomic.Uint64
-	bytesSent  atomic.Uint64
-	lateWrites atomic.Uint64
-	lateFirst  atomic.Int64 // unix ns of the first late frame's due time; 0: none
-	lateLast   atomic.Int64 // unix ns of the last late frame's due time
-	writeErrs  atomic.Uint64
-	rttNanos   atomic.Int64
+	hdr       rtp.Header
+	seq       uint16
+	fidx      int32  // next frame of src
+	frames    uint32 // frames sent so far (RTP timestamp = tsBase + frames*tsStep)
+	tsBase    uint32
+	sentFirst bool
+	lastTS    uint32    // RTP timestamp of the last frame written
+	lastDue   time.Time // when that frame was due
+	pktsSent  atomic.Uint64
+	bytesSent atomic.Uint64
+	late      lateCounter
+	writeErrs atomic.Uint64
+	rttNanos  atomic.Int64
 }
 
 func newOutTrack(p *Peer, src *Source, id, streamID string, seq uint16, ts uint32) *outTrack {
@@ -155,7 +155,7 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 	t.pktsSent.Add(uint64(fr.n))
 	t.bytesSent.Add(nbytes)
 	if late {
-		t.markLate(uint64(fr.n), due)
+		t.late.mark(uint64(fr.n), due)
 	}
 	t.frames++
 	t.fidx++
@@ -165,13 +165,35 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 	return int(fr.n)
 }
 
-// markLate counts n late packets of the frame due at due (off the hot path:
-// only when the pacer is behind).
-func (t *outTrack) markLate(n uint64, due time.Time) {
-	t.lateWrites.Add(n)
+// lateCounter counts late media writes and remembers when the first and
+// the last late one were due.
+type lateCounter struct {
+	n           atomic.Uint64
+	first, last atomic.Int64 // unix ns; 0: none yet
+}
+
+// mark counts n late packets of the frame due at due (off the hot path:
+// only when the sender is behind).
+func (c *lateCounter) mark(n uint64, due time.Time) {
+	c.n.Add(n)
 	ns := due.UnixNano()
-	t.lateFirst.CompareAndSwap(0, ns)
-	t.lateLast.Store(ns)
+	c.first.CompareAndSwap(0, ns)
+	c.last.Store(ns)
+}
+
+// addTo adds the count and the instants to st.
+func (c *lateCounter) addTo(st *metrics.MediaStats) {
+	st.LateWrites += c.n.Load()
+	first := c.first.Load()
+	if first == 0 {
+		return
+	}
+	if f := time.Unix(0, first); st.FirstLateWrite.IsZero() || f.Before(st.FirstLateWrite) {
+		st.FirstLateWrite = f
+	}
+	if l := time.Unix(0, c.last.Load()); l.After(st.LastLateWrite) {
+		st.LastLateWrite = l
+	}
 }
 
 // senderReport builds the RTCP sender report for this track at now, or

@@ -154,8 +154,8 @@ type MediaStats struct {
 	// be placed in time (a benchmark's steady window, say).
 	FirstLateWrite time.Time `json:"first_late_write,omitzero"`
 	LastLateWrite  time.Time `json:"last_late_write,omitzero"`
-	IntegrityOK     bool          `json:"integrity_ok"`
-	Codec           string        `json:"codec,omitempty"` // audio codec, for the MOS estimate
+	IntegrityOK    bool      `json:"integrity_ok"`
+	Codec          string    `json:"codec,omitempty"` // audio codec, for the MOS estimate
 }
 
 // CallRecord is everything one finished call reports to the recorder. The
