@@ -422,21 +422,28 @@ func (p *Peer) CreateOffer(ctx context.Context) (string, error) {
 	return p.offer(ctx, false)
 }
 
+// setLocal creates a local description with create (CreateOffer or
+// CreateAnswer), sets it and waits for ICE gathering (no trickle: the
+// description must carry every candidate).
+func (p *Peer) setLocal(ctx context.Context, what string, create func() (webrtc.SessionDescription, error)) error {
+	d, err := create()
+	if err != nil {
+		return fmt.Errorf("media: create %s: %w", what, err)
+	}
+	gathered := webrtc.GatheringCompletePromise(p.pc)
+	if err := p.pc.SetLocalDescription(d); err != nil {
+		return fmt.Errorf("media: set local %s: %w", what, err)
+	}
+	return p.waitGathered(ctx, gathered)
+}
+
 // offer creates, sets and returns a local offer; hold marks every media
 // section inactive (the reference SDK's hold).
 func (p *Peer) offer(ctx context.Context, hold bool) (string, error) {
 	if err := p.checkOpen(); err != nil {
 		return "", err
 	}
-	o, err := p.pc.CreateOffer(nil)
-	if err != nil {
-		return "", fmt.Errorf("media: create offer: %w", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(p.pc)
-	if err := p.pc.SetLocalDescription(o); err != nil {
-		return "", fmt.Errorf("media: set local offer: %w", err)
-	}
-	if err := p.waitGathered(ctx, gathered); err != nil {
+	if err := p.setLocal(ctx, "offer", func() (webrtc.SessionDescription, error) { return p.pc.CreateOffer(nil) }); err != nil {
 		return "", err
 	}
 	// The reference SDK's offers carry every candidate inline and no
@@ -563,15 +570,7 @@ func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
 	} else if err := p.reattach(dirs); err != nil {
 		return "", err
 	}
-	a, err := p.pc.CreateAnswer(nil)
-	if err != nil {
-		return "", fmt.Errorf("media: create answer: %w", err)
-	}
-	gathered := webrtc.GatheringCompletePromise(p.pc)
-	if err := p.pc.SetLocalDescription(a); err != nil {
-		return "", fmt.Errorf("media: set local answer: %w", err)
-	}
-	if err := p.waitGathered(ctx, gathered); err != nil {
+	if err := p.setLocal(ctx, "answer", func() (webrtc.SessionDescription, error) { return p.pc.CreateAnswer(nil) }); err != nil {
 		return "", err
 	}
 	answer := setSectionDirections(p.pc.LocalDescription().SDP, held, "inactive")
