@@ -142,19 +142,9 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 		}
 	}
 	rec := metrics.NewRecorder(recOpts)
-	// Arrivals end at the duration, on Ctrl-C, or after max_calls starts:
-	// then the window ends where the next start was due, so N calls fill N
-	// intervals and the achieved rate has no fencepost error.
-	var sched *worker.Scheduler
 	schedCfg.ArrivalsEnded = func(at time.Time) {
-		end := at.Sub(rec.Start())
-		if dp, ok := schedCfg.Pacer.(worker.DuePacer); ok && s.Load.MaxCalls > 0 && sched.Progress().Attempted >= s.Load.MaxCalls {
-			if due, ok := dp.Due(s.Load.MaxCalls); ok && due > end {
-				end = due
-			}
-		}
-		arrivalsEnd.Store(max(int64(end), 1))
-		rec.ArrivalsEnded(rec.Start().Add(end))
+		arrivalsEnd.Store(max(int64(at.Sub(rec.Start())), 1))
+		rec.ArrivalsEnded(at)
 	}
 	cpu, err := metrics.NewCPUSampler(nil)
 	if err != nil {
@@ -194,7 +184,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 			fmt.Fprintf(e.stderr, "\nloadgen run: max_concurrent (%d) is full: starts are being dropped and counted\n", s.Load.MaxConcurrent)
 		}
 	}
-	sched, err = worker.New(schedCfg)
+	sched, err := worker.New(schedCfg)
 	if err != nil {
 		return err
 	}

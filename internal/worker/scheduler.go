@@ -75,7 +75,10 @@ type Config struct {
 	// Record receives every finished call's record, concurrently from the
 	// calls' goroutines (optional).
 	Record func(metrics.CallRecord)
-	// ArrivalsEnded is told when arrivals stop (the end of stage one), from
+	// ArrivalsEnded is told the end of the arrival window once arrivals stop
+	// (the end of stage one): when they stopped or, when MaxCalls ended
+	// them, when the next start would have been due, so N starts fill N
+	// intervals and an achieved rate has no fencepost error. Called from
 	// the scheduler's goroutine (optional).
 	ArrivalsEnded func(at time.Time)
 	// Dropped is told about every dropped start, from the scheduler's
@@ -202,14 +205,18 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	s.start = start
 	s.mu.Unlock()
 
+	var windowEnd time.Time
 	if s.cfg.Concurrent > 0 {
 		s.closed(ctx, callCtx, start)
 	} else {
-		s.open(ctx, callCtx, start)
+		windowEnd = s.open(ctx, callCtx, start)
 	}
 	s.stopping.Store(true)
 	if s.cfg.ArrivalsEnded != nil {
-		s.cfg.ArrivalsEnded(s.clock.Now())
+		if now := s.clock.Now(); windowEnd.Before(now) {
+			windowEnd = now
+		}
+		s.cfg.ArrivalsEnded(windowEnd)
 	}
 
 	// Stage two: in-flight calls end on their own within Grace, or are
@@ -253,7 +260,7 @@ func (s *Scheduler) sleepUntil(ctx context.Context, t Timer, start time.Time, at
 }
 
 // open issues the open model's starts until arrivals end.
-func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) {
+func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) (windowEnd time.Time) {
 	timer := s.clock.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -286,6 +293,16 @@ func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) {
 		}
 		s.issue(callCtx, Job{Index: n, Scheduled: start.Add(at)})
 	}
+	// MaxCalls ended arrivals: the window ends where the next start was due.
+	if due != nil {
+		if d, ok := due.Due(s.cfg.MaxCalls); ok {
+			if s.cfg.Duration > 0 && d > s.cfg.Duration {
+				d = s.cfg.Duration
+			}
+			return start.Add(d)
+		}
+	}
+	return time.Time{}
 }
 
 // closed keeps Concurrent calls up until arrivals end.

@@ -213,6 +213,38 @@ func TestSchedulerMaxCalls(t *testing.T) {
 	}
 }
 
+// TestSchedulerArrivalWindow: the arrival window ends at the duration, or,
+// after MaxCalls starts, where the next start was due (N starts fill N
+// intervals), not at the last start.
+func TestSchedulerArrivalWindow(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want time.Duration
+	}{
+		{"max calls", Config{Pacer: Constant{2}, MaxConcurrent: 100, MaxCalls: 5}, 2500 * time.Millisecond},
+		{"duration", Config{Pacer: Constant{2}, MaxConcurrent: 100, Duration: 3 * time.Second}, 3 * time.Second},
+		{"duration before the next due start", Config{Pacer: Constant{2}, MaxConcurrent: 100, MaxCalls: 5, Duration: 2200 * time.Millisecond}, 2200 * time.Millisecond},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				start := time.Now()
+				var got time.Duration
+				cfg := tt.cfg
+				cfg.Call, cfg.Grace = holdCall(100*time.Millisecond), time.Minute
+				cfg.ArrivalsEnded = func(at time.Time) { got = at.Sub(start) }
+				if _, _, err := runScheduler(t, cfg); err != nil {
+					t.Fatal(err)
+				}
+				if got != tt.want {
+					t.Errorf("arrival window ended at %v, want %v", got, tt.want)
+				}
+			})
+		})
+	}
+}
+
 // TestSchedulerGrace: arrivals stop at the duration; calls still up get the
 // grace period, then their contexts are cancelled and they end as aborted.
 func TestSchedulerGrace(t *testing.T) {
