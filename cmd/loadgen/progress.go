@@ -40,7 +40,7 @@ func progressLoop(ctx context.Context, e *env, every time.Duration, rec *metrics
 				achieved = float64(live.Attempted-lastLive.Attempted) / dt
 			}
 			lastLive, lastAt, lastPrint = live, now, now
-			line := progressLine(live, p, achieved, cpuFrac, topFailure(rec))
+			line := progressLine(live, p, achieved, cpuFrac, topFailure(rec, live))
 			if e.isTerminal {
 				fmt.Fprintf(e.stderr, "\r\033[K%s", line)
 			} else {
@@ -79,12 +79,11 @@ func progressLine(l metrics.Live, p worker.Progress, achieved, cpu float64, top 
 }
 
 // topFailure names the most frequent failure so far, as phase/reason×count.
-func topFailure(rec *metrics.Recorder) string {
-	l := rec.Live()
+func topFailure(rec *metrics.Recorder, l metrics.Live) string {
 	if l.Failed == 0 {
 		return ""
 	}
-	fs := metrics.SortedFailures(rec.Snapshot().Failures)
+	fs := metrics.SortedFailures(rec.Failures())
 	if len(fs) == 0 {
 		return ""
 	}

@@ -487,6 +487,18 @@ func (r *Recorder) Merge(o *Recorder) error {
 	return nil
 }
 
+// Failures returns a copy of the failed-call counts by phase and reason,
+// without copying any histogram (for the progress line).
+func (r *Recorder) Failures() map[FailureKey]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[FailureKey]uint64, len(r.failures))
+	for k, v := range r.failures {
+		out[k] = v
+	}
+	return out
+}
+
 // Live is the small view the progress line prints.
 type Live struct {
 	// Elapsed is the time since the run's start.

@@ -126,6 +126,9 @@ func TestRecorderOutcomesAndEnd(t *testing.T) {
 	if !reflect.DeepEqual(s.Failures, want) {
 		t.Errorf("failures = %v, want %v", s.Failures, want)
 	}
+	if got := r.Failures(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Failures() = %v, want %v", got, want)
+	}
 	if s.Attempted != 4 || s.Failed != 2 || s.Succeeded != 1 || s.Dropped != 1 || s.InProgress != 1 {
 		t.Errorf("attempted %d failed %d succeeded %d dropped %d in progress %d", s.Attempted, s.Failed, s.Succeeded, s.Dropped, s.InProgress)
 	}
