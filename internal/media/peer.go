@@ -700,29 +700,24 @@ func (p *Peer) Events() Events { return p.inst.snapshot() }
 // error wrapping ErrICEFailed or ErrDTLSFailed when the connection fails,
 // ErrClosed when the peer is closed, or the context's error.
 func (p *Peer) WaitConnected(ctx context.Context) error {
-	select {
-	case <-p.connected:
-		return nil
-	default:
-	}
-	select {
-	case <-p.connected:
-		return nil
-	case <-p.failed:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.failErr
-	case <-p.closedCh:
-		return ErrClosed
-	case <-ctx.Done():
-		return fmt.Errorf("media: wait connected: %w", ctx.Err())
-	}
+	return p.wait(ctx, p.connected, "connected")
 }
 
 // WaitFirstMedia waits until the first remote RTP packet arrives.
 func (p *Peer) WaitFirstMedia(ctx context.Context) error {
+	return p.wait(ctx, p.firstMedia, "first media")
+}
+
+// wait waits until done is closed; an event that already happened wins
+// over a failure or a close that came after it.
+func (p *Peer) wait(ctx context.Context, done <-chan struct{}, what string) error {
 	select {
-	case <-p.firstMedia:
+	case <-done:
+		return nil
+	default:
+	}
+	select {
+	case <-done:
 		return nil
 	case <-p.failed:
 		p.mu.Lock()
@@ -731,7 +726,7 @@ func (p *Peer) WaitFirstMedia(ctx context.Context) error {
 	case <-p.closedCh:
 		return ErrClosed
 	case <-ctx.Done():
-		return fmt.Errorf("media: wait first media: %w", ctx.Err())
+		return fmt.Errorf("media: wait %s: %w", what, ctx.Err())
 	}
 }
 

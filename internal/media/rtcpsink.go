@@ -119,39 +119,31 @@ func (r *rtcpRouter) forgetRTP(p *Peer, ssrcs []uint32) {
 	}
 }
 
-func (r *rtcpRouter) addSender(t *outTrack, ssrc uint32) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !slices.Contains(r.senders[ssrc], t) {
-		r.senders[ssrc] = append(r.senders[ssrc], t)
-	}
-}
-
-func (r *rtcpRouter) removeSender(t *outTrack, ssrc uint32) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if s := slices.DeleteFunc(r.senders[ssrc], func(x *outTrack) bool { return x == t }); len(s) > 0 {
-		r.senders[ssrc] = s
-	} else {
-		delete(r.senders, ssrc)
-	}
-}
-
-func (r *rtcpRouter) addReceiver(s *inStream, ssrc uint32) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if !slices.Contains(r.receivers[ssrc], s) {
-		r.receivers[ssrc] = append(r.receivers[ssrc], s)
-	}
-}
-
+func (r *rtcpRouter) addSender(t *outTrack, ssrc uint32)    { addRoute(r, r.senders, ssrc, t) }
+func (r *rtcpRouter) removeSender(t *outTrack, ssrc uint32) { removeRoute(r, r.senders, ssrc, t) }
+func (r *rtcpRouter) addReceiver(s *inStream, ssrc uint32)  { addRoute(r, r.receivers, ssrc, s) }
 func (r *rtcpRouter) removeReceiver(s *inStream, ssrc uint32) {
+	removeRoute(r, r.receivers, ssrc, s)
+}
+
+// addRoute adds v to m[ssrc] once, under r's lock.
+func addRoute[T comparable](r *rtcpRouter, m map[uint32][]T, ssrc uint32, v T) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if l := slices.DeleteFunc(r.receivers[ssrc], func(x *inStream) bool { return x == s }); len(l) > 0 {
-		r.receivers[ssrc] = l
+	if !slices.Contains(m[ssrc], v) {
+		m[ssrc] = append(m[ssrc], v)
+	}
+}
+
+// removeRoute removes v from m[ssrc], dropping the key when it empties,
+// under r's lock.
+func removeRoute[T comparable](r *rtcpRouter, m map[uint32][]T, ssrc uint32, v T) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l := slices.DeleteFunc(m[ssrc], func(x T) bool { return x == v }); len(l) > 0 {
+		m[ssrc] = l
 	} else {
-		delete(r.receivers, ssrc)
+		delete(m, ssrc)
 	}
 }
 
