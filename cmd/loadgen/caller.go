@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/media"
-	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/signal"
 	"github.com/loadgen/loadgen/internal/token"
@@ -77,11 +75,6 @@ func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, ge
 		return nil, err
 	}
 	return &callRunner{client: client, engine: engine, caller: caller}, nil
-}
-
-// run places one call.
-func (r *callRunner) run(ctx context.Context, job worker.Job) metrics.CallRecord {
-	return r.caller.Run(ctx, job)
 }
 
 // close releases the engine and the client's idle connections.

@@ -173,7 +173,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	schedCfg.Grace = o.grace
 	schedCfg.Call = func(ctx context.Context, job worker.Job) metrics.CallRecord {
 		rec.CallStarted()
-		return runner.run(ctx, job)
+		return runner.caller.Run(ctx, job)
 	}
 	schedCfg.Record = out.record
 	warnedDrop := false
