@@ -421,22 +421,33 @@ func (cl *call) up(ctx context.Context, hold time.Duration) (metrics.Phase, metr
 		}
 		cl.set(StateUp)
 	}
-	if err := until(hold); err != nil {
-		return metrics.PhaseMedia, reasonOf(err), err
-	}
 	if cfg.EndedBy != scenario.EndedByGateway {
+		if err := until(hold); err != nil {
+			return metrics.PhaseMedia, reasonOf(err), err
+		}
 		return 0, metrics.ReasonNone, nil
 	}
+	// The gateway ends the call: the hold time is when it is expected to,
+	// and timeouts.end bounds the wait past it. Its callEnd is the expected
+	// end whenever it comes (its timer and ours race at the hold time);
+	// the end began at the hold time, or at the callEnd if that was sooner.
+	planned := begin.Add(hold)
+	err := until(hold + cfg.Timeouts.End)
 	cl.set(StateEnding)
-	cl.rec.EndBegan = cl.now()
-	err := cl.wait(ctx, cfg.Timeouts.End, nil, nil)
 	var re *remoteEnd
 	switch {
 	case errors.As(err, &re) && re.n.Type == signal.EventCallEnd:
+		cl.rec.EndBegan = planned
+		if re.n.Received.Before(planned) {
+			cl.rec.EndBegan = re.n.Received
+		}
 		cl.rec.Instants[metrics.PhaseEnd] = re.n.Received
 		return 0, metrics.ReasonNone, nil
-	case errors.Is(err, errTimeout):
+	case err == nil:
+		cl.rec.EndBegan = planned
 		return metrics.PhaseEnd, metrics.ReasonTimeout, errors.New("the gateway did not end the call")
+	case cl.now().Before(planned):
+		return metrics.PhaseMedia, reasonOf(err), err
 	default:
 		return metrics.PhaseEnd, reasonOf(err), err
 	}

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http/httptest"
 	"sync"
@@ -178,25 +179,33 @@ func TestCallSuccess(t *testing.T) {
 	}
 }
 
+// TestCallEndedByGateway: with ended_by gateway the gateway's callEnd ends
+// the call successfully, at the hold time or a little before it (the
+// gateway's timer and the caller's race), and the end never precedes the
+// instant the call began to end.
 func TestCallEndedByGateway(t *testing.T) {
-	r := newRig(t, false, nil)
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	r.cfg.EndedBy = scenario.EndedByGateway
-	r.cfg.OnUp = func(id string, hold time.Duration) {
-		wg.Go(func() {
-			time.Sleep(hold)
-			if err := r.gw.EndCall(id, 0, "hold time over"); err != nil {
-				t.Errorf("gateway EndCall: %v", err)
+	for _, early := range []time.Duration{0, 100 * time.Millisecond} {
+		t.Run(fmt.Sprintf("%v early", early), func(t *testing.T) {
+			r := newRig(t, false, nil)
+			var wg sync.WaitGroup
+			defer wg.Wait()
+			r.cfg.EndedBy = scenario.EndedByGateway
+			r.cfg.OnUp = func(id string, hold time.Duration) {
+				wg.Go(func() {
+					time.Sleep(hold - early)
+					if err := r.gw.EndCall(id, 0, "hold time over"); err != nil {
+						t.Errorf("gateway EndCall: %v", err)
+					}
+				})
 			}
+			rec := runCall(t, r.cfg, t.Context())
+			checkSuccess(t, rec)
+			if rec.EndBegan.IsZero() || rec.Instants[metrics.PhaseEnd].Before(rec.EndBegan) {
+				t.Errorf("end began %v, ended %v", rec.EndBegan, rec.Instants[metrics.PhaseEnd])
+			}
+			checkGatewayClean(t, r.gw)
 		})
 	}
-	rec := runCall(t, r.cfg, t.Context())
-	checkSuccess(t, rec)
-	if rec.EndBegan.IsZero() || rec.Instants[metrics.PhaseEnd].Before(rec.EndBegan) {
-		t.Errorf("end began %v, ended %v", rec.EndBegan, rec.Instants[metrics.PhaseEnd])
-	}
-	checkGatewayClean(t, r.gw)
 }
 
 func TestCallFailures(t *testing.T) {
