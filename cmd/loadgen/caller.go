@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/loadgen/loadgen/internal/call"
 	"github.com/loadgen/loadgen/internal/media"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/signal"
 	"github.com/loadgen/loadgen/internal/token"
-	"github.com/loadgen/loadgen/internal/worker"
 )
 
 // callRunner is what `loadgen run` builds to place calls: the signalling
@@ -17,7 +17,7 @@ import (
 type callRunner struct {
 	client *signal.Client
 	engine *media.Engine
-	caller *worker.Caller
+	caller *call.Caller
 }
 
 // newCallRunner provisions the calls of s against restURL (the embedded
@@ -34,11 +34,11 @@ func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, ge
 		}
 		key = k
 	}
-	client, err := signal.NewClient(worker.NewSignalConfig(s, restURL, version))
+	client, err := signal.NewClient(call.NewSignalConfig(s, restURL, version))
 	if err != nil {
 		return nil, usageError(err)
 	}
-	ecfg, err := worker.NewEngineConfig(s)
+	ecfg, err := call.NewEngineConfig(s)
 	if err != nil {
 		client.Close()
 		return nil, usageError(err)
@@ -49,7 +49,7 @@ func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, ge
 		client.Close()
 		return nil, fmt.Errorf("media engine: %w", err)
 	}
-	ccfg := worker.NewCallerConfig(s, key)
+	ccfg := call.NewConfig(s, key)
 	ccfg.Signal, ccfg.Media = client, engine
 	// The embedded gateway plays loadgen's own media back, so what arrives
 	// can be checked packet by packet; a real gateway's media is unknown.
@@ -68,7 +68,7 @@ func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, ge
 			})
 		}
 	}
-	caller, err := worker.NewCaller(ccfg)
+	caller, err := call.NewCaller(ccfg)
 	if err != nil {
 		engine.Close()
 		client.Close()

@@ -12,8 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/loadgen/loadgen/internal/call"
 	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/run"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/worker"
 )
@@ -125,7 +127,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	cleanups = append(cleanups, runner.close)
 
 	// The recorder is the single source of truth for everything reported.
-	schedCfg, err := worker.FromScenario(s.Load)
+	schedCfg, err := run.Schedule(s.Load)
 	if err != nil {
 		return usageError(err)
 	}
@@ -171,11 +173,10 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	out := &runOutput{e: e, s: s, path: path, outDir: o.out, rec: rec, cpu: cpu, results: results}
 
 	schedCfg.Grace = o.grace
-	schedCfg.Call = func(ctx context.Context, job worker.Job) metrics.CallRecord {
+	schedCfg.Call = func(ctx context.Context, job worker.Job) {
 		rec.CallStarted()
-		return runner.caller.Run(ctx, job)
+		out.record(runner.caller.Run(ctx, call.Start(job)))
 	}
-	schedCfg.Record = out.record
 	warnedDrop := false
 	schedCfg.Dropped = func(worker.Job) {
 		rec.Dropped()

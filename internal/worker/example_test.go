@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/worker"
 )
 
@@ -12,7 +11,7 @@ import (
 // Each start time is solved from the integral of the rate, so call 50 starts
 // exactly when the ramp ends.
 func ExampleStages() {
-	p, err := worker.NewStages(0, []scenario.Stage{
+	p, err := worker.NewStages(0, []worker.Stage{
 		{Duration: 10 * time.Second, Target: 10},
 		{Duration: 10 * time.Second, Target: 10},
 	})

@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"sync"
 	"time"
-
-	"github.com/loadgen/loadgen/internal/scenario"
 )
 
 // A Pacer decides when calls start in the open model. It is a pure function
@@ -175,9 +173,18 @@ type Stages struct {
 	counts []float64       // planned count at each ramp's start
 }
 
+// Stage is one step of a ramping profile: the rate moves linearly to Target
+// calls/s over Duration.
+type Stage struct {
+	// Duration is how long the ramp lasts (> 0).
+	Duration time.Duration
+	// Target is the rate at the end of the ramp, in calls/s (>= 0).
+	Target float64
+}
+
 // NewStages builds the k6 ramping-arrival-rate profile: from start calls/s,
 // each stage ramps linearly to its target over its duration.
-func NewStages(start float64, stages []scenario.Stage) (*Stages, error) {
+func NewStages(start float64, stages []Stage) (*Stages, error) {
 	if !(start >= 0) {
 		return nil, fmt.Errorf("worker: stages: start rate must be >= 0, got %g", start)
 	}
@@ -310,29 +317,4 @@ func (p *Poisson) Due(n uint64) (time.Duration, bool) {
 		p.k++
 	}
 	return p.base.at(p.sum)
-}
-
-// NewPacer builds the pacer of a scenario's open load model: Constant or
-// Stages, wrapped in Poisson for arrivals: poisson. It fails for the closed
-// model, which has no pacer.
-func NewPacer(l scenario.LoadModel) (Pacer, error) {
-	if l.Closed() {
-		return nil, errors.New("worker: the closed model (concurrent) has no pacer")
-	}
-	var base Pacer = Constant{PerSecond: l.Rate}
-	if len(l.Stages) > 0 {
-		s, err := NewStages(l.Rate, l.Stages)
-		if err != nil {
-			return nil, err
-		}
-		base = s
-	}
-	switch l.Arrivals {
-	case scenario.ArrivalsUniform, "":
-		return base, nil
-	case scenario.ArrivalsPoisson:
-		return NewPoisson(base, l.Seed)
-	default:
-		return nil, fmt.Errorf("worker: unknown arrivals %q", l.Arrivals)
-	}
 }

@@ -4,11 +4,9 @@ import (
 	"math"
 	"testing"
 	"time"
-
-	"github.com/loadgen/loadgen/internal/scenario"
 )
 
-func mustStages(t *testing.T, start float64, st ...scenario.Stage) *Stages {
+func mustStages(t *testing.T, start float64, st ...Stage) *Stages {
 	t.Helper()
 	s, err := NewStages(start, st)
 	if err != nil {
@@ -19,12 +17,12 @@ func mustStages(t *testing.T, start float64, st ...scenario.Stage) *Stages {
 
 func TestPace(t *testing.T) {
 	upHoldDown := mustStages(t, 0,
-		scenario.Stage{Duration: 10 * time.Second, Target: 10},
-		scenario.Stage{Duration: 10 * time.Second, Target: 10},
-		scenario.Stage{Duration: 10 * time.Second, Target: 0})
+		Stage{Duration: 10 * time.Second, Target: 10},
+		Stage{Duration: 10 * time.Second, Target: 10},
+		Stage{Duration: 10 * time.Second, Target: 0})
 	pause := mustStages(t, 0,
-		scenario.Stage{Duration: 5 * time.Second, Target: 0},
-		scenario.Stage{Duration: 10 * time.Second, Target: 10})
+		Stage{Duration: 5 * time.Second, Target: 0},
+		Stage{Duration: 10 * time.Second, Target: 10})
 	tests := []struct {
 		name     string
 		p        Pacer
@@ -75,8 +73,8 @@ func TestPace(t *testing.T) {
 
 func TestRate(t *testing.T) {
 	s := mustStages(t, 2,
-		scenario.Stage{Duration: 10 * time.Second, Target: 12},
-		scenario.Stage{Duration: 10 * time.Second, Target: 12})
+		Stage{Duration: 10 * time.Second, Target: 12},
+		Stage{Duration: 10 * time.Second, Target: 12})
 	tests := []struct {
 		name    string
 		p       Pacer
@@ -104,14 +102,14 @@ func TestNewStagesErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		start  float64
-		stages []scenario.Stage
+		stages []Stage
 	}{
 		{"negative start", -1, nil},
 		{"NaN start", math.NaN(), nil},
-		{"zero duration", 0, []scenario.Stage{{Duration: 0, Target: 1}}},
-		{"negative target", 0, []scenario.Stage{{Duration: time.Second, Target: -1}}},
-		{"infinite target", 0, []scenario.Stage{{Duration: time.Second, Target: math.Inf(1)}}},
-		{"duration overflow", 0, []scenario.Stage{{Duration: math.MaxInt64, Target: 1}, {Duration: time.Second, Target: 1}}},
+		{"zero duration", 0, []Stage{{Duration: 0, Target: 1}}},
+		{"negative target", 0, []Stage{{Duration: time.Second, Target: -1}}},
+		{"infinite target", 0, []Stage{{Duration: time.Second, Target: math.Inf(1)}}},
+		{"duration overflow", 0, []Stage{{Duration: math.MaxInt64, Target: 1}, {Duration: time.Second, Target: 1}}},
 	}
 	for _, tt := range tests {
 		if _, err := NewStages(tt.start, tt.stages); err == nil {
@@ -154,16 +152,16 @@ func countDue(t *testing.T, p Pacer, window, total time.Duration) []int {
 // the rate plans, within 1% (or one call, for small counts).
 func TestStartsPerInterval(t *testing.T) {
 	stages := mustStages(t, 0,
-		scenario.Stage{Duration: 30 * time.Second, Target: 1000},
-		scenario.Stage{Duration: 40 * time.Second, Target: 1000},
-		scenario.Stage{Duration: 30 * time.Second, Target: 0})
+		Stage{Duration: 30 * time.Second, Target: 1000},
+		Stage{Duration: 40 * time.Second, Target: 1000},
+		Stage{Duration: 30 * time.Second, Target: 0})
 	poissonConst, err := NewPoisson(Constant{10000}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	poissonStages, err := NewPoisson(mustStages(t, 0,
-		scenario.Stage{Duration: 50 * time.Second, Target: 20000},
-		scenario.Stage{Duration: 50 * time.Second, Target: 20000}), 7)
+		Stage{Duration: 50 * time.Second, Target: 20000},
+		Stage{Duration: 50 * time.Second, Target: 20000}), 7)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,30 +228,3 @@ type fakePacer struct{}
 
 func (fakePacer) Pace(time.Duration, uint64) (time.Duration, bool) { return 0, true }
 func (fakePacer) Rate(time.Duration) float64                       { return 0 }
-
-func TestNewPacer(t *testing.T) {
-	tests := []struct {
-		name    string
-		l       scenario.LoadModel
-		want    string
-		wantErr bool
-	}{
-		{"uniform constant", scenario.LoadModel{Rate: 5, Arrivals: scenario.ArrivalsUniform}, "worker.Constant", false},
-		{"uniform stages", scenario.LoadModel{Stages: []scenario.Stage{{Duration: time.Second, Target: 1}}, Arrivals: scenario.ArrivalsUniform}, "*worker.Stages", false},
-		{"poisson", scenario.LoadModel{Rate: 5, Arrivals: scenario.ArrivalsPoisson}, "*worker.Poisson", false},
-		{"closed", scenario.LoadModel{Concurrent: 3}, "", true},
-		{"bad arrivals", scenario.LoadModel{Rate: 5, Arrivals: "bursty"}, "", true},
-	}
-	for _, tt := range tests {
-		p, err := NewPacer(tt.l)
-		if (err != nil) != tt.wantErr {
-			t.Errorf("%s: NewPacer() error = %v, wantErr %v", tt.name, err, tt.wantErr)
-			continue
-		}
-		if err == nil {
-			if got := typeName(p); got != tt.want {
-				t.Errorf("%s: NewPacer() = %s, want %s", tt.name, got, tt.want)
-			}
-		}
-	}
-}

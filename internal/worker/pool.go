@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/loadgen/loadgen/internal/metrics"
 )
 
 // Job is one call start handed to the pool.
@@ -22,22 +20,21 @@ type Job struct {
 	Started time.Time
 }
 
-// CallFunc runs one call synchronously and reports it. ctx is cancelled when
-// the run aborts, or when the grace period after the end of arrivals is
-// over: the call must then end itself properly (hang up, unsubscribe) within
-// its own bounded timeouts, and return. It must never panic. The pool
-// overwrites the record's Index, Scheduled and Started from the job.
-type CallFunc func(ctx context.Context, job Job) metrics.CallRecord
+// CallFunc runs one call synchronously and records it itself (the pool
+// knows nothing of what a call is). ctx is cancelled when the run aborts, or
+// when the grace period after the end of arrivals is over: the call must then
+// end itself properly (hang up, unsubscribe) within its own bounded timeouts,
+// and return. It must never panic.
+type CallFunc func(ctx context.Context, job Job)
 
 // Pool runs calls, each in its own goroutine, with at most a fixed number in
 // flight. TryStart never blocks: a start that finds the pool full is refused
 // and the caller counts it as dropped.
 type Pool struct {
-	sem    chan struct{}
-	freed  chan struct{}
-	call   CallFunc
-	record func(metrics.CallRecord)
-	now    func() time.Time
+	sem   chan struct{}
+	freed chan struct{}
+	call  CallFunc
+	now   func() time.Time
 
 	wg        sync.WaitGroup
 	inFlight  atomic.Int64
@@ -46,9 +43,8 @@ type Pool struct {
 }
 
 // NewPool returns a pool of at most max (> 0) calls in flight running call;
-// record, if not nil, receives every finished call's record (from the
-// call's goroutine, so concurrently); now is the clock (nil: time.Now).
-func NewPool(max int, call CallFunc, record func(metrics.CallRecord), now func() time.Time) (*Pool, error) {
+// now is the clock (nil: time.Now).
+func NewPool(max int, call CallFunc, now func() time.Time) (*Pool, error) {
 	if max < 1 || call == nil {
 		return nil, fmt.Errorf("worker: pool: need max > 0 (got %d) and a call function", max)
 	}
@@ -56,11 +52,10 @@ func NewPool(max int, call CallFunc, record func(metrics.CallRecord), now func()
 		now = time.Now
 	}
 	return &Pool{
-		sem:    make(chan struct{}, max),
-		freed:  make(chan struct{}, max),
-		call:   call,
-		record: record,
-		now:    now,
+		sem:   make(chan struct{}, max),
+		freed: make(chan struct{}, max),
+		call:  call,
+		now:   now,
 	}, nil
 }
 
@@ -86,11 +81,7 @@ func (p *Pool) TryStart(ctx context.Context, job Job) bool {
 			}
 		}()
 		job.Started = p.now()
-		rec := p.call(ctx, job)
-		rec.Index, rec.Scheduled, rec.Started = job.Index, job.Scheduled, job.Started
-		if p.record != nil {
-			p.record(rec)
-		}
+		p.call(ctx, job)
 	})
 	return true
 }

@@ -7,9 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/loadgen/loadgen/internal/metrics"
-	"github.com/loadgen/loadgen/internal/scenario"
 )
 
 // DefaultGrace is how long in-flight calls may go on after arrivals stop
@@ -70,11 +67,9 @@ type Config struct {
 	// Grace is how long in-flight calls may go on once arrivals have
 	// stopped, before their contexts are cancelled (0: cancelled at once).
 	Grace time.Duration
-	// Call runs one call.
+	// Call runs one call (and records it), concurrently from the calls'
+	// goroutines.
 	Call CallFunc
-	// Record receives every finished call's record, concurrently from the
-	// calls' goroutines (optional).
-	Record func(metrics.CallRecord)
 	// ArrivalsEnded is told the end of the arrival window once arrivals stop
 	// (the end of stage one): when they stopped or, when MaxCalls ended
 	// them, when the next start would have been due, so N starts fill N
@@ -159,27 +154,11 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Concurrent > 0 {
 		limit = cfg.Concurrent
 	}
-	pool, err := NewPool(limit, cfg.Call, cfg.Record, cfg.Clock.Now)
+	pool, err := NewPool(limit, cfg.Call, cfg.Clock.Now)
 	if err != nil {
 		return nil, err
 	}
 	return &Scheduler{cfg: cfg, clock: cfg.Clock, pool: pool, stop: make(chan struct{})}, nil
-}
-
-// FromScenario builds the Config of a validated scenario's load model; the
-// caller adds Call, Record, Dropped, Grace and Clock.
-func FromScenario(l scenario.LoadModel) (Config, error) {
-	cfg := Config{Duration: l.TotalDuration(), MaxCalls: l.MaxCalls}
-	if l.Closed() {
-		cfg.Concurrent = l.Concurrent
-		return cfg, nil
-	}
-	p, err := NewPacer(l)
-	if err != nil {
-		return Config{}, err
-	}
-	cfg.Pacer, cfg.MaxConcurrent = p, l.MaxConcurrent
-	return cfg, nil
 }
 
 // Stop ends arrivals gracefully (the first Ctrl-C): no new call starts, and

@@ -8,36 +8,54 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/loadgen/loadgen/internal/metrics"
-	"github.com/loadgen/loadgen/internal/scenario"
 )
+
+// outcome is how a test call ended.
+type outcome int
+
+const (
+	outcomeSuccess outcome = iota + 1
+	outcomeAborted
+)
+
+// record is what a test call reports: its job and how it ended.
+type record struct {
+	Job
+	Outcome outcome
+}
 
 // recorder collects records from concurrent calls.
 type recorder struct {
 	mu      sync.Mutex
-	recs    []metrics.CallRecord
+	recs    []record
 	dropped []Job
 }
 
-func (r *recorder) record(rec metrics.CallRecord) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.recs = append(r.recs, rec)
+// wrap returns a CallFunc that runs c and records its job and outcome: a
+// call whose context ended is aborted, one that returned before succeeded.
+func (r *recorder) wrap(c CallFunc) CallFunc {
+	return func(ctx context.Context, job Job) {
+		c(ctx, job)
+		o := outcomeSuccess
+		if ctx.Err() != nil {
+			o = outcomeAborted
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.recs = append(r.recs, record{Job: job, Outcome: o})
+	}
 }
 
 func (r *recorder) drop(j Job) { r.dropped = append(r.dropped, j) } // scheduler goroutine only
 
 // holdCall is a call that stays up for hold, or until its context ends.
 func holdCall(hold time.Duration) CallFunc {
-	return func(ctx context.Context, job Job) metrics.CallRecord {
+	return func(ctx context.Context, job Job) {
 		t := time.NewTimer(hold)
 		defer t.Stop()
 		select {
 		case <-t.C:
-			return metrics.CallRecord{Outcome: metrics.OutcomeSuccess}
 		case <-ctx.Done():
-			return metrics.CallRecord{Outcome: metrics.OutcomeAborted, Reason: metrics.ReasonCanceled}
 		}
 	}
 }
@@ -45,7 +63,7 @@ func holdCall(hold time.Duration) CallFunc {
 func runScheduler(t *testing.T, cfg Config) (*recorder, *Scheduler, error) {
 	t.Helper()
 	r := &recorder{}
-	cfg.Record, cfg.Dropped = r.record, r.drop
+	cfg.Call, cfg.Dropped = r.wrap(cfg.Call), r.drop
 	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -69,9 +87,9 @@ func TestSchedulerStartsPerInterval(t *testing.T) {
 		{"constant", func(*testing.T) Pacer { return Constant{200} }, 20 * time.Second, time.Second, 0.01},
 		{"ramped", func(t *testing.T) Pacer {
 			return mustStages(t, 0,
-				scenario.Stage{Duration: 10 * time.Second, Target: 500},
-				scenario.Stage{Duration: 10 * time.Second, Target: 500},
-				scenario.Stage{Duration: 10 * time.Second, Target: 100})
+				Stage{Duration: 10 * time.Second, Target: 500},
+				Stage{Duration: 10 * time.Second, Target: 500},
+				Stage{Duration: 10 * time.Second, Target: 100})
 		}, 0, time.Second, 0.01},
 		{"poisson", func(t *testing.T) Pacer {
 			p, err := NewPoisson(Constant{2000}, 3)
@@ -106,7 +124,7 @@ func TestSchedulerStartsPerInterval(t *testing.T) {
 					if lag := rec.Started.Sub(rec.Scheduled); lag != 0 {
 						t.Fatalf("call %d lag = %v, want 0 in a bubble", rec.Index, lag)
 					}
-					if rec.Outcome != metrics.OutcomeSuccess {
+					if rec.Outcome != outcomeSuccess {
 						t.Fatalf("call %d outcome %v, want success", rec.Index, rec.Outcome)
 					}
 					counts[rec.Scheduled.Sub(start)/tt.window]++
@@ -161,16 +179,15 @@ func TestSchedulerClosedModel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		up, maxUp := 0, 0
-		call := func(ctx context.Context, job Job) metrics.CallRecord {
+		call := func(ctx context.Context, job Job) {
 			mu.Lock()
 			up++
 			maxUp = max(maxUp, up)
 			mu.Unlock()
-			rec := holdCall(time.Second)(ctx, job)
+			holdCall(time.Second)(ctx, job)
 			mu.Lock()
 			up--
 			mu.Unlock()
-			return rec
 		}
 		start := time.Now()
 		r, s, err := runScheduler(t, Config{Concurrent: 3, Duration: 9500 * time.Millisecond, Call: call, Grace: time.Minute})
@@ -181,7 +198,7 @@ func TestSchedulerClosedModel(t *testing.T) {
 			t.Errorf("calls/max up/dropped = %d/%d/%d, want 30/3/0", len(r.recs), maxUp, s.Progress().Dropped)
 		}
 		for _, rec := range r.recs {
-			if off := rec.Scheduled.Sub(start); off%time.Second != 0 || rec.Outcome != metrics.OutcomeSuccess {
+			if off := rec.Scheduled.Sub(start); off%time.Second != 0 || rec.Outcome != outcomeSuccess {
 				t.Errorf("call %d scheduled at %v outcome %v, want whole seconds and success", rec.Index, off, rec.Outcome)
 			}
 		}
@@ -263,11 +280,11 @@ func TestSchedulerGrace(t *testing.T) {
 		if got := time.Since(start); got != 3750*time.Millisecond {
 			t.Errorf("Run took %v, want 3.75s", got)
 		}
-		outcomes := map[metrics.Outcome]int{}
+		outcomes := map[outcome]int{}
 		for _, rec := range r.recs {
 			outcomes[rec.Outcome]++
 		}
-		if len(r.recs) != 4 || outcomes[metrics.OutcomeSuccess] != 2 || outcomes[metrics.OutcomeAborted] != 2 {
+		if len(r.recs) != 4 || outcomes[outcomeSuccess] != 2 || outcomes[outcomeAborted] != 2 {
 			t.Errorf("outcomes = %v over %d calls, want 2 success and 2 aborted", outcomes, len(r.recs))
 		}
 		if p := s.Progress(); !p.Stopping || p.InFlight != 0 || p.TargetRate != 0 {
@@ -286,7 +303,7 @@ func TestSchedulerStopAndAbort(t *testing.T) {
 		r := &recorder{}
 		s, err := New(Config{
 			Pacer: Constant{10}, MaxConcurrent: 100, Duration: time.Hour,
-			Call: holdCall(time.Hour), Record: r.record, Grace: time.Hour,
+			Call: r.wrap(holdCall(time.Hour)), Grace: time.Hour,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -313,7 +330,7 @@ func TestSchedulerStopAndAbort(t *testing.T) {
 			t.Fatalf("%d records, want 10", len(r.recs))
 		}
 		for _, rec := range r.recs {
-			if rec.Outcome != metrics.OutcomeAborted {
+			if rec.Outcome != outcomeAborted {
 				t.Errorf("call %d outcome %v, want aborted", rec.Index, rec.Outcome)
 			}
 		}
@@ -340,20 +357,5 @@ func TestNewErrors(t *testing.T) {
 		if _, err := New(tt.cfg); err == nil {
 			t.Errorf("%s: New() = nil error", tt.name)
 		}
-	}
-}
-
-func TestFromScenario(t *testing.T) {
-	cfg, err := FromScenario(scenario.LoadModel{Rate: 3, Arrivals: scenario.ArrivalsUniform, Duration: time.Minute, MaxConcurrent: 9, MaxCalls: 4})
-	if err != nil || cfg.Duration != time.Minute || cfg.MaxConcurrent != 9 || cfg.MaxCalls != 4 || cfg.Pacer == nil {
-		t.Errorf("FromScenario(open) = %+v, %v", cfg, err)
-	}
-	cfg, err = FromScenario(scenario.LoadModel{Concurrent: 4, Duration: time.Minute})
-	if err != nil || cfg.Concurrent != 4 || cfg.Pacer != nil {
-		t.Errorf("FromScenario(closed) = %+v, %v", cfg, err)
-	}
-	cfg, err = FromScenario(scenario.LoadModel{Stages: []scenario.Stage{{Duration: 5 * time.Second, Target: 1}, {Duration: 5 * time.Second, Target: 1}}, Arrivals: scenario.ArrivalsUniform, MaxConcurrent: 1})
-	if err != nil || cfg.Duration != 10*time.Second {
-		t.Errorf("FromScenario(stages) = %+v, %v", cfg, err)
 	}
 }

@@ -1,4 +1,4 @@
-package worker
+package call
 
 import (
 	"context"
@@ -34,18 +34,18 @@ func TokenCredentials(key, realm, account, callee string) CredentialsFunc {
 	return func(n uint64, now time.Time) (signal.Credentials, error) {
 		iv, err := token.RandomIV()
 		if err != nil {
-			return signal.Credentials{}, fmt.Errorf("worker: token iv: %w", err)
+			return signal.Credentials{}, fmt.Errorf("call: token iv: %w", err)
 		}
 		set, err := token.MintSet(key, realm, scenario.Expand(account, n), scenario.Expand(callee, n), now, iv)
 		if err != nil {
-			return signal.Credentials{}, fmt.Errorf("worker: mint tokens: %w", err)
+			return signal.Credentials{}, fmt.Errorf("call: mint tokens: %w", err)
 		}
 		return signal.TokenCredentials(set.AccountToken, set.FromToken, set.ToToken), nil
 	}
 }
 
-// CallerConfig configures the calls of a run.
-type CallerConfig struct {
+// Config configures the calls of a run.
+type Config struct {
 	// Signal is the run's shared signalling client.
 	Signal *signal.Client
 	// Media is the run's shared media engine.
@@ -80,15 +80,26 @@ type CallerConfig struct {
 	Now func() time.Time
 }
 
-// Caller runs calls: its Run method is a CallFunc. One Caller serves a whole
+// Start says which call to place and when: the load engine's job.
+type Start struct {
+	// Index is the call's number in the run ({n} in the templates).
+	Index uint64
+	// Scheduled is when the load model meant the call to start.
+	Scheduled time.Time
+	// Started is when it actually started (Started-Scheduled is the
+	// scheduling lag).
+	Started time.Time
+}
+
+// Caller runs calls: its Run method places one call. One Caller serves a whole
 // run; it is safe for concurrent use.
 type Caller struct {
-	cfg    CallerConfig
+	cfg    Config
 	states [StateDone + 1]atomic.Int64
 }
 
 // NewCaller checks cfg and returns a Caller.
-func NewCaller(cfg CallerConfig) (*Caller, error) {
+func NewCaller(cfg Config) (*Caller, error) {
 	var errs []error
 	if cfg.Signal == nil {
 		errs = append(errs, errors.New("no signal client"))
@@ -109,7 +120,7 @@ func NewCaller(cfg CallerConfig) (*Caller, error) {
 		errs = append(errs, fmt.Errorf("ended by must be caller or gateway, got %q", cfg.EndedBy))
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("worker: caller: %w", err)
+		return nil, fmt.Errorf("call: caller: %w", err)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -120,7 +131,7 @@ func NewCaller(cfg CallerConfig) (*Caller, error) {
 // InState returns how many calls are in state s now (for the progress line:
 // StateUp + StateOnHold are the calls up). Finished calls are not counted:
 // InState(StateDone) is always 0.
-func (c *Caller) InState(s CallState) int {
+func (c *Caller) InState(s State) int {
 	if s < 0 || s > StateDone {
 		return 0
 	}
@@ -143,11 +154,11 @@ func (e *remoteEnd) Error() string {
 	return fmt.Sprintf("gateway sent %s: status %d %q", e.n.Type, e.n.StatusCode, e.n.ReasonText)
 }
 
-// call is one call's state while Run runs it.
-type call struct {
+// attempt is one call's state while Run runs it.
+type attempt struct {
 	c     *Caller
 	rec   metrics.CallRecord
-	state CallState
+	state State
 
 	sess       *signal.Session
 	peer       *media.Peer
@@ -159,15 +170,15 @@ type call struct {
 	started    bool // callStart accepted: the call must be ended
 }
 
-func (cl *call) set(s CallState) {
+func (cl *attempt) set(s State) {
 	cl.c.states[cl.state].Add(-1)
 	cl.state = s
 	cl.c.states[s].Add(1)
 }
 
-func (cl *call) now() time.Time { return cl.c.cfg.Now() }
+func (cl *attempt) now() time.Time { return cl.c.cfg.Now() }
 
-// Run places one call and reports it; it implements CallFunc. The call goes
+// Run places one call and reports it. The call goes
 // through subscribe, websocket, callStart (with the offer), ringing (if
 // sent), the answer (applied: connect), ICE, DTLS and the first remote RTP
 // packet, holds for its hold time (with the configured mid-call holds), and
@@ -180,8 +191,8 @@ func (cl *call) now() time.Time { return cl.c.cfg.Now() }
 // including ctx being cancelled (the call is then aborted), the call is ended
 // properly: the session DELETE and the unsubscribe each get timeouts.end on a
 // context that ctx's cancellation does not cut short.
-func (c *Caller) Run(ctx context.Context, job Job) metrics.CallRecord {
-	cl := &call{c: c, rec: metrics.CallRecord{Index: job.Index, Scheduled: job.Scheduled, Started: job.Started, Video: c.cfg.Video}}
+func (c *Caller) Run(ctx context.Context, st Start) metrics.CallRecord {
+	cl := &attempt{c: c, rec: metrics.CallRecord{Index: st.Index, Scheduled: st.Scheduled, Started: st.Started, Video: c.cfg.Video}}
 	cl.state = StateScheduled
 	c.states[StateScheduled].Add(1)
 	defer func() {
@@ -190,7 +201,7 @@ func (c *Caller) Run(ctx context.Context, job Job) metrics.CallRecord {
 		cl.state = StateDone
 	}()
 
-	hold := c.cfg.Hold.Sample(rand.New(rand.NewPCG(c.cfg.Seed, job.Index)))
+	hold := c.cfg.Hold.Sample(rand.New(rand.NewPCG(c.cfg.Seed, st.Index)))
 	phase, reason, err := cl.setup(ctx)
 	if err == nil {
 		phase, reason, err = cl.up(ctx, hold)
@@ -217,7 +228,7 @@ func (c *Caller) Run(ctx context.Context, job Job) metrics.CallRecord {
 
 // fail records the first failure (later ones are consequences). A failure
 // after ctx was cancelled is an abort.
-func (cl *call) fail(ctx context.Context, phase metrics.Phase, reason metrics.Reason, err error) {
+func (cl *attempt) fail(ctx context.Context, phase metrics.Phase, reason metrics.Reason, err error) {
 	if cl.rec.Outcome != metrics.OutcomeUnknown && cl.rec.Outcome != metrics.OutcomeSuccess {
 		return
 	}
@@ -274,7 +285,7 @@ func reasonOf(err error) metrics.Reason {
 }
 
 // step runs fn under the phase's timeout and records the phase's instant.
-func (cl *call) step(ctx context.Context, d time.Duration, phase metrics.Phase, fn func(context.Context) error) (metrics.Phase, metrics.Reason, error) {
+func (cl *attempt) step(ctx context.Context, d time.Duration, phase metrics.Phase, fn func(context.Context) error) (metrics.Phase, metrics.Reason, error) {
 	sctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
 	if err := fn(sctx); err != nil {
@@ -285,7 +296,7 @@ func (cl *call) step(ctx context.Context, d time.Duration, phase metrics.Phase, 
 }
 
 // setup takes the call from nothing to the first remote media.
-func (cl *call) setup(ctx context.Context) (metrics.Phase, metrics.Reason, error) {
+func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, error) {
 	cfg := cl.c.cfg
 	t := cfg.Timeouts
 	creds, err := cfg.Credentials(cl.rec.Index, cl.now())
@@ -388,7 +399,7 @@ func (cl *call) setup(ctx context.Context) (metrics.Phase, metrics.Reason, error
 
 // up holds the call for hold, with the mid-call holds, then waits for the
 // gateway's callEnd if the gateway ends calls.
-func (cl *call) up(ctx context.Context, hold time.Duration) (metrics.Phase, metrics.Reason, error) {
+func (cl *attempt) up(ctx context.Context, hold time.Duration) (metrics.Phase, metrics.Reason, error) {
 	cfg := cl.c.cfg
 	cl.set(StateUp)
 	if cfg.OnUp != nil {
@@ -454,7 +465,7 @@ func (cl *call) up(ctx context.Context, hold time.Duration) (metrics.Phase, metr
 }
 
 // renegotiate puts the call on hold or takes it off: offer, PUT, answer.
-func (cl *call) renegotiate(ctx context.Context, hold bool) error {
+func (cl *attempt) renegotiate(ctx context.Context, hold bool) error {
 	t := cl.c.cfg.Timeouts
 	sctx, cancel := context.WithTimeout(ctx, t.Start)
 	defer cancel()
@@ -481,7 +492,7 @@ func (cl *call) renegotiate(ctx context.Context, hold bool) error {
 // goroutine, under the wait's deadline) returns, d passes (errTimeout), the
 // gateway ends the call (*remoteEnd), the websocket drops, or ctx ends. It
 // returns only after fn's goroutine has.
-func (cl *call) wait(ctx context.Context, d time.Duration, fn func(context.Context) error, done func() bool) error {
+func (cl *attempt) wait(ctx context.Context, d time.Duration, fn func(context.Context) error, done func() bool) error {
 	if done != nil && done() {
 		return nil
 	}
@@ -536,7 +547,7 @@ func (cl *call) wait(ctx context.Context, d time.Duration, fn func(context.Conte
 
 // handle applies one notification; it returns an error when the call is
 // over on the gateway's side.
-func (cl *call) handle(ctx context.Context, n signal.Notification) error {
+func (cl *attempt) handle(ctx context.Context, n signal.Notification) error {
 	if n.SessionData != "" && cl.sessionID != "" && n.SessionData != cl.sessionID {
 		return nil // another call's: not ours to act on
 	}
@@ -573,7 +584,7 @@ func (cl *call) handle(ctx context.Context, n signal.Notification) error {
 // end ends the call properly whatever happened: DELETE of the call session
 // (unless the gateway ended it), DELETE of the subscription. Each request
 // gets timeouts.end, on a context ctx's cancellation does not cut short.
-func (cl *call) end(ctx context.Context) {
+func (cl *attempt) end(ctx context.Context) {
 	t := cl.c.cfg.Timeouts
 	base := context.WithoutCancel(ctx)
 	if cl.started && cl.remote == nil {
@@ -601,13 +612,13 @@ func (cl *call) end(ctx context.Context) {
 	}
 }
 
-// NewCallerConfig fills a CallerConfig from a validated scenario: the
+// NewConfig fills a Config from a validated scenario: the
 // credentials of its mode (key is token mode's key, read by the caller from
 // the environment variable the scenario names), video, hold, mid-call holds,
 // who ends calls, timeouts and the seed. The caller adds Signal, Media,
 // CheckIntegrity, OnUp and Now.
-func NewCallerConfig(s *scenario.Scenario, key string) CallerConfig {
-	cfg := CallerConfig{
+func NewConfig(s *scenario.Scenario, key string) Config {
+	cfg := Config{
 		Options:    signal.CallOptions{DisplayName: s.Call.DisplayName},
 		Video:      s.Call.Video,
 		Hold:       s.Call.Hold,

@@ -1,4 +1,4 @@
-package worker
+package call
 
 import (
 	"testing"
@@ -48,15 +48,15 @@ call: {video: true}
 	if !ec.RelayOnly || ec.PortMin != 40000 || ec.PortMax != 40010 || len(ec.ICEServers) != 1 || ec.ICEServers[0].Username != "u" || ec.IncludeLoopback {
 		t.Errorf("NewEngineConfig = %+v", ec)
 	}
-	cc := NewCallerConfig(s, "0123456789abcdef")
+	cc := NewConfig(s, "0123456789abcdef")
 	if !cc.Video || cc.Credentials == nil || cc.Timeouts.Answer != scenario.DefaultAnswerTimeout {
-		t.Errorf("NewCallerConfig = %+v", cc)
+		t.Errorf("NewConfig = %+v", cc)
 	}
 	creds, err := cc.Credentials(5, time.Unix(1700000000, 0))
 	if err != nil || creds.PathUser == "" || creds.PathUser == "caller-5@example.com" || creds.From == "" || creds.To == "" {
 		t.Errorf("token credentials = %+v, %v; want minted tokens", creds, err)
 	}
-	reg := NewCallerConfig(&scenario.Scenario{Mode: scenario.ModeRegular, Call: scenario.Call{Caller: "sip:a-{n}@x.com", Callee: "b-{n}@x.com"}}, "")
+	reg := NewConfig(&scenario.Scenario{Mode: scenario.ModeRegular, Call: scenario.Call{Caller: "sip:a-{n}@x.com", Callee: "b-{n}@x.com"}}, "")
 	creds, err = reg.Credentials(7, time.Now())
 	if err != nil || creds != signal.RegularCredentials("b-7@x.com", "sip:a-7@x.com") {
 		t.Errorf("regular credentials = %+v, %v", creds, err)

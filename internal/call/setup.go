@@ -1,4 +1,4 @@
-package worker
+package call
 
 import (
 	"fmt"
@@ -54,12 +54,12 @@ func NewEngineConfig(s *scenario.Scenario) (media.EngineConfig, error) {
 	var err error
 	if s.Call.AudioFile != "" {
 		if cfg.Audio, err = media.LoadFile(s.Call.AudioFile); err != nil {
-			return media.EngineConfig{}, fmt.Errorf("worker: audio file: %w", err)
+			return media.EngineConfig{}, fmt.Errorf("call: audio file: %w", err)
 		}
 	}
 	if s.Call.VideoFile != "" {
 		if cfg.Video, err = media.LoadFile(s.Call.VideoFile); err != nil {
-			return media.EngineConfig{}, fmt.Errorf("worker: video file: %w", err)
+			return media.EngineConfig{}, fmt.Errorf("call: video file: %w", err)
 		}
 	}
 	return cfg, nil

@@ -1,14 +1,14 @@
-package worker
+package call
 
-// CallState is where one call is in its life; the call state machine moves
+// State is where one call is in its life; the call state machine moves
 // through these in order (some calls skip Ringing, HoldUnhold) and ends in
 // Done whatever the outcome.
-type CallState int
+type State int
 
 // The call states, in the order a successful call passes them.
 const (
 	// StateUnknown is the zero value: not a state a call is ever in.
-	StateUnknown CallState = iota
+	StateUnknown State = iota
 	// StateScheduled: the pacer issued the start; the call has not begun.
 	StateScheduled
 	// StateSubscribing: the subscription POST is in flight.
@@ -42,7 +42,7 @@ const (
 )
 
 // String returns the state's name, e.g. "connecting_media".
-func (s CallState) String() string {
+func (s State) String() string {
 	switch s {
 	case StateUnknown:
 		return "unknown"

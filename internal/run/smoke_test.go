@@ -1,4 +1,4 @@
-package worker
+package run
 
 import (
 	"context"
@@ -9,11 +9,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgen/loadgen/internal/call"
 	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/media"
 	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/signal"
+	"github.com/loadgen/loadgen/internal/worker"
 )
 
 // TestSmokeScenario runs scenarios/smoke.yaml end to end against the
@@ -23,7 +25,7 @@ func TestSmokeScenario(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real calls")
 	}
-	recs := runScenarioFile(t, "../../scenarios/smoke.yaml", callLimit)
+	recs := runScenarioFile(t, "../../scenarios/smoke.yaml", 30*time.Second)
 	if len(recs) != 5 {
 		t.Fatalf("%d calls, want 5", len(recs))
 	}
@@ -69,7 +71,7 @@ func runScenarioFile(t *testing.T, path string, limit time.Duration) []metrics.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	ecfg, err := NewEngineConfig(s)
+	ecfg, err := call.NewEngineConfig(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,30 +95,31 @@ func runScenarioFile(t *testing.T, path string, limit time.Duration) []metrics.C
 			t.Errorf("gateway Shutdown: %v", err)
 		}
 	}()
-	sc, err := signal.NewClient(NewSignalConfig(s, srv.URL, "test"))
+	sc, err := signal.NewClient(call.NewSignalConfig(s, srv.URL, "test"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sc.Close()
-	ccfg := NewCallerConfig(s, "")
+	ccfg := call.NewConfig(s, "")
 	ccfg.Signal, ccfg.Media, ccfg.CheckIntegrity = sc, eng, true
-	caller, err := NewCaller(ccfg)
+	caller, err := call.NewCaller(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := FromScenario(s.Load)
+	cfg, err := Schedule(s.Load)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
 	var recs []metrics.CallRecord
-	cfg.Call, cfg.Grace = caller.Run, time.Minute
-	cfg.Record = func(r metrics.CallRecord) {
+	cfg.Grace = time.Minute
+	cfg.Call = func(ctx context.Context, job worker.Job) {
+		r := caller.Run(ctx, call.Start(job))
 		mu.Lock()
 		defer mu.Unlock()
 		recs = append(recs, r)
 	}
-	sched, err := New(cfg)
+	sched, err := worker.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,4 +141,20 @@ func peakFile() string {
 		return f
 	}
 	return "../../scenarios/peak.yaml"
+}
+
+// checkGatewayClean fails unless the gateway has nothing of any call left.
+func checkGatewayClean(t *testing.T, gw *gateway.Gateway) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st := gw.Stats()
+		if st.Sessions == 0 && st.Subscriptions == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gateway still has %d sessions and %d subscriptions", st.Sessions, st.Subscriptions)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

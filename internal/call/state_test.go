@@ -1,10 +1,10 @@
-package worker
+package call
 
 import "testing"
 
 func TestCallStateString(t *testing.T) {
 	tests := []struct {
-		s    CallState
+		s    State
 		want string
 	}{
 		{StateUnknown, "unknown"},
@@ -21,16 +21,16 @@ func TestCallStateString(t *testing.T) {
 		{StateEnding, "ending"},
 		{StateUnsubscribing, "unsubscribing"},
 		{StateDone, "done"},
-		{CallState(-1), "unknown"},
+		{State(-1), "unknown"},
 		{StateDone + 1, "unknown"},
 	}
 	for _, tt := range tests {
 		if got := tt.s.String(); got != tt.want {
-			t.Errorf("CallState(%d).String() = %q, want %q", int(tt.s), got, tt.want)
+			t.Errorf("State(%d).String() = %q, want %q", int(tt.s), got, tt.want)
 		}
 	}
-	var zero CallState
+	var zero State
 	if zero != StateUnknown {
-		t.Errorf("zero CallState = %v, want StateUnknown", zero)
+		t.Errorf("zero State = %v, want StateUnknown", zero)
 	}
 }

@@ -1,4 +1,4 @@
-package worker
+package call
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/signal"
+	"github.com/loadgen/loadgen/internal/worker"
 )
 
 // callLimit bounds every call-level test; reaching it is a failure.
@@ -27,7 +28,7 @@ const testKey = "0123456789abcdef"
 type rig struct {
 	gw  *gateway.Gateway
 	url string
-	cfg CallerConfig
+	cfg Config
 }
 
 func newRig(t *testing.T, token bool, mod func(*gateway.Config)) *rig {
@@ -72,7 +73,7 @@ func newRig(t *testing.T, token bool, mod func(*gateway.Config)) *rig {
 			t.Errorf("engine Close: %v", err)
 		}
 	})
-	cfg := CallerConfig{
+	cfg := Config{
 		Signal: sc, Media: eng,
 		Credentials:    RegularCredentials(scenario.DefaultCaller, scenario.DefaultCallee),
 		Hold:           scenario.Hold{Distribution: scenario.DistFixed, Fixed: 300 * time.Millisecond},
@@ -89,7 +90,7 @@ func newRig(t *testing.T, token bool, mod func(*gateway.Config)) *rig {
 	return &rig{gw: gw, url: srv.URL, cfg: cfg}
 }
 
-func runCall(t *testing.T, cfg CallerConfig, ctx context.Context) metrics.CallRecord {
+func runCall(t *testing.T, cfg Config, ctx context.Context) metrics.CallRecord {
 	t.Helper()
 	c, err := NewCaller(cfg)
 	if err != nil {
@@ -98,7 +99,7 @@ func runCall(t *testing.T, cfg CallerConfig, ctx context.Context) metrics.CallRe
 	ctx, cancel := context.WithTimeout(ctx, callLimit)
 	defer cancel()
 	now := time.Now()
-	rec := c.Run(ctx, Job{Index: 3, Scheduled: now, Started: now})
+	rec := c.Run(ctx, Start{Index: 3, Scheduled: now, Started: now})
 	for s := StateUnknown; s <= StateDone; s++ {
 		if n := c.InState(s); n != 0 {
 			t.Errorf("InState(%v) = %d after the call, want 0", s, n)
@@ -153,10 +154,10 @@ func TestCallSuccess(t *testing.T) {
 	tests := []struct {
 		name  string
 		token bool
-		mod   func(*CallerConfig)
+		mod   func(*Config)
 	}{
 		{"regular audio", false, nil},
-		{"regular video with hold and unhold", false, func(c *CallerConfig) {
+		{"regular video with hold and unhold", false, func(c *Config) {
 			c.Video = true
 			c.Hold.Fixed = 800 * time.Millisecond
 			c.HoldUnhold = []scenario.HoldUnhold{{At: 100 * time.Millisecond, Duration: 200 * time.Millisecond}}
@@ -221,7 +222,7 @@ func TestCallFailures(t *testing.T) {
 	tests := []struct {
 		name   string
 		gw     func(*gateway.Config)
-		call   func(t *testing.T, r *rig, c *CallerConfig)
+		call   func(t *testing.T, r *rig, c *Config)
 		phase  metrics.Phase
 		reason metrics.Reason
 	}{
@@ -230,13 +231,13 @@ func TestCallFailures(t *testing.T) {
 		{"rejected with HTTP 486", func(g *gateway.Config) {
 			g.RejectRatio, g.RejectMode, g.RejectStatus = 1, gateway.RejectHTTP, 503
 		}, nil, metrics.PhaseStart, metrics.ReasonHTTPStatus},
-		{"answer too late", func(g *gateway.Config) { g.AnswerDelay = 3 * time.Second }, func(_ *testing.T, _ *rig, c *CallerConfig) {
+		{"answer too late", func(g *gateway.Config) { g.AnswerDelay = 3 * time.Second }, func(_ *testing.T, _ *rig, c *Config) {
 			c.Timeouts.Answer = 300 * time.Millisecond
 		}, metrics.PhaseConnect, metrics.ReasonTimeout},
-		{"gateway never ends the call", nil, func(_ *testing.T, _ *rig, c *CallerConfig) {
+		{"gateway never ends the call", nil, func(_ *testing.T, _ *rig, c *Config) {
 			c.EndedBy, c.Timeouts.End = scenario.EndedByGateway, 300*time.Millisecond
 		}, metrics.PhaseEnd, metrics.ReasonTimeout},
-		{"remote end during hold", nil, func(t *testing.T, r *rig, c *CallerConfig) {
+		{"remote end during hold", nil, func(t *testing.T, r *rig, c *Config) {
 			c.Hold.Fixed = 10 * time.Second
 			c.OnUp = func(id string, _ time.Duration) {
 				if err := r.gw.EndCall(id, 0, "bye"); err != nil {
@@ -244,7 +245,7 @@ func TestCallFailures(t *testing.T) {
 				}
 			}
 		}, metrics.PhaseMedia, metrics.ReasonRemoteEnded},
-		{"connection refused", nil, func(t *testing.T, _ *rig, c *CallerConfig) {
+		{"connection refused", nil, func(t *testing.T, _ *rig, c *Config) {
 			sc, err := signal.NewClient(signal.Config{BaseURL: closedPort(t)})
 			if err != nil {
 				t.Fatal(err)
@@ -252,7 +253,7 @@ func TestCallFailures(t *testing.T) {
 			t.Cleanup(func() { sc.Close() })
 			c.Signal = sc
 		}, metrics.PhaseSubscribe, metrics.ReasonTransport},
-		{"credentials fail", nil, func(_ *testing.T, _ *rig, c *CallerConfig) {
+		{"credentials fail", nil, func(_ *testing.T, _ *rig, c *Config) {
 			c.Credentials = func(uint64, time.Time) (signal.Credentials, error) { return signal.Credentials{}, errors.New("no") }
 		}, metrics.PhaseSubscribe, metrics.ReasonLocal},
 	}
@@ -292,10 +293,10 @@ func TestRunCancelEndsCalls(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var recs []metrics.CallRecord
-	s, err := New(Config{
-		Pacer: Constant{20}, MaxConcurrent: 10, MaxCalls: 4, Grace: time.Minute,
-		Call: c.Run,
-		Record: func(rec metrics.CallRecord) {
+	s, err := worker.New(worker.Config{
+		Pacer: worker.Constant{PerSecond: 20}, MaxConcurrent: 10, MaxCalls: 4, Grace: time.Minute,
+		Call: func(ctx context.Context, job worker.Job) {
+			rec := c.Run(ctx, Start(job))
 			mu.Lock()
 			defer mu.Unlock()
 			recs = append(recs, rec)
