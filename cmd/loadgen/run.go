@@ -173,13 +173,17 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	out := &runOutput{e: e, s: s, path: path, outDir: o.out, rec: rec, cpu: cpu, results: results}
 
 	schedCfg.Grace = o.grace
-	schedCfg.Call = func(ctx context.Context, job worker.Job) {
+	schedCfg.Call = func(ctx context.Context, job worker.Job) bool {
 		rec.CallStarted()
-		out.record(runner.caller.Run(ctx, call.Start(job)))
+		r := runner.caller.Run(ctx, call.Start(job))
+		out.record(r)
+		return r.Outcome == metrics.OutcomeSuccess
 	}
 	warnedDrop := false
-	schedCfg.Dropped = func(worker.Job) {
-		rec.Dropped()
+	schedCfg.Dropped = func(_ worker.Job, n uint64) {
+		for range n {
+			rec.Dropped()
+		}
 		if !warnedDrop { // the scheduler's goroutine alone calls Dropped
 			warnedDrop = true
 			fmt.Fprintf(e.stderr, "\nloadgen run: max_concurrent (%d) is full: starts are being dropped and counted\n", s.Load.MaxConcurrent)

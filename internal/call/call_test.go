@@ -295,11 +295,12 @@ func TestRunCancelEndsCalls(t *testing.T) {
 	var recs []metrics.CallRecord
 	s, err := worker.New(worker.Config{
 		Pacer: worker.Constant{PerSecond: 20}, MaxConcurrent: 10, MaxCalls: 4, Grace: time.Minute,
-		Call: func(ctx context.Context, job worker.Job) {
+		Call: func(ctx context.Context, job worker.Job) bool {
 			rec := c.Run(ctx, Start(job))
 			mu.Lock()
 			defer mu.Unlock()
 			recs = append(recs, rec)
+			return rec.Outcome == metrics.OutcomeSuccess
 		},
 	})
 	if err != nil {

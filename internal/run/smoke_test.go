@@ -113,11 +113,12 @@ func runScenarioFile(t *testing.T, path string, limit time.Duration) []metrics.C
 	var mu sync.Mutex
 	var recs []metrics.CallRecord
 	cfg.Grace = time.Minute
-	cfg.Call = func(ctx context.Context, job worker.Job) {
+	cfg.Call = func(ctx context.Context, job worker.Job) bool {
 		r := caller.Run(ctx, call.Start(job))
 		mu.Lock()
 		defer mu.Unlock()
 		recs = append(recs, r)
+		return r.Outcome == metrics.OutcomeSuccess
 	}
 	sched, err := worker.New(cfg)
 	if err != nil {

@@ -104,6 +104,14 @@ func (c Constant) at(x float64) (time.Duration, bool) {
 	return toDuration(x / c.PerSecond)
 }
 
+// count is the planned number of starts by elapsed, N(elapsed).
+func (c Constant) count(elapsed time.Duration) float64 {
+	if !(c.PerSecond > 0) || elapsed <= 0 {
+		return 0
+	}
+	return c.PerSecond * elapsed.Seconds()
+}
+
 // Ramp changes the rate linearly from From to To over Over, then stops (as
 // one stage of k6's ramping-arrival-rate). With From == To it is a constant
 // rate for a bounded time.
@@ -129,6 +137,19 @@ func (r Ramp) Rate(elapsed time.Duration) float64 {
 
 // Due implements DuePacer.
 func (r Ramp) Due(n uint64) (time.Duration, bool) { return r.at(float64(n)) }
+
+// count is the planned number of starts by elapsed (the ramp's total
+// after its end).
+func (r Ramp) count(elapsed time.Duration) float64 {
+	if elapsed <= 0 || r.Over <= 0 {
+		return 0
+	}
+	if elapsed >= r.Over {
+		return r.total()
+	}
+	d := elapsed.Seconds()
+	return r.From*d + (r.To-r.From)/(2*r.Over.Seconds())*d*d
+}
 
 // total is the ramp's planned count, the trapezoid's area.
 func (r Ramp) total() float64 { return (r.From + r.To) / 2 * r.Over.Seconds() }
@@ -245,6 +266,18 @@ func (s *Stages) at(x float64) (time.Duration, bool) {
 	return 0, false
 }
 
+// count is the planned number of starts by elapsed.
+func (s *Stages) count(elapsed time.Duration) float64 {
+	var n float64
+	for i, r := range s.ramps {
+		if elapsed < s.starts[i] {
+			break
+		}
+		n = s.counts[i] + r.count(elapsed-s.starts[i])
+	}
+	return n
+}
+
 // Duration is the total length of the stages.
 func (s *Stages) Duration() time.Duration {
 	if len(s.ramps) == 0 {
@@ -256,7 +289,10 @@ func (s *Stages) Duration() time.Duration {
 // profile is a planned rate that can be inverted at a real-valued count.
 type profile interface {
 	Pacer
+	// at is the offset at which the planned count reaches x.
 	at(x float64) (time.Duration, bool)
+	// count is the planned count N(elapsed).
+	count(elapsed time.Duration) float64
 }
 
 // maxPoissonJump bounds how far past the last asked index a Poisson pacer
@@ -317,4 +353,122 @@ func (p *Poisson) Due(n uint64) (time.Duration, bool) {
 		p.k++
 	}
 	return p.base.at(p.sum)
+}
+
+// skip implements skipper: when calls from n on are already due at elapsed
+// (the scheduler fell behind, or the pool is full), it moves the process
+// past them in one step. The number of arrivals between E(n+1) and the
+// planned count at elapsed is itself Poisson-distributed, and by
+// memorylessness the next arrival lies one exponential draw past that
+// count, so no missed slot is drawn one by one.
+func (p *Poisson) skip(n uint64, elapsed time.Duration) uint64 {
+	if n >= math.MaxUint64-1 {
+		return n
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	want := n + 1
+	if p.rng == nil || want < p.k {
+		p.rng = rand.New(rand.NewPCG(p.seed, 0x9e3779b97f4a7c15))
+		p.k, p.sum = 0, 0
+	}
+	if want-p.k > maxPoissonJump {
+		return n
+	}
+	for p.k < want {
+		p.sum += p.rng.ExpFloat64()
+		p.k++
+	}
+	c := p.base.count(elapsed)
+	if at, ok := p.base.at(p.sum); !ok || at > elapsed || p.sum > c {
+		return n
+	}
+	next := n + 1 + poissonCount(p.rng, c-p.sum)
+	p.k, p.sum = next+1, c+p.rng.ExpFloat64()
+	return next
+}
+
+// poissonCount draws from a Poisson distribution of mean lambda: Knuth's
+// product of uniforms for small means, the normal approximation (rounded,
+// at least 0) for large ones, where it is accurate to well under one count
+// per thousand.
+func poissonCount(rng *rand.Rand, lambda float64) uint64 {
+	switch {
+	case !(lambda > 0):
+		return 0
+	case lambda < 50:
+		limit, prod, k := math.Exp(-lambda), rng.Float64(), uint64(0)
+		for prod > limit {
+			prod *= rng.Float64()
+			k++
+		}
+		return k
+	default:
+		v := math.Round(lambda + math.Sqrt(lambda)*rng.NormFloat64())
+		if v <= 0 {
+			return 0
+		}
+		if v >= math.MaxUint64/2 {
+			return math.MaxUint64 / 2
+		}
+		return uint64(v)
+	}
+}
+
+// skipper is implemented by pacers that move past every call already due
+// without computing each one's instant.
+type skipper interface {
+	// skip returns the first call from n on that is not yet due at
+	// elapsed (n itself when it is not due).
+	skip(n uint64, elapsed time.Duration) uint64
+}
+
+// firstNotDue returns the first call from n on that is not due at elapsed,
+// for a pacer whose Due is a pure, non-decreasing function of n: an
+// exponential probe then a binary search, O(log missed) calls of due.
+func firstNotDue(due func(uint64) (time.Duration, bool), n uint64, elapsed time.Duration) uint64 {
+	isDue := func(m uint64) bool {
+		at, ok := due(m)
+		return ok && at <= elapsed
+	}
+	if !isDue(n) {
+		return n
+	}
+	lo, hi := n, n // lo is due
+	for step := uint64(1); ; step *= 2 {
+		hi = lo + step
+		if hi < lo || step == 0 { // overflow: nothing that far is due
+			hi = math.MaxUint64
+			break
+		}
+		if !isDue(hi) {
+			break
+		}
+		lo = hi
+	}
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		if isDue(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+// skipDue returns the first call from n on that p does not have due at
+// elapsed, without walking the missed calls one by one where p allows.
+func skipDue(p Pacer, n uint64, elapsed time.Duration) uint64 {
+	switch sp := p.(type) {
+	case skipper:
+		return sp.skip(n, elapsed)
+	case DuePacer:
+		return firstNotDue(sp.Due, n, elapsed)
+	default:
+		if wait, stop := p.Pace(elapsed, n); !stop && wait == 0 {
+			return n + 1
+		}
+		return n
+	}
 }

@@ -20,19 +20,28 @@ type Job struct {
 	Started time.Time
 }
 
-// CallFunc runs one call synchronously and records it itself (the pool
-// knows nothing of what a call is). ctx is cancelled when the run aborts, or
-// when the grace period after the end of arrivals is over: the call must then
-// end itself properly (hang up, unsubscribe) within its own bounded timeouts,
-// and return. It must never panic.
-type CallFunc func(ctx context.Context, job Job)
+// CallFunc runs one call synchronously, records it itself (the pool knows
+// nothing of what a call is) and reports whether it succeeded (the closed
+// model pauses a slot whose call failed). ctx is cancelled when the run
+// aborts, or when the grace period after the end of arrivals is over: the
+// call must then end itself properly (hang up, unsubscribe) within its own
+// bounded timeouts, and return. It must never panic.
+type CallFunc func(ctx context.Context, job Job) (ok bool)
+
+// Freed is a slot of the pool given back by a call that ended.
+type Freed struct {
+	// At is when the call ended.
+	At time.Time
+	// Failed is true when the call did not succeed.
+	Failed bool
+}
 
 // Pool runs calls, each in its own goroutine, with at most a fixed number in
 // flight. TryStart never blocks: a start that finds the pool full is refused
 // and the caller counts it as dropped.
 type Pool struct {
 	sem   chan struct{}
-	freed chan struct{}
+	freed chan Freed
 	call  CallFunc
 	now   func() time.Time
 
@@ -53,7 +62,7 @@ func NewPool(max int, call CallFunc, now func() time.Time) (*Pool, error) {
 	}
 	return &Pool{
 		sem:   make(chan struct{}, max),
-		freed: make(chan struct{}, max),
+		freed: make(chan Freed, max),
 		call:  call,
 		now:   now,
 	}, nil
@@ -71,17 +80,19 @@ func (p *Pool) TryStart(ctx context.Context, job Job) bool {
 	p.inFlight.Add(1)
 	p.started.Add(1)
 	p.wg.Go(func() {
+		ok := false
 		defer func() {
 			p.inFlight.Add(-1)
 			p.completed.Add(1)
+			f := Freed{At: p.now(), Failed: !ok}
 			<-p.sem
 			select { // at most cap tokens are ever outstanding
-			case p.freed <- struct{}{}:
+			case p.freed <- f:
 			default:
 			}
 		}()
 		job.Started = p.now()
-		p.call(ctx, job)
+		ok = p.call(ctx, job)
 	})
 	return true
 }
@@ -89,7 +100,7 @@ func (p *Pool) TryStart(ctx context.Context, job Job) bool {
 // Freed delivers one token each time a call ends and frees a slot (the
 // closed model replaces each call that ends). Tokens not taken are kept up to
 // the pool's maximum.
-func (p *Pool) Freed() <-chan struct{} { return p.freed }
+func (p *Pool) Freed() <-chan Freed { return p.freed }
 
 // Wait returns once every call started so far has ended.
 func (p *Pool) Wait() { p.wg.Wait() }

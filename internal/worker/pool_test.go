@@ -18,11 +18,12 @@ func TestPool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		var got []Job
-		p, err := NewPool(2, func(ctx context.Context, j Job) {
+		p, err := NewPool(2, func(ctx context.Context, j Job) bool {
 			time.Sleep(time.Second)
 			mu.Lock()
 			defer mu.Unlock()
 			got = append(got, j)
+			return j.Index == 0
 		}, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -39,6 +40,19 @@ func TestPool(t *testing.T) {
 		p.Wait()
 		if p.InFlight() != 0 || p.Completed() != 2 || len(p.Freed()) != 2 || len(got) != 2 {
 			t.Errorf("after Wait: in flight/completed/freed/records = %d/%d/%d/%d, want 0/2/2/2", p.InFlight(), p.Completed(), len(p.Freed()), len(got))
+		}
+		failed := 0
+		for range 2 {
+			f := <-p.Freed()
+			if !f.At.Equal(at.Add(time.Second)) {
+				t.Errorf("slot freed at %v, want 1s after the start", f.At.Sub(at))
+			}
+			if f.Failed {
+				failed++
+			}
+		}
+		if failed != 1 {
+			t.Errorf("%d freed slots marked failed, want 1 (call 1 reported failure)", failed)
 		}
 		for _, r := range got {
 			if r.Index > 1 || r.Started.Sub(r.Scheduled) != time.Second {

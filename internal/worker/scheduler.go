@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,9 +62,27 @@ type Config struct {
 	// Duration is how long calls start (0: until the pacer stops, MaxCalls
 	// is reached, Stop is called or the context ends).
 	Duration time.Duration
-	// MaxCalls ends arrivals after this many starts, dropped ones included
-	// (0: no limit).
+	// MaxCalls ends arrivals after this many starts of the whole run,
+	// dropped ones included (0: no limit); a shard runs its own calls among
+	// the run's first MaxCalls.
 	MaxCalls uint64
+	// Shard is this process's share of a sharded run (the zero value: the
+	// whole run). The pacer is this shard's already (Shard.UniformPacer, or
+	// a Poisson pacer of Scale(base, 1/Count) and Shard.Seed); Concurrent is
+	// this shard's share; the scheduler numbers calls with Shard.Global and
+	// splits MaxCalls.
+	Shard Shard
+	// Origin is the instant the schedule starts (zero: when Run is called).
+	// Run waits for an Origin in the future (shards started together by
+	// --start-at); from an Origin in the past, the starts already due are
+	// counted as missed (Progress.Missed) and never replayed.
+	Origin time.Time
+	// FailurePause is how long a closed-model slot whose call failed waits
+	// before starting the next call, so a refusing gateway is not hammered
+	// in a tight loop (0: at once). A slot's next call is scheduled at the
+	// instant the slot frees (plus the pause), so its lag is measured from
+	// then: the closed model's coordinated omission stays visible.
+	FailurePause time.Duration
 	// Grace is how long in-flight calls may go on once arrivals have
 	// stopped, before their contexts are cancelled (0: cancelled at once).
 	Grace time.Duration
@@ -76,9 +95,12 @@ type Config struct {
 	// intervals and an achieved rate has no fencepost error. Called from
 	// the scheduler's goroutine (optional).
 	ArrivalsEnded func(at time.Time)
-	// Dropped is told about every dropped start, from the scheduler's
-	// goroutine (optional); it must not block.
-	Dropped func(Job)
+	// Dropped is told about dropped starts, from the scheduler's goroutine
+	// (optional); it must not block. n consecutive starts from first were
+	// dropped at once: a start that finds the pool full, and every further
+	// start already due then (they would find it full too), or starts the
+	// generator fell too far behind to issue before the duration ended.
+	Dropped func(first Job, n uint64)
 	// Clock is the time source (nil: SystemClock).
 	Clock Clock
 }
@@ -96,8 +118,12 @@ type Progress struct {
 	Attempted uint64
 	// Started counts calls handed to the pool.
 	Started uint64
-	// Dropped counts starts refused because the cap was full.
+	// Dropped counts starts refused because the cap was full, or due
+	// before the duration ended but never issued in time.
 	Dropped uint64
+	// Missed counts starts due before the schedule's Origin had passed
+	// when Run began (a shard that started late): never issued.
+	Missed uint64
 	// InFlight is the number of calls running now.
 	InFlight int
 	// Completed counts calls that have ended.
@@ -123,6 +149,7 @@ type Scheduler struct {
 
 	attempted atomic.Uint64
 	dropped   atomic.Uint64
+	missed    atomic.Uint64
 }
 
 // New checks cfg and returns a Scheduler ready to Run once.
@@ -141,8 +168,13 @@ func New(cfg Config) (*Scheduler, error) {
 	if cfg.Call == nil {
 		errs = append(errs, errors.New("no call function"))
 	}
-	if cfg.Duration < 0 || cfg.Grace < 0 {
-		errs = append(errs, fmt.Errorf("duration and grace must be >= 0, got %s and %s", cfg.Duration, cfg.Grace))
+	if cfg.Duration < 0 || cfg.Grace < 0 || cfg.FailurePause < 0 {
+		errs = append(errs, fmt.Errorf("duration, grace and failure pause must be >= 0, got %s, %s and %s", cfg.Duration, cfg.Grace, cfg.FailurePause))
+	}
+	if cfg.Shard.Count != 0 {
+		if err := cfg.Shard.Validate(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("worker: %w", err)
@@ -179,7 +211,19 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	callCtx, cancelCalls := context.WithCancel(ctx)
 	defer cancelCalls()
 
-	start := s.clock.Now()
+	start := s.cfg.Origin
+	if start.IsZero() {
+		start = s.clock.Now()
+	}
+	if wait := start.Sub(s.clock.Now()); wait > 0 {
+		t := s.clock.NewTimer(wait)
+		select {
+		case <-t.C():
+		case <-ctx.Done():
+		case <-s.stop:
+		}
+		t.Stop()
+	}
 	s.mu.Lock()
 	s.start = start
 	s.mu.Unlock()
@@ -238,13 +282,61 @@ func (s *Scheduler) sleepUntil(ctx context.Context, t Timer, start time.Time, at
 	}
 }
 
-// open issues the open model's starts until arrivals end.
+// limit is the number of this shard's starts that MaxCalls allows, and
+// whether there is a limit at all.
+func (s *Scheduler) limit() (uint64, bool) {
+	if s.cfg.MaxCalls == 0 {
+		return 0, false
+	}
+	return s.cfg.Shard.Local(s.cfg.MaxCalls), true
+}
+
+// skip returns the first start from n on that is not due at elapsed (nor
+// before the end of the duration), within the limit.
+func (s *Scheduler) skip(n uint64, elapsed time.Duration) uint64 {
+	if d := s.cfg.Duration; d > 0 && elapsed >= d {
+		elapsed = d - 1
+	}
+	m := skipDue(s.cfg.Pacer, n, elapsed)
+	if limit, ok := s.limit(); ok && m > limit {
+		m = limit
+	}
+	return max(m, n)
+}
+
+// job is this shard's start n, due at offset at from start.
+func (s *Scheduler) job(start time.Time, n uint64, at time.Duration) Job {
+	return Job{Index: s.cfg.Shard.Global(n), Scheduled: start.Add(at)}
+}
+
+// dueAt is when start n is due, from the pacer (elapsed+wait for a pacer
+// that cannot say).
+func (s *Scheduler) dueAt(n uint64, elapsed, wait time.Duration) time.Duration {
+	if due, ok := s.cfg.Pacer.(DuePacer); ok {
+		if d, ok := due.Due(n); ok {
+			return d
+		}
+	}
+	return elapsed + wait
+}
+
+// open issues the open model's starts until arrivals end. The clock bounds
+// the schedule: whatever the backlog, no start is issued at or after the
+// duration. Starts that cannot be issued (the pool is full, or the
+// generator fell behind past the duration) are counted in bulk, never
+// walked one by one.
 func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) (windowEnd time.Time) {
 	timer := s.clock.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
-	due, _ := s.cfg.Pacer.(DuePacer)
-	for n := uint64(0); s.cfg.MaxCalls == 0 || n < s.cfg.MaxCalls; n++ {
+	limit, limited := s.limit()
+	n := uint64(0)
+	if late := s.clock.Now().Sub(start); late > 0 && !s.cfg.Origin.IsZero() {
+		// A late start joins the schedule where it stands.
+		n = s.skip(0, late)
+		s.missed.Store(n)
+	}
+	for !limited || n < limit {
 		select {
 		case <-ctx.Done():
 			return
@@ -253,16 +345,18 @@ func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) (windowE
 		default:
 		}
 		elapsed := s.clock.Now().Sub(start)
+		if s.cfg.Duration > 0 && elapsed >= s.cfg.Duration {
+			// The generator fell behind: what was due before the end of
+			// the duration and not issued is dropped, not issued late.
+			job := s.job(start, n, s.dueAt(n, elapsed, 0))
+			s.drop(job, s.skip(n, s.cfg.Duration)-n)
+			return
+		}
 		wait, stop := s.cfg.Pacer.Pace(elapsed, n)
 		if stop {
 			return
 		}
-		at := elapsed + wait
-		if due != nil {
-			if d, ok := due.Due(n); ok {
-				at = d
-			}
-		}
+		at := s.dueAt(n, elapsed, wait)
 		if s.cfg.Duration > 0 && at >= s.cfg.Duration {
 			s.sleepUntil(ctx, timer, start, s.cfg.Duration)
 			return
@@ -270,11 +364,21 @@ func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) (windowE
 		if wait > 0 && !s.sleepUntil(ctx, timer, start, at) {
 			return
 		}
-		s.issue(callCtx, Job{Index: n, Scheduled: start.Add(at)})
+		job := s.job(start, n, at)
+		s.attempted.Add(1)
+		if s.pool.TryStart(callCtx, job) {
+			n++
+			continue
+		}
+		// The pool is full: so it is for every start already due.
+		s.attempted.Add(^uint64(0))
+		next := s.skip(n+1, s.clock.Now().Sub(start))
+		s.drop(job, next-n)
+		n = next
 	}
 	// MaxCalls ended arrivals: the window ends where the next start was due.
-	if due != nil {
-		if d, ok := due.Due(s.cfg.MaxCalls); ok {
+	if due, ok := s.cfg.Pacer.(DuePacer); ok {
+		if d, ok := due.Due(limit); ok {
 			if s.cfg.Duration > 0 && d > s.cfg.Duration {
 				d = s.cfg.Duration
 			}
@@ -284,23 +388,69 @@ func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) (windowE
 	return time.Time{}
 }
 
-// closed keeps Concurrent calls up until arrivals end.
+// drop counts n consecutive starts from first as dropped.
+func (s *Scheduler) drop(first Job, n uint64) {
+	if n == 0 {
+		return
+	}
+	s.attempted.Add(n)
+	s.dropped.Add(n)
+	if s.cfg.Dropped != nil {
+		s.cfg.Dropped(first, n)
+	}
+}
+
+// closed keeps Concurrent calls up until arrivals end. Each slot starts its
+// next call when its call ends (after FailurePause when that call failed),
+// and that instant is the next call's scheduled start.
 func (s *Scheduler) closed(ctx, callCtx context.Context, start time.Time) {
 	var deadline <-chan time.Time
 	if s.cfg.Duration > 0 {
-		t := s.clock.NewTimer(s.cfg.Duration)
+		t := s.clock.NewTimer(s.cfg.Duration - s.clock.Now().Sub(start))
 		defer t.Stop()
 		deadline = t.C()
 	}
+	wake := s.clock.NewTimer(time.Hour)
+	wake.Stop()
+	defer wake.Stop()
+	limit, limited := s.limit()
 	n := uint64(0)
-	more := func() bool { return s.cfg.MaxCalls == 0 || n < s.cfg.MaxCalls }
-	for ; int(n) < s.cfg.Concurrent && more(); n++ {
-		s.issue(callCtx, Job{Index: n, Scheduled: start})
+	more := func() bool { return !limited || n < limit }
+	issue := func(at time.Time) {
+		s.attempted.Add(1)
+		if !s.pool.TryStart(callCtx, Job{Index: s.cfg.Shard.Global(n), Scheduled: at}) {
+			s.dropped.Add(1) // cannot happen: a slot was free
+		}
+		n++
 	}
-	for ; more(); n++ {
+	now := s.clock.Now()
+	for int(n) < s.cfg.Concurrent && more() {
+		issue(now)
+	}
+	var pending []time.Time // paused slots' next starts, in order
+	for more() {
+		var woke <-chan time.Time
+		if len(pending) > 0 {
+			wake.Reset(max(pending[0].Sub(s.clock.Now()), 0))
+			woke = wake.C()
+		}
 		select {
-		case <-s.pool.Freed():
-			s.issue(callCtx, Job{Index: n, Scheduled: s.clock.Now()})
+		case f := <-s.pool.Freed():
+			at := f.At
+			if f.Failed {
+				at = at.Add(s.cfg.FailurePause)
+			}
+			if !at.After(s.clock.Now()) {
+				issue(at)
+				continue
+			}
+			i, _ := slices.BinarySearchFunc(pending, at, time.Time.Compare)
+			pending = slices.Insert(pending, i, at)
+		case <-woke:
+			if at := pending[0]; !at.After(s.clock.Now()) {
+				pending = pending[1:]
+				issue(at)
+			}
 		case <-deadline:
 			return
 		case <-ctx.Done():
@@ -308,18 +458,6 @@ func (s *Scheduler) closed(ctx, callCtx context.Context, start time.Time) {
 		case <-s.stop:
 			return
 		}
-	}
-}
-
-// issue hands one start to the pool without blocking.
-func (s *Scheduler) issue(callCtx context.Context, job Job) {
-	s.attempted.Add(1)
-	if s.pool.TryStart(callCtx, job) {
-		return
-	}
-	s.dropped.Add(1)
-	if s.cfg.Dropped != nil {
-		s.cfg.Dropped(job)
 	}
 }
 
@@ -333,6 +471,7 @@ func (s *Scheduler) Progress() Progress {
 		Attempted:        s.attempted.Load(),
 		Started:          s.pool.Started(),
 		Dropped:          s.dropped.Load(),
+		Missed:           s.missed.Load(),
 		InFlight:         s.pool.InFlight(),
 		Completed:        s.pool.Completed(),
 		Stopping:         s.stopping.Load(),

@@ -34,8 +34,8 @@ type recorder struct {
 // wrap returns a CallFunc that runs c and records its job and outcome: a
 // call whose context ended is aborted, one that returned before succeeded.
 func (r *recorder) wrap(c CallFunc) CallFunc {
-	return func(ctx context.Context, job Job) {
-		c(ctx, job)
+	return func(ctx context.Context, job Job) bool {
+		ok := c(ctx, job)
 		o := outcomeSuccess
 		if ctx.Err() != nil {
 			o = outcomeAborted
@@ -43,19 +43,28 @@ func (r *recorder) wrap(c CallFunc) CallFunc {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		r.recs = append(r.recs, record{Job: job, Outcome: o})
+		return ok
 	}
 }
 
-func (r *recorder) drop(j Job) { r.dropped = append(r.dropped, j) } // scheduler goroutine only
+// drop records n dropped starts from j (scheduler goroutine only).
+func (r *recorder) drop(j Job, n uint64) {
+	r.dropped = append(r.dropped, j)
+	for i := uint64(1); i < n; i++ {
+		r.dropped = append(r.dropped, Job{Index: j.Index + i})
+	}
+}
 
 // holdCall is a call that stays up for hold, or until its context ends.
 func holdCall(hold time.Duration) CallFunc {
-	return func(ctx context.Context, job Job) {
+	return func(ctx context.Context, job Job) bool {
 		t := time.NewTimer(hold)
 		defer t.Stop()
 		select {
 		case <-t.C:
+			return true
 		case <-ctx.Done():
+			return false
 		}
 	}
 }
@@ -179,15 +188,16 @@ func TestSchedulerClosedModel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var mu sync.Mutex
 		up, maxUp := 0, 0
-		call := func(ctx context.Context, job Job) {
+		call := func(ctx context.Context, job Job) bool {
 			mu.Lock()
 			up++
 			maxUp = max(maxUp, up)
 			mu.Unlock()
-			holdCall(time.Second)(ctx, job)
+			ok := holdCall(time.Second)(ctx, job)
 			mu.Lock()
 			up--
 			mu.Unlock()
+			return ok
 		}
 		start := time.Now()
 		r, s, err := runScheduler(t, Config{Concurrent: 3, Duration: 9500 * time.Millisecond, Call: call, Grace: time.Minute})
