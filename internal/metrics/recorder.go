@@ -85,10 +85,10 @@ type Interval struct {
 
 // newInterval returns an empty interval.
 func newInterval() *Interval {
-	iv := &Interval{Lag: newLatencyHistogram()}
+	iv := &Interval{Lag: NewLatencyHistogram()}
 	for p := range NumPhases {
-		iv.Scheduled[p] = newLatencyHistogram()
-		iv.Service[p] = newLatencyHistogram()
+		iv.Scheduled[p] = NewLatencyHistogram()
+		iv.Service[p] = NewLatencyHistogram()
 	}
 	return iv
 }
@@ -101,9 +101,9 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 		limit:      opts.TimelineLimit,
 		liveWindow: opts.LiveWindow,
 		targetRate: opts.TargetRate,
-		lag:        newLatencyHistogram(),
-		jitter:     newLatencyHistogram(),
-		rtt:        newLatencyHistogram(),
+		lag:        NewLatencyHistogram(),
+		jitter:     NewLatencyHistogram(),
+		rtt:        NewLatencyHistogram(),
 		mos:        newMOSHistogram(),
 		failures:   make(map[FailureKey]uint64),
 	}
@@ -120,8 +120,8 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 		r.liveWindow = DefaultLiveWindow
 	}
 	for p := range NumPhases {
-		r.scheduled[p] = newLatencyHistogram()
-		r.service[p] = newLatencyHistogram()
+		r.scheduled[p] = NewLatencyHistogram()
+		r.service[p] = NewLatencyHistogram()
 	}
 	r.live = hdrhistogram.NewWindowed(r.liveWindow, HistogramMin, HistogramMax, HistogramSigFigs)
 	r.interval, r.intervalStart = newInterval(), r.start
@@ -255,7 +255,7 @@ func (r *Recorder) Record(rec CallRecord) {
 		if m.RTT > 0 {
 			r.recordDuration(r.rtt, m.RTT, &r.clamped.RTT)
 		}
-		if mos, ok := EstimateMOS(m); ok {
+		if mos, ok := m.MOS(); ok {
 			r.recordValue(r.mos, int64(mos*MOSScale+0.5))
 		}
 	}

@@ -1,4 +1,7 @@
-package metrics
+// Package promexport exposes a metrics.Recorder to Prometheus: a collector
+// that turns one Snapshot per scrape into series (histograms with classic
+// and native buckets), the registry that holds it, and the HTTP handler.
+package promexport
 
 import (
 	"fmt"
@@ -12,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/loadgen/loadgen/internal/metrics"
 )
 
 // DefaultBuckets returns the classic histogram upper bounds, in seconds, for
@@ -55,7 +60,7 @@ type CollectorOptions struct {
 // client_golang make either one or the other, so each histogram is built as
 // both and the classic buckets are copied into the native one's protobuf.
 type Collector struct {
-	snap    func() *Snapshot
+	snap    func() *metrics.Snapshot
 	buckets []float64
 	schema  int32
 	numCPU  int
@@ -69,7 +74,7 @@ type Collector struct {
 
 // NewCollector returns a collector reading snapshots from snap (usually
 // Recorder.Snapshot).
-func NewCollector(snap func() *Snapshot, opts CollectorOptions) *Collector {
+func NewCollector(snap func() *metrics.Snapshot, opts CollectorOptions) *Collector {
 	cl := prometheus.Labels{}
 	if opts.Scenario != "" {
 		cl["scenario"] = opts.Scenario
@@ -137,14 +142,14 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if s == nil {
 		return
 	}
-	for p := range NumPhases {
+	for p := range metrics.NumPhases {
 		ch <- c.histogram(c.phase, s.Scheduled[p], 1e-6, c.buckets, s.Start, p.String(), "scheduled")
 		ch <- c.histogram(c.phase, s.Service[p], 1e-6, c.buckets, s.Start, p.String(), "service")
 	}
 	ch <- c.histogram(c.lag, s.Lag, 1e-6, lagBuckets(), s.Start)
 	ch <- c.histogram(c.jitter, s.Jitter, 1e-6, lagBuckets(), s.Start)
 	ch <- c.histogram(c.rtt, s.RTT, 1e-6, c.buckets, s.Start)
-	ch <- c.histogram(c.mos, s.MOS, 1.0/MOSScale, mosBuckets(), s.Start)
+	ch <- c.histogram(c.mos, s.MOS, 1.0/metrics.MOSScale, mosBuckets(), s.Start)
 
 	counter := func(d *prometheus.Desc, v uint64, lvs ...string) {
 		ch <- c.constMetric(d, prometheus.CounterValue, float64(v), lvs...)
@@ -152,9 +157,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	gauge := func(d *prometheus.Desc, v float64) {
 		ch <- c.constMetric(d, prometheus.GaugeValue, v)
 	}
-	counter(c.calls, s.Succeeded, OutcomeSuccess.String())
-	counter(c.calls, s.Failed, OutcomeFailed.String())
-	counter(c.calls, s.Aborted, OutcomeAborted.String())
+	counter(c.calls, s.Succeeded, metrics.OutcomeSuccess.String())
+	counter(c.calls, s.Failed, metrics.OutcomeFailed.String())
+	counter(c.calls, s.Aborted, metrics.OutcomeAborted.String())
 	for k, v := range s.Failures {
 		counter(c.failures, v, k.Phase.String(), string(k.Reason))
 	}
@@ -241,12 +246,12 @@ func (c *Collector) histogram(d *prometheus.Desc, h *hdrhistogram.Histogram, sca
 	count, sum, classic, native, zero := HistogramBuckets(h, scale, bounds, c.schema)
 	cm, err := prometheus.NewConstHistogramWithCreatedTimestamp(d, count, sum, classic, created, lvs...)
 	if err != nil {
-		return prometheus.NewInvalidMetric(d, fmt.Errorf("metrics: classic histogram: %w", err))
+		return prometheus.NewInvalidMetric(d, fmt.Errorf("promexport: classic histogram: %w", err))
 	}
 	nm, err := prometheus.NewConstNativeHistogram(d, count, sum, native, nil, zero, c.schema,
 		prometheus.DefNativeHistogramZeroThreshold, created, lvs...)
 	if err != nil {
-		return prometheus.NewInvalidMetric(d, fmt.Errorf("metrics: native histogram: %w", err))
+		return prometheus.NewInvalidMetric(d, fmt.Errorf("promexport: native histogram: %w", err))
 	}
 	return classicNative{classic: cm, native: nm}
 }
@@ -269,7 +274,7 @@ func (m classicNative) Write(out *dto.Metric) error {
 		return err
 	}
 	if out.Histogram == nil || cl.Histogram == nil {
-		return fmt.Errorf("metrics: histogram missing from written metric")
+		return fmt.Errorf("promexport: histogram missing from written metric")
 	}
 	// The const native histogram is built for this one scrape, so its
 	// protobuf may be completed in place.
@@ -280,7 +285,7 @@ func (m classicNative) Write(out *dto.Metric) error {
 // NewRegistry returns a registry holding the recorder's collector, the
 // process collector (process_cpu_seconds_total, process_resident_memory_bytes
 // and friends: the generator's own load) and the Go runtime collector.
-func NewRegistry(rec *Recorder, opts CollectorOptions) (*prometheus.Registry, error) {
+func NewRegistry(rec *metrics.Recorder, opts CollectorOptions) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	if err := Register(reg, rec, opts); err != nil {
 		return nil, err
@@ -290,14 +295,14 @@ func NewRegistry(rec *Recorder, opts CollectorOptions) (*prometheus.Registry, er
 
 // Register adds the recorder's collector, the process collector and the Go
 // collector to reg.
-func Register(reg prometheus.Registerer, rec *Recorder, opts CollectorOptions) error {
+func Register(reg prometheus.Registerer, rec *metrics.Recorder, opts CollectorOptions) error {
 	for _, c := range []prometheus.Collector{
 		NewCollector(rec.Snapshot, opts),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector(),
 	} {
 		if err := reg.Register(c); err != nil {
-			return fmt.Errorf("metrics: register collector: %w", err)
+			return fmt.Errorf("promexport: register collector: %w", err)
 		}
 	}
 	return nil

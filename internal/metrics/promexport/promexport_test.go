@@ -1,4 +1,4 @@
-package metrics
+package promexport
 
 import (
 	"context"
@@ -13,30 +13,33 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/metricstest"
 )
 
 // promRecorder records known values: 10 successful calls connecting at
 // 1, 2, ..., 10 ms × 10 (10..100 ms) from the scheduled start and 5 ms
 // earlier from the actual start; two failures; one drop; one call in
 // flight; media on every success.
-func promRecorder(t *testing.T) *Recorder {
+func promRecorder(t *testing.T) *metrics.Recorder {
 	t.Helper()
-	clk := newFakeClock()
-	r := NewRecorder(RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 2.5 }})
+	clk := metricstest.NewClock()
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 2.5 }})
 	base := clk.Now()
 	for i := 1; i <= 10; i++ {
 		r.CallStarted()
-		rec := call(base, 5*time.Millisecond, OutcomeSuccess, map[Phase]time.Duration{
-			PhaseConnect: time.Duration(i) * 10 * time.Millisecond,
+		rec := metricstest.Call(base, 5*time.Millisecond, metrics.OutcomeSuccess, map[metrics.Phase]time.Duration{
+			metrics.PhaseConnect: time.Duration(i) * 10 * time.Millisecond,
 		})
-		rec.Media = MediaStats{PacketsSent: 100, BytesSent: 1000, PacketsReceived: 99, BytesReceived: 990, PacketsLost: 1,
+		rec.Media = metrics.MediaStats{PacketsSent: 100, BytesSent: 1000, PacketsReceived: 99, BytesReceived: 990, PacketsLost: 1,
 			Jitter: 2 * time.Millisecond, RTT: 40 * time.Millisecond, IntegrityOK: true}
 		r.Record(rec)
 	}
-	for _, reason := range []Reason{ReasonTimeout, ReasonTimeout} {
+	for _, reason := range []metrics.Reason{metrics.ReasonTimeout, metrics.ReasonTimeout} {
 		r.CallStarted()
-		rec := call(base, 0, OutcomeFailed, nil)
-		rec.FailedPhase, rec.Reason = PhaseICE, reason
+		rec := metricstest.Call(base, 0, metrics.OutcomeFailed, nil)
+		rec.FailedPhase, rec.Reason = metrics.PhaseICE, reason
 		r.Record(rec)
 	}
 	r.CallStarted()
@@ -55,7 +58,7 @@ func TestCollectorLint(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	// An empty recorder lints clean too.
-	problems, err = testutil.CollectAndLint(NewCollector(NewRecorder(RecorderOptions{}).Snapshot, CollectorOptions{}))
+	problems, err = testutil.CollectAndLint(NewCollector(metrics.NewRecorder(metrics.RecorderOptions{}).Snapshot, CollectorOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +327,7 @@ loadgen_calls_in_progress{scenario="smoke"} 1
 		"loadgen_calls_total", "loadgen_call_failures_total", "loadgen_calls_dropped_total", "loadgen_calls_in_progress"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(c, "loadgen_call_phase_seconds"); n != 2*int(NumPhases) {
-		t.Errorf("%d phase series, want %d", n, 2*int(NumPhases))
+	if n := testutil.CollectAndCount(c, "loadgen_call_phase_seconds"); n != 2*int(metrics.NumPhases) {
+		t.Errorf("%d phase series, want %d", n, 2*int(metrics.NumPhases))
 	}
 }
