@@ -331,7 +331,7 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, name := range []string{"loadgen_call_phase_seconds", "loadgen_calls_dropped_total", "loadgen_scheduler_lag_seconds",
-		"process_cpu_seconds_total", "process_resident_memory_bytes", "loadgen_target_rate_calls_per_second"} {
+		"loadgen_process_cpu_seconds_total", "loadgen_process_resident_memory_bytes", "loadgen_target_rate_calls_per_second"} {
 		if fams[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}
