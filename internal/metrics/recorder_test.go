@@ -320,3 +320,38 @@ func TestRecorderConcurrent(t *testing.T) {
 		t.Errorf("attempted %d finished %d subscribe %d dropped %d", s.Attempted, s.Finished(), s.Scheduled[metrics.PhaseSubscribe].TotalCount(), s.Dropped)
 	}
 }
+
+func TestRecorderStreams(t *testing.T) {
+	clk := metricstest.NewClock()
+	a := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
+	b := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
+	a.AddStream(metrics.StreamAudio, metrics.StreamTotals{PacketsSent: 50, BytesSent: 8000, PacketsLostUplink: 1})
+	a.AddStream(metrics.StreamAudio, metrics.StreamTotals{PacketsSent: 50, BytesSent: 8000, PacketsReceived: 99, PacketsLostDownlink: 1})
+	a.AddStream(metrics.NumStreams, metrics.StreamTotals{PacketsSent: 1}) // outside the set: ignored
+	b.AddStream(metrics.StreamVideo, metrics.StreamTotals{PacketsReceived: 30, BytesReceived: 30000})
+	want := [metrics.NumStreams]metrics.StreamTotals{
+		metrics.StreamAudio: {PacketsSent: 100, BytesSent: 16000, PacketsReceived: 99, PacketsLostDownlink: 1, PacketsLostUplink: 1},
+	}
+	if got := a.Snapshot().Streams; got != want {
+		t.Errorf("streams = %+v, want %+v", got, want)
+	}
+	want[metrics.StreamVideo] = metrics.StreamTotals{PacketsReceived: 30, BytesReceived: 30000}
+	sa := a.Snapshot()
+	if err := sa.Merge(b.Snapshot()); err != nil {
+		t.Fatal(err)
+	}
+	if sa.Streams != want {
+		t.Errorf("snapshot merge: streams = %+v, want %+v", sa.Streams, want)
+	}
+	if err := a.Merge(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.Snapshot().Streams; got != want {
+		t.Errorf("recorder merge: streams = %+v, want %+v", got, want)
+	}
+	for s, name := range map[metrics.Stream]string{metrics.StreamAudio: "audio", metrics.StreamVideo: "video", metrics.NumStreams: "unknown"} {
+		if s.String() != name {
+			t.Errorf("Stream(%d).String() = %q, want %q", s, s.String(), name)
+		}
+	}
+}

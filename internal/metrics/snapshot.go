@@ -167,8 +167,11 @@ type Snapshot struct {
 	InProgress uint64
 	// Failures counts failed calls by phase and reason.
 	Failures map[FailureKey]uint64
-	// Media sums every call's media statistics.
+	// Media sums every finished call's media statistics.
 	Media MediaTotals
+	// Streams are the live media totals per stream, as the media path
+	// added them (Recorder.AddStream); zero when it adds none.
+	Streams [NumStreams]StreamTotals
 	// TargetRate is the pacer's rate at the snapshot (calls/s).
 	TargetRate float64
 	// Timeline is one bucket per second since Start.
@@ -279,6 +282,9 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 		s.Failures[k] += v
 	}
 	s.Media.add(o.Media)
+	for i := range s.Streams {
+		s.Streams[i].add(o.Streams[i])
+	}
 	s.TargetRate += o.TargetRate
 	s.Timeline = mergeTimelines(s.Start, s.Timeline, o.Start, o.Timeline)
 	if o.Start.Before(s.Start) {
