@@ -386,7 +386,7 @@ func (m classicNative) Write(out *dto.Metric) error {
 // process collector (loadgen_process_cpu_seconds_total,
 // loadgen_process_resident_memory_bytes and friends: the generator's own
 // load, the embedded gateway's included when it runs in this process) and
-// the Go runtime collector, all with opts' constant labels.
+// the Go runtime collector (go_*).
 func NewRegistry(rec *metrics.Recorder, opts CollectorOptions) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	if err := Register(reg, rec, opts); err != nil {
@@ -396,20 +396,21 @@ func NewRegistry(rec *metrics.Recorder, opts CollectorOptions) (*prometheus.Regi
 }
 
 // Register adds the recorder's collector, the process collector (named
-// loadgen_process_*) and the Go collector to reg. The process and Go series
-// carry the same constant labels as the recorder's, so a query such as
+// loadgen_process_*) and the Go collector to reg. The process series carry
+// the same constant labels as the recorder's, so a query such as
 // sum by (run_id) (rate(loadgen_process_cpu_seconds_total[1m])) adds up the
-// shards of a run.
+// shards of a run; the go_* series stay as client_golang names them.
 func Register(reg prometheus.Registerer, rec *metrics.Recorder, opts CollectorOptions) error {
-	if err := reg.Register(NewCollector(rec.Snapshot, opts)); err != nil {
-		return fmt.Errorf("promexport: register collector: %w", err)
-	}
 	labeled := prometheus.WrapRegistererWith(opts.ConstLabels(), reg)
-	for _, c := range []prometheus.Collector{
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "loadgen"}),
-		collectors.NewGoCollector(),
+	for _, r := range []struct {
+		reg prometheus.Registerer
+		c   prometheus.Collector
+	}{
+		{reg, NewCollector(rec.Snapshot, opts)},
+		{labeled, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{Namespace: "loadgen"})},
+		{reg, collectors.NewGoCollector()},
 	} {
-		if err := labeled.Register(c); err != nil {
+		if err := r.reg.Register(r.c); err != nil {
 			return fmt.Errorf("promexport: register collector: %w", err)
 		}
 	}
