@@ -17,7 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/loadgen/loadgen/internal/gateway"
-	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/results"
 	"github.com/loadgen/loadgen/internal/token"
 )
 
@@ -169,14 +169,14 @@ func runScenarioFile(t *testing.T, e *env, args ...string) int {
 	return runMain(ctx, e, append([]string{"run"}, args...))
 }
 
-func readSummary(t *testing.T, dir string) *metrics.SummaryFile {
+func readSummary(t *testing.T, dir string) *results.SummaryFile {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, "summary.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	sf, err := metrics.ReadSummaryFile(f)
+	sf, err := results.ReadSummaryFile(f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 		t.Fatalf("calls.jsonl has %d lines, want 3", len(lines))
 	}
 	for _, l := range lines {
-		var c metrics.CallLine
+		var c results.CallLine
 		if err := json.Unmarshal([]byte(l), &c); err != nil {
 			t.Fatal(err)
 		}
@@ -331,7 +331,7 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 		time.Sleep(50 * time.Millisecond)
 	}
 	for _, name := range []string{"loadgen_call_phase_seconds", "loadgen_calls_dropped_total", "loadgen_scheduler_lag_seconds",
-		"process_cpu_seconds_total", "process_resident_memory_bytes", "loadgen_target_rate_calls_per_second"} {
+		"loadgen_process_cpu_seconds_total", "loadgen_process_resident_memory_bytes", "loadgen_target_rate_calls_per_second"} {
 		if fams[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadgen/loadgen/internal/cpu"
 	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/worker"
 )
@@ -13,7 +14,7 @@ import (
 // progressLoop prints the live progress line every period until ctx ends: on
 // a terminal one line rewritten in place, otherwise a plain line. It also
 // samples the generator's CPU so the validity check sees the busiest second.
-func progressLoop(ctx context.Context, e *env, every time.Duration, rec *metrics.Recorder, sched *worker.Scheduler, cpu *metrics.CPUSampler) {
+func progressLoop(ctx context.Context, e *env, every time.Duration, rec *metrics.Recorder, sched *worker.Scheduler, sampler *cpu.Sampler) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var lastPrint time.Time
@@ -25,8 +26,8 @@ func progressLoop(ctx context.Context, e *env, every time.Duration, rec *metrics
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
-			if cpu != nil {
-				if f, err := cpu.Sample(); err == nil {
+			if sampler != nil {
+				if f, err := sampler.Sample(); err == nil {
 					cpuFrac = f
 				}
 			}

@@ -13,8 +13,14 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/call"
+	"github.com/loadgen/loadgen/internal/cpu"
 	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/promexport"
+	"github.com/loadgen/loadgen/internal/metrics/results"
+	"github.com/loadgen/loadgen/internal/metrics/summary"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
+	"github.com/loadgen/loadgen/internal/metrics/validity"
 	"github.com/loadgen/loadgen/internal/run"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/worker"
@@ -148,10 +154,10 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 		arrivalsEnd.Store(max(int64(at.Sub(rec.Start())), 1))
 		rec.ArrivalsEnded(at)
 	}
-	cpu, err := metrics.NewCPUSampler(nil)
+	sampler, err := cpu.NewSampler(nil)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "loadgen run: cannot measure the generator's CPU: %v\n", err)
-		cpu = nil
+		sampler = nil
 	}
 
 	if o.metricsListen != "" {
@@ -163,14 +169,14 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 		fmt.Fprintf(e.stderr, "metrics on http://%s/metrics\n", addr)
 	}
 
-	var results *metrics.Results
+	var resw *results.Writer
 	if o.out != "" {
-		results, err = metrics.CreateResults(o.out, time.Now())
+		resw, err = results.Create(o.out, time.Now())
 		if err != nil {
 			return fmt.Errorf("create results: %w", err)
 		}
 	}
-	out := &runOutput{e: e, s: s, path: path, outDir: o.out, rec: rec, cpu: cpu, results: results}
+	out := &runOutput{e: e, s: s, path: path, outDir: o.out, rec: rec, cpu: sampler, results: resw}
 
 	schedCfg.Grace = o.grace
 	schedCfg.Call = func(ctx context.Context, job worker.Job) bool {
@@ -229,7 +235,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 			}
 		})
 	}
-	bg.Go(func() { progressLoop(bgCtx, e, o.progressEvery, rec, sched, cpu) })
+	bg.Go(func() { progressLoop(bgCtx, e, o.progressEvery, rec, sched, sampler) })
 	if abortThresholds := abortingThresholds(s); len(abortThresholds) > 0 {
 		bg.Go(func() {
 			if name := watchThresholds(bgCtx, rec, abortThresholds); name != "" {
@@ -242,9 +248,9 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 	}
 	var intervals sync.WaitGroup
 	intervalCtx, stopIntervals := context.WithCancel(context.Background())
-	if results != nil {
+	if resw != nil {
 		intervals.Go(func() {
-			if err := results.RunIntervals(intervalCtx, rec, o.intervalEvery); err != nil {
+			if err := resw.RunIntervals(intervalCtx, rec, o.intervalEvery); err != nil {
 				out.writeFailed(err)
 			}
 		})
@@ -276,8 +282,8 @@ type runOutput struct {
 	path    string
 	outDir  string
 	rec     *metrics.Recorder
-	cpu     *metrics.CPUSampler
-	results *metrics.Results
+	cpu     *cpu.Sampler
+	results *results.Writer
 
 	mu       sync.Mutex
 	writeErr error
@@ -323,18 +329,18 @@ func (o *runOutput) finish() error {
 
 func (o *runOutput) report() (retErr error) {
 	snap := o.rec.Snapshot()
-	var cpuUsage *metrics.CPUUsage
+	var cpuUsage *cpu.Usage
 	if o.cpu != nil {
 		if u, err := o.cpu.Usage(); err == nil {
 			cpuUsage = &u
 		}
 	}
-	ths := make([]metrics.Threshold, len(o.s.Thresholds))
+	ths := make([]threshold.Threshold, len(o.s.Thresholds))
 	for i, t := range o.s.Thresholds {
 		ths[i] = t.Parsed
 	}
-	thResults := metrics.EvaluateThresholds(snap, ths)
-	validity := metrics.CheckValidity(snap, cpuUsage, metrics.ValidityOptions{})
+	thResults := threshold.Evaluate(snap, ths)
+	validity := validity.Check(snap, cpuUsage, validity.Options{})
 	o.mu.Lock()
 	stopped, writeErr := o.stopped, o.writeErr
 	o.mu.Unlock()
@@ -342,13 +348,13 @@ func (o *runOutput) report() (retErr error) {
 		validity.Notes = append(validity.Notes, "run stopped early: "+stopped)
 	}
 	title := fmt.Sprintf("loadgen %s: %s", version, o.s.Name)
-	if err := metrics.WriteSummary(o.e.stdout, snap, metrics.SummaryOptions{
+	if err := summary.Write(o.e.stdout, snap, summary.Options{
 		Title: title, Thresholds: thResults, Validity: validity, CPU: cpuUsage,
 	}); err != nil {
 		retErr = errors.Join(retErr, fmt.Errorf("write summary: %w", err))
 	}
 	if o.results != nil {
-		sf := metrics.NewSummaryFile(snap, metrics.SummaryFileOptions{
+		sf := results.NewSummaryFile(snap, results.SummaryFileOptions{
 			Title:      title,
 			Labels:     map[string]string{"scenario": o.s.Name, "mode": string(o.s.Mode), "file": o.path, "version": version},
 			Thresholds: thResults, Validity: validity, CPU: cpuUsage, WithFiles: true,
@@ -367,7 +373,7 @@ func (o *runOutput) report() (retErr error) {
 	if retErr != nil {
 		return retErr
 	}
-	if !metrics.AllPassed(thResults) {
+	if !threshold.AllPassed(thResults) {
 		var failed []string
 		for _, r := range thResults {
 			if !r.OK {
@@ -406,7 +412,7 @@ func embeddedGatewayFlags(s *scenario.Scenario) gatewayFlags {
 
 // serveMetrics serves rec on addr's /metrics from its own registry.
 func serveMetrics(addr string, rec *metrics.Recorder, s *scenario.Scenario) (stop func(), bound string, err error) {
-	reg, err := metrics.NewRegistry(rec, metrics.CollectorOptions{Scenario: s.Name, Mode: string(s.Mode)})
+	reg, err := promexport.NewRegistry(rec, promexport.CollectorOptions{Scenario: s.Name, Mode: string(s.Mode)})
 	if err != nil {
 		return nil, "", fmt.Errorf("metrics registry: %w", err)
 	}
@@ -415,7 +421,7 @@ func serveMetrics(addr string, rec *metrics.Recorder, s *scenario.Scenario) (sto
 		return nil, "", fmt.Errorf("metrics: listen on %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", metrics.Handler(reg))
+	mux.Handle("/metrics", promexport.Handler(reg))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	done := make(chan struct{})
 	go func() {

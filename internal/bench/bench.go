@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/results"
 )
 
 // Config is what Run needs besides the options: the description of the
@@ -192,8 +193,8 @@ type generatorRun struct {
 	samples   []Sample // the generator
 	gwSamples []Sample // the gateway, at the same instants
 	scrapes   []Scrape
-	summary   *metrics.SummaryFile
-	calls     []metrics.CallLine
+	summary   *results.SummaryFile
+	calls     []results.CallLine
 	exitCode  int
 	elapsed   time.Duration
 	err       error
@@ -295,18 +296,18 @@ func (b *bencher) runGenerator(ctx context.Context, sr stepRun) (g generatorRun)
 	if b.o.KeepWorkDir {
 		g.err = errors.Join(g.err, writeSamples(filepath.Join(dir, "samples.json"), &g))
 	}
-	f, err := os.Open(filepath.Join(outDir, metrics.SummaryFileName))
+	f, err := os.Open(filepath.Join(outDir, results.SummaryFileName))
 	if err != nil {
 		g.err = errors.Join(g.err, fmt.Errorf("bench: no summary.json: %w", err))
 		return g
 	}
 	defer f.Close()
-	if g.summary, err = metrics.ReadSummaryFile(f); err != nil {
+	if g.summary, err = results.ReadSummaryFile(f); err != nil {
 		g.err = errors.Join(g.err, err)
 		return g
 	}
 	if sr.calls {
-		if g.calls, err = readCalls(filepath.Join(outDir, metrics.CallsFileName)); err != nil {
+		if g.calls, err = readCalls(filepath.Join(outDir, results.CallsFileName)); err != nil {
 			g.err = errors.Join(g.err, err)
 		}
 	}
@@ -460,7 +461,7 @@ func ParseGoroutines(r io.Reader) (float64, error) {
 }
 
 // readCalls reads calls.jsonl.
-func readCalls(path string) ([]metrics.CallLine, error) {
+func readCalls(path string) ([]results.CallLine, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
@@ -470,11 +471,11 @@ func readCalls(path string) ([]metrics.CallLine, error) {
 }
 
 // ParseCalls decodes calls.jsonl.
-func ParseCalls(r io.Reader) ([]metrics.CallLine, error) {
-	var out []metrics.CallLine
+func ParseCalls(r io.Reader) ([]results.CallLine, error) {
+	var out []results.CallLine
 	dec := json.NewDecoder(r)
 	for {
-		var c metrics.CallLine
+		var c results.CallLine
 		if err := dec.Decode(&c); err != nil {
 			if errors.Is(err, io.EOF) {
 				return out, nil

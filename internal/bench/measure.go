@@ -7,7 +7,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/results"
 )
 
 // Window is a measured interval.
@@ -142,7 +142,7 @@ func ScrapeMedian(scrapes []Scrape, w Window) float64 {
 // mediaSpan is when a call carried media: from DTLS connected (media is
 // paced from the moment the connection is up) to the moment it began to
 // end; ok is false for a call that never had media.
-func mediaSpan(c *metrics.CallLine) (from, to time.Time, ok bool) {
+func mediaSpan(c *results.CallLine) (from, to time.Time, ok bool) {
 	if c.Media == nil || c.EndBegan == nil {
 		return time.Time{}, time.Time{}, false
 	}
@@ -162,7 +162,7 @@ func mediaSpan(c *metrics.CallLine) (from, to time.Time, ok bool) {
 // connected → began to end) and the share that overlaps w is counted. RTP
 // is paced at a constant rate, so the estimate is good to a packet or two
 // per call at the span's edges.
-func PacketsInWindow(calls []metrics.CallLine, w Window) float64 {
+func PacketsInWindow(calls []results.CallLine, w Window) float64 {
 	var total float64
 	for i := range calls {
 		from, to, ok := mediaSpan(&calls[i])
@@ -182,7 +182,7 @@ func PacketsInWindow(calls []metrics.CallLine, w Window) float64 {
 // LateWritesInWindow sums the late media writes of the calls that had a
 // late write within w (between their first and last late write, which is
 // exact for the usual single late frame).
-func LateWritesInWindow(calls []metrics.CallLine, w Window) uint64 {
+func LateWritesInWindow(calls []results.CallLine, w Window) uint64 {
 	var n uint64
 	for i := range calls {
 		m := calls[i].Media
@@ -218,7 +218,7 @@ func minTime(a, b time.Time) time.Time {
 // AllUp returns when the last call got its first media (upAt) and when the
 // first call began to end (firstEnd): all calls were up together in
 // [upAt, firstEnd]. It fails when no call reached media or none ended.
-func AllUp(calls []metrics.CallLine) (upAt, firstEnd time.Time, err error) {
+func AllUp(calls []results.CallLine) (upAt, firstEnd time.Time, err error) {
 	for i := range calls {
 		c := &calls[i]
 		if p, ok := c.Phases["media"]; ok && p.At.After(upAt) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/results"
 )
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -109,11 +110,11 @@ func TestScrapeMedian(t *testing.T) {
 
 // call builds a calls.jsonl line with media from dtls to end (offsets from
 // t0) carrying sent+received packets.
-func call(dtls, media, end time.Duration, sent, recv uint64) metrics.CallLine {
+func call(dtls, media, end time.Duration, sent, recv uint64) results.CallLine {
 	e := at(end)
-	return metrics.CallLine{
+	return results.CallLine{
 		Outcome: "success",
-		Phases: map[string]metrics.PhaseTimes{
+		Phases: map[string]results.PhaseTimes{
 			"dtls":  {At: at(dtls)},
 			"media": {At: at(media)},
 		},
@@ -123,10 +124,10 @@ func call(dtls, media, end time.Duration, sent, recv uint64) metrics.CallLine {
 }
 
 func TestPacketsInWindow(t *testing.T) {
-	calls := []metrics.CallLine{
+	calls := []results.CallLine{
 		call(0, 20*time.Millisecond, 10*time.Second, 500, 500),           // 100 packets/s over [0, 10s]
 		call(2*time.Second, 2*time.Second, 4*time.Second, 100, 100),      // 100 packets/s over [2s, 4s]
-		{Outcome: "failed", Phases: map[string]metrics.PhaseTimes{}},     // no media: ignored
+		{Outcome: "failed", Phases: map[string]results.PhaseTimes{}},     // no media: ignored
 		call(20*time.Second, 20*time.Second, 30*time.Second, 1000, 1000), // outside
 		call(time.Second, time.Second, time.Second, 7, 7),                // zero span: ignored
 	}
@@ -149,7 +150,7 @@ func TestPacketsInWindow(t *testing.T) {
 }
 
 func TestAllUpAndSteadyWindow(t *testing.T) {
-	calls := []metrics.CallLine{
+	calls := []results.CallLine{
 		call(0, 20*time.Millisecond, 10*time.Second, 1, 1),
 		call(time.Second, 1020*time.Millisecond, 11*time.Second, 1, 1),
 		call(2*time.Second, 2020*time.Millisecond, 12*time.Second, 1, 1),
@@ -185,7 +186,7 @@ func TestAllUpAndSteadyWindow(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range [][]metrics.CallLine{nil, {{Outcome: "failed"}}} {
+	for _, bad := range [][]results.CallLine{nil, {{Outcome: "failed"}}} {
 		if _, _, err := AllUp(bad); err == nil || !strings.Contains(err.Error(), "no call") {
 			t.Errorf("AllUp(%d calls without media) error = %v, want no call reached media", len(bad), err)
 		}
@@ -196,21 +197,21 @@ func TestLateWritesInWindow(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
 	w := NewWindow(at(10), at(20))
-	call := func(n uint64, first, last time.Time) metrics.CallLine {
-		return metrics.CallLine{Media: &metrics.MediaStats{LateWrites: n, FirstLateWrite: first, LastLateWrite: last}}
+	call := func(n uint64, first, last time.Time) results.CallLine {
+		return results.CallLine{Media: &metrics.MediaStats{LateWrites: n, FirstLateWrite: first, LastLateWrite: last}}
 	}
 	tests := []struct {
 		name  string
-		calls []metrics.CallLine
+		calls []results.CallLine
 		want  uint64
 	}{
-		{"none", []metrics.CallLine{call(0, time.Time{}, time.Time{}), {}}, 0},
-		{"during the ramp", []metrics.CallLine{call(1, at(5), at(5))}, 0},
-		{"during teardown", []metrics.CallLine{call(1, at(25), at(25))}, 0},
-		{"inside", []metrics.CallLine{call(2, at(12), at(12)), call(1, at(5), at(5))}, 2},
-		{"spanning the window", []metrics.CallLine{call(3, at(5), at(25))}, 3},
-		{"at the edges", []metrics.CallLine{call(1, at(10), at(10)), call(1, at(20), at(20))}, 2},
-		{"not placed in time", []metrics.CallLine{call(4, time.Time{}, time.Time{})}, 4},
+		{"none", []results.CallLine{call(0, time.Time{}, time.Time{}), {}}, 0},
+		{"during the ramp", []results.CallLine{call(1, at(5), at(5))}, 0},
+		{"during teardown", []results.CallLine{call(1, at(25), at(25))}, 0},
+		{"inside", []results.CallLine{call(2, at(12), at(12)), call(1, at(5), at(5))}, 2},
+		{"spanning the window", []results.CallLine{call(3, at(5), at(25))}, 3},
+		{"at the edges", []results.CallLine{call(1, at(10), at(10)), call(1, at(20), at(20))}, 2},
+		{"not placed in time", []results.CallLine{call(4, time.Time{}, time.Time{})}, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

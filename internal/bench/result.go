@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/results"
 )
 
 // Schema names the version of the result JSON's layout.
@@ -141,7 +142,7 @@ type Calls struct {
 	InProgress uint64 `json:"in_progress"`
 }
 
-func callsOf(s *metrics.SummaryFile) Calls {
+func callsOf(s *results.SummaryFile) Calls {
 	c := s.Calls
 	return Calls{Attempted: c.Attempted, Succeeded: c.Succeeded, Failed: c.Failed, Aborted: c.Aborted, Dropped: c.Dropped, InProgress: c.InProgress}
 }

@@ -1,7 +1,8 @@
-// Package metrics records what every call measured into HdrHistograms, the
-// single source of truth from which the live progress line, the Prometheus
-// endpoint, the end-of-run summary, the thresholds and the result files are
-// all read.
+// Package metrics is the measurement core: the call record types, and the
+// Recorder that accumulates them into HdrHistograms, the single source of
+// truth. Its Snapshots feed every view: the live progress line, the
+// Prometheus exporter (promexport), the thresholds (threshold), the
+// end-of-run summary (summary) and the result files (results).
 package metrics
 
 import (

@@ -63,6 +63,7 @@ type Recorder struct {
 	dropped    uint64
 	failures   map[FailureKey]uint64
 	media      MediaTotals
+	streams    [NumStreams]StreamTotals
 	live       *hdrhistogram.WindowedHistogram
 	liveSecond int64
 	timeline   []TimelineBucket
@@ -85,10 +86,10 @@ type Interval struct {
 
 // newInterval returns an empty interval.
 func newInterval() *Interval {
-	iv := &Interval{Lag: newLatencyHistogram()}
+	iv := &Interval{Lag: NewLatencyHistogram()}
 	for p := range NumPhases {
-		iv.Scheduled[p] = newLatencyHistogram()
-		iv.Service[p] = newLatencyHistogram()
+		iv.Scheduled[p] = NewLatencyHistogram()
+		iv.Service[p] = NewLatencyHistogram()
 	}
 	return iv
 }
@@ -101,9 +102,9 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 		limit:      opts.TimelineLimit,
 		liveWindow: opts.LiveWindow,
 		targetRate: opts.TargetRate,
-		lag:        newLatencyHistogram(),
-		jitter:     newLatencyHistogram(),
-		rtt:        newLatencyHistogram(),
+		lag:        NewLatencyHistogram(),
+		jitter:     NewLatencyHistogram(),
+		rtt:        NewLatencyHistogram(),
 		mos:        newMOSHistogram(),
 		failures:   make(map[FailureKey]uint64),
 	}
@@ -120,8 +121,8 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 		r.liveWindow = DefaultLiveWindow
 	}
 	for p := range NumPhases {
-		r.scheduled[p] = newLatencyHistogram()
-		r.service[p] = newLatencyHistogram()
+		r.scheduled[p] = NewLatencyHistogram()
+		r.service[p] = NewLatencyHistogram()
 	}
 	r.live = hdrhistogram.NewWindowed(r.liveWindow, HistogramMin, HistogramMax, HistogramSigFigs)
 	r.interval, r.intervalStart = newInterval(), r.start
@@ -255,7 +256,7 @@ func (r *Recorder) Record(rec CallRecord) {
 		if m.RTT > 0 {
 			r.recordDuration(r.rtt, m.RTT, &r.clamped.RTT)
 		}
-		if mos, ok := EstimateMOS(m); ok {
+		if mos, ok := m.MOS(); ok {
 			r.recordValue(r.mos, int64(mos*MOSScale+0.5))
 		}
 	}
@@ -399,6 +400,7 @@ func (r *Recorder) Snapshot() *Snapshot {
 		InProgress:   r.inProgress(),
 		Failures:     make(map[FailureKey]uint64, len(r.failures)),
 		Media:        r.media,
+		Streams:      r.streams,
 		Timeline:     append([]TimelineBucket(nil), r.timeline...),
 	}
 	for p := range NumPhases {
@@ -443,7 +445,7 @@ func (r *Recorder) Merge(o *Recorder) error {
 		Lag: r.lag, Jitter: r.jitter, RTT: r.rtt, MOS: r.mos, Failures: r.failures,
 		Clamped: r.clamped, RecordErrors: r.recordErrs, Attempted: r.started, Dropped: r.dropped,
 		Succeeded: r.succeeded, Failed: r.failed, Aborted: r.aborted, Media: r.media,
-		Timeline: r.timeline,
+		Streams: r.streams, Timeline: r.timeline,
 	}
 	os.TargetRate = 0
 	for i := range os.Timeline {
@@ -456,7 +458,7 @@ func (r *Recorder) Merge(o *Recorder) error {
 	r.started += os.Attempted
 	r.finished += os.Finished()
 	r.dropped, r.succeeded, r.failed, r.aborted = mine.Dropped, mine.Succeeded, mine.Failed, mine.Aborted
-	r.media = mine.Media
+	r.media, r.streams = mine.Media, mine.Streams
 	// Keep r's start: events o saw before it count in r's first second.
 	off := int(r.start.Sub(mine.Start) / time.Second)
 	if off > 0 && off < len(mine.Timeline) {

@@ -17,8 +17,13 @@ const (
 	HistogramSigFigs       = 3
 )
 
-// newLatencyHistogram returns an empty histogram with the shared geometry.
-func newLatencyHistogram() *hdrhistogram.Histogram {
+// MOSScale is the factor MOS values are multiplied by before they are
+// recorded in the MOS histogram (HdrHistogram stores integers): 4.41 is
+// stored as 441.
+const MOSScale = 100
+
+// NewLatencyHistogram returns an empty histogram with the shared geometry.
+func NewLatencyHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(HistogramMin, HistogramMax, HistogramSigFigs)
 }
 
@@ -52,7 +57,11 @@ type MediaTotals struct {
 
 // LossRate is lost / (received + lost) over all calls, NaN without packets.
 func (m MediaTotals) LossRate() float64 {
-	return ratio(m.PacketsLost, m.PacketsReceived+m.PacketsLost)
+	den := m.PacketsReceived + m.PacketsLost
+	if den == 0 {
+		return math.NaN()
+	}
+	return float64(m.PacketsLost) / float64(den)
 }
 
 // add sums o into m.
@@ -158,8 +167,11 @@ type Snapshot struct {
 	InProgress uint64
 	// Failures counts failed calls by phase and reason.
 	Failures map[FailureKey]uint64
-	// Media sums every call's media statistics.
+	// Media sums every finished call's media statistics.
 	Media MediaTotals
+	// Streams are the live media totals per stream, as the media path
+	// added them (Recorder.AddStream); zero when it adds none.
+	Streams [NumStreams]StreamTotals
 	// TargetRate is the pacer's rate at the snapshot (calls/s).
 	TargetRate float64
 	// Timeline is one bucket per second since Start.
@@ -173,7 +185,7 @@ func (s *Snapshot) Elapsed() time.Duration { return s.Taken.Sub(s.Start) }
 // true, from the scheduled start otherwise.
 func (s *Snapshot) PhaseHistogram(p Phase, service bool) *hdrhistogram.Histogram {
 	if p < 0 || p >= NumPhases {
-		return newLatencyHistogram()
+		return NewLatencyHistogram()
 	}
 	if service {
 		return s.Service[p]
@@ -270,6 +282,9 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 		s.Failures[k] += v
 	}
 	s.Media.add(o.Media)
+	for i := range s.Streams {
+		s.Streams[i].add(o.Streams[i])
+	}
 	s.TargetRate += o.TargetRate
 	s.Timeline = mergeTimelines(s.Start, s.Timeline, o.Start, o.Timeline)
 	if o.Start.Before(s.Start) {
@@ -312,26 +327,4 @@ func mergeTimelines(as time.Time, a []TimelineBucket, bs time.Time, b []Timeline
 	add(offA, a)
 	add(offB, b)
 	return out
-}
-
-// aggregate computes an aggregation of a histogram divided by scale, NaN
-// when the histogram is empty.
-func aggregate(h *hdrhistogram.Histogram, agg Aggregation, pct float64, scale float64) float64 {
-	if h == nil || h.TotalCount() == 0 {
-		return math.NaN()
-	}
-	switch agg {
-	case AggPercentile, AggMed:
-		return float64(h.ValueAtQuantile(pct)) / scale
-	case AggAvg:
-		return h.Mean() / scale
-	case AggMin:
-		return float64(h.Min()) / scale
-	case AggMax:
-		return float64(h.Max()) / scale
-	case AggCount:
-		return float64(h.TotalCount())
-	default:
-		return math.NaN()
-	}
 }

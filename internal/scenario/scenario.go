@@ -56,7 +56,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
 )
 
 // Defaults applied to keys that are absent from a scenario file. A key that
@@ -357,7 +357,7 @@ type Threshold struct {
 	// Line is the expression's line in the file (0 if built in code).
 	Line int
 	// Parsed is filled by Validate when the expression is valid.
-	Parsed metrics.Threshold
+	Parsed threshold.Threshold
 }
 
 // Outputs says where results go; the command line may override them.

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
 )
 
 // envName is what a key_env value must look like.
@@ -53,7 +53,7 @@ func (s *Scenario) has(path string) bool {
 
 // Validate checks every value and the consistency between them, returning
 // every problem found (nil if none). It parses each threshold expression with
-// metrics.ParseThreshold and stores the result in Threshold.Parsed. It does
+// threshold.Parse and stores the result in Threshold.Parsed. It does
 // not read the token key's environment variable (see Token.Key).
 func (s *Scenario) Validate() []error {
 	if s.lines == nil {
@@ -433,7 +433,7 @@ func (v *validator) thresholds() {
 		fail := func(format string, a ...any) {
 			v.errs = append(v.errs, &FieldError{File: v.s.file, Line: line, Path: p, Msg: fmt.Sprintf(format, a...)})
 		}
-		parsed, err := metrics.ParseThreshold(t.Metric, t.Expr)
+		parsed, err := threshold.Parse(t.Metric, t.Expr)
 		if err != nil {
 			fail("%s", strings.TrimPrefix(err.Error(), t.Metric+": "))
 			continue

@@ -19,6 +19,7 @@ import (
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/results"
 )
 
 // FileName is the report's name inside the result directory.
@@ -27,7 +28,7 @@ const FileName = "report.html"
 // Data is what the report shows: the run summary and, per phase, the
 // histograms read back from the interval logs (nil when a log is absent).
 type Data struct {
-	Summary *metrics.SummaryFile
+	Summary *results.SummaryFile
 	// Scheduled and Service are indexed by metrics.Phase.
 	Scheduled [metrics.NumPhases]*hdrhistogram.Histogram
 	Service   [metrics.NumPhases]*hdrhistogram.Histogram
@@ -35,12 +36,12 @@ type Data struct {
 
 // Load reads dir/summary.json and the interval logs it names.
 func Load(dir string) (*Data, error) {
-	f, err := os.Open(filepath.Join(dir, metrics.SummaryFileName))
+	f, err := os.Open(filepath.Join(dir, results.SummaryFileName))
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
 	defer f.Close()
-	sf, err := metrics.ReadSummaryFile(bufio.NewReader(f))
+	sf, err := results.ReadSummaryFile(bufio.NewReader(f))
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
@@ -57,7 +58,7 @@ func Load(dir string) (*Data, error) {
 			if x.name == "" {
 				continue
 			}
-			_, total, err := metrics.ReadHlog(filepath.Join(dir, filepath.Base(x.name)))
+			_, total, err := results.ReadHlog(filepath.Join(dir, filepath.Base(x.name)))
 			if err != nil {
 				return nil, fmt.Errorf("report: %w", err)
 			}
@@ -95,7 +96,7 @@ func Write(dir string) (string, error) {
 // page is the template's data.
 type page struct {
 	Title      string
-	S          *metrics.SummaryFile
+	S          *results.SummaryFile
 	Verdict    string
 	Overview   template.HTML
 	Phases     []phasePlot
@@ -103,7 +104,7 @@ type page struct {
 	LoadChart  template.HTML
 	PhaseRows  []phaseRow
 	Failures   []failureRow
-	Thresholds []metrics.ThresholdSummary
+	Thresholds []results.ThresholdSummary
 	MediaRows  [][2]string
 	Lag        string
 	Generated  string

@@ -9,7 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/loadgen/loadgen/internal/cpu"
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/results"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
+	"github.com/loadgen/loadgen/internal/metrics/validity"
 )
 
 var sample = flag.String("sample", "", "also write a sample result directory and report here (for testdata/render.sh)")
@@ -22,7 +26,7 @@ func writeRun(t *testing.T, dir string) *metrics.Snapshot {
 	now := start
 	target := func(el time.Duration) float64 { return min(2+el.Seconds()*0.3, 20) }
 	rec := metrics.NewRecorder(metrics.RecorderOptions{Start: start, Now: func() time.Time { return now }, TargetRate: target})
-	res, err := metrics.CreateResults(dir, start)
+	res, err := results.Create(dir, start)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,17 +96,17 @@ func writeRun(t *testing.T, dir string) *metrics.Snapshot {
 		t.Fatal(err)
 	}
 	s := rec.Snapshot()
-	var ths []metrics.Threshold
+	var ths []threshold.Threshold
 	for _, e := range [][2]string{{"connect", "p(99) < 1s"}, {"failures", "rate < 0.05"}} {
-		th, err := metrics.ParseThreshold(e[0], e[1])
+		th, err := threshold.Parse(e[0], e[1])
 		if err != nil {
 			t.Fatal(err)
 		}
 		ths = append(ths, th)
 	}
-	cpu := &metrics.CPUUsage{CPUs: 4, Utilization: 0.4, Peak: 0.7}
-	sf := metrics.NewSummaryFile(s, metrics.SummaryFileOptions{Title: "sample", Labels: map[string]string{"mode": "regular"},
-		Thresholds: metrics.EvaluateThresholds(s, ths), Validity: metrics.CheckValidity(s, cpu, metrics.ValidityOptions{}), CPU: cpu, WithFiles: true})
+	cpu := &cpu.Usage{CPUs: 4, Utilization: 0.4, Peak: 0.7}
+	sf := results.NewSummaryFile(s, results.SummaryFileOptions{Title: "sample", Labels: map[string]string{"mode": "regular"},
+		Thresholds: threshold.Evaluate(s, ths), Validity: validity.Check(s, cpu, validity.Options{}), CPU: cpu, WithFiles: true})
 	if err := res.WriteSummary(sf); err != nil {
 		t.Fatal(err)
 	}
@@ -178,7 +182,7 @@ func TestWriteMissing(t *testing.T) {
 func TestEmptyRun(t *testing.T) {
 	dir := t.TempDir()
 	rec := metrics.NewRecorder(metrics.RecorderOptions{})
-	res, err := metrics.CreateResults(dir, rec.Start())
+	res, err := results.Create(dir, rec.Start())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +190,7 @@ func TestEmptyRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := rec.Snapshot()
-	if err := res.WriteSummary(metrics.NewSummaryFile(s, metrics.SummaryFileOptions{WithFiles: true, Validity: metrics.CheckValidity(s, nil, metrics.ValidityOptions{})})); err != nil {
+	if err := res.WriteSummary(results.NewSummaryFile(s, results.SummaryFileOptions{WithFiles: true, Validity: validity.Check(s, nil, validity.Options{})})); err != nil {
 		t.Fatal(err)
 	}
 	if err := res.Close(); err != nil {

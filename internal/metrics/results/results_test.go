@@ -1,25 +1,93 @@
-package metrics
+package results
 
 import (
 	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/loadgen/loadgen/internal/cpu"
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/metricstest"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
+	"github.com/loadgen/loadgen/internal/metrics/validity"
 )
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// goldenSnapshot is a deterministic run: 600 calls over 60 s at 10/s with
+// failures, drops and media, and a constant 10/s target (the same run as
+// the text summary's golden test).
+func goldenSnapshot(t *testing.T) *metrics.Snapshot {
+	t.Helper()
+	clk := metricstest.NewClock()
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 10 }})
+	for i, c := range metricstest.RandomCalls(42, clk.Now(), 600) {
+		if i%10 == 0 && i > 0 {
+			clk.Advance(time.Second)
+		}
+		r.CallStarted()
+		r.Record(c)
+		if i%200 == 0 {
+			r.Dropped()
+		}
+	}
+	clk.Advance(time.Second)
+	return r.Snapshot()
+}
+
+func goldenThresholds(t *testing.T, s *metrics.Snapshot) []threshold.Result {
+	t.Helper()
+	var ts []threshold.Threshold
+	for _, e := range [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}} {
+		th, err := threshold.Parse(e[0], e[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts = append(ts, th)
+	}
+	return threshold.Evaluate(s, ts)
+}
+
+func TestSummaryFileGolden(t *testing.T) {
+	s := goldenSnapshot(t)
+	usage := &cpu.Usage{CPUs: 8, Utilization: 0.97, Peak: 1}
+	v := validity.Check(s, usage, validity.Options{MaxLagP99: 10 * time.Millisecond})
+	var js bytes.Buffer
+	sf := NewSummaryFile(s, SummaryFileOptions{Title: "golden", Labels: map[string]string{"mode": "regular"},
+		Thresholds: goldenThresholds(t, s), Validity: v, CPU: usage, WithFiles: true})
+	if err := sf.WriteJSON(&js); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join("testdata", "summary.json.golden")
+	if *update {
+		if err := os.WriteFile(path, js.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(js.Bytes(), want) {
+		t.Errorf("%s differs from the output (run go test -update and review the diff):\n%s", path, js.Bytes())
+	}
+}
 
 func TestResultsHlogMatchesRecorder(t *testing.T) {
 	dir := t.TempDir()
-	clk := newFakeClock()
-	rec := NewRecorder(RecorderOptions{Now: clk.Now})
-	res, err := CreateResults(dir, rec.Start())
+	clk := metricstest.NewClock()
+	rec := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
+	res, err := Create(dir, rec.Start())
 	if err != nil {
 		t.Fatal(err)
 	}
-	calls := randomCalls(11, clk.Now(), 1200)
+	calls := metricstest.RandomCalls(11, clk.Now(), 1200)
 	for i, c := range calls {
 		rec.CallStarted()
 		rec.Record(c)
@@ -38,7 +106,7 @@ func TestResultsHlogMatchesRecorder(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := rec.Snapshot()
-	sf := NewSummaryFile(s, SummaryFileOptions{Title: "t", WithFiles: true, Validity: CheckValidity(s, nil, ValidityOptions{})})
+	sf := NewSummaryFile(s, SummaryFileOptions{Title: "t", WithFiles: true, Validity: validity.Check(s, nil, validity.Options{})})
 	if err := res.WriteSummary(sf); err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +120,7 @@ func TestResultsHlogMatchesRecorder(t *testing.T) {
 		t.Error("write after close: no error")
 	}
 
-	for p := range NumPhases {
+	for p := range metrics.NumPhases {
 		for _, service := range []bool{false, true} {
 			ivs, total, err := ReadHlog(filepath.Join(dir, HlogName(p, service)))
 			if err != nil {
@@ -92,7 +160,7 @@ func TestResultsHlogMatchesRecorder(t *testing.T) {
 			t.Fatalf("line %d: %v", n+1, err)
 		}
 		c := calls[n]
-		if got, want := l.Phases["connect"].ScheduledUS, c.Instants[PhaseConnect].Sub(c.Scheduled).Microseconds(); got != want {
+		if got, want := l.Phases["connect"].ScheduledUS, c.Instants[metrics.PhaseConnect].Sub(c.Scheduled).Microseconds(); got != want {
 			t.Errorf("line %d: connect %d µs, want %d", n+1, got, want)
 		}
 		if l.Outcome != c.Outcome.String() || l.Media == nil || l.Media.PacketsLost != c.Media.PacketsLost || l.MOS == nil {
@@ -116,8 +184,8 @@ func TestResultsHlogMatchesRecorder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Calls.Attempted != 1200 || got.Phases[PhaseConnect].Log != "connect.hlog" ||
-		got.Phases[PhaseConnect].Scheduled.P99 != s.Scheduled[PhaseConnect].ValueAtQuantile(99) || !got.Valid {
+	if got.Calls.Attempted != 1200 || got.Phases[metrics.PhaseConnect].Log != "connect.hlog" ||
+		got.Phases[metrics.PhaseConnect].Scheduled.P99 != s.Scheduled[metrics.PhaseConnect].ValueAtQuantile(99) || !got.Valid {
 		t.Errorf("summary.json: %+v", got)
 	}
 	if _, err := ReadSummaryFile(bytes.NewReader(bytes.Replace(b, []byte(SummarySchema), []byte("loadgen.summary/v0"), 1))); err == nil {
@@ -127,14 +195,14 @@ func TestResultsHlogMatchesRecorder(t *testing.T) {
 
 func TestRunIntervals(t *testing.T) {
 	dir := t.TempDir()
-	rec := NewRecorder(RecorderOptions{})
-	res, err := CreateResults(dir, rec.Start())
+	rec := metrics.NewRecorder(metrics.RecorderOptions{})
+	res, err := Create(dir, rec.Start())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer res.Close()
 	base := time.Now()
-	for _, c := range randomCalls(3, base, 50) {
+	for _, c := range metricstest.RandomCalls(3, base, 50) {
 		rec.Record(c)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -152,7 +220,7 @@ func TestRunIntervals(t *testing.T) {
 	if err := res.Close(); err != nil {
 		t.Fatal(err)
 	}
-	_, total, err := ReadHlog(filepath.Join(dir, HlogName(PhaseMedia, false)))
+	_, total, err := ReadHlog(filepath.Join(dir, HlogName(metrics.PhaseMedia, false)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,7 @@
-package metrics
+// Package threshold is the threshold language: a scenario's k6-shaped
+// expressions ("p(99) < 2s") are parsed and type-checked before the run,
+// then evaluated on the same Snapshot the summary prints.
+package threshold
 
 import (
 	"fmt"
@@ -6,6 +9,10 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/loadgen/loadgen/internal/metrics"
 )
 
 // Thresholds are a tiny k6-shaped language: a scenario maps a metric name to
@@ -15,7 +22,7 @@ import (
 //	failures: ["rate < 0.01"]
 //	mos:      ["avg > 4.0"]
 //
-// Grammar of one expression (ParseThreshold takes the metric and the
+// Grammar of one expression (Parse takes the metric and the
 // expression separately; blanks are allowed between tokens):
 //
 //	expression  = aggregation operator value
@@ -29,7 +36,7 @@ import (
 //	phase       = "subscribe" | "websocket" | "start" | "ringing" | "connect"
 //	            | "ice" | "dtls" | "media" | "end"
 //
-// Type rules (checked by ParseThreshold, so a scenario is rejected before the
+// Type rules (checked by Parse, so a scenario is rejected before the
 // run starts):
 //
 //   - phase, phase_service (service time from the actual start) and lag
@@ -184,7 +191,7 @@ type Threshold struct {
 	// Kind is the metric's type.
 	Kind MetricKind
 	// Phase and Service select the histogram of a phase metric.
-	Phase   Phase
+	Phase   metrics.Phase
 	Service bool
 	// Agg is the aggregation; Percentile is N for AggPercentile (0..100).
 	Agg        Aggregation
@@ -220,9 +227,9 @@ func (t Threshold) FormatValue(v float64) string {
 	return strconv.FormatFloat(v, 'g', 6, 64)
 }
 
-// ParseThreshold parses and type-checks one expression for one metric. Its
+// Parse parses and type-checks one expression for one metric. Its
 // errors read `connect: "p(99) < 2x": bad value "2x": unknown unit "x"`.
-func ParseThreshold(metric, expr string) (Threshold, error) {
+func Parse(metric, expr string) (Threshold, error) {
 	t := Threshold{Metric: metric, Expr: expr}
 	fail := func(format string, a ...any) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("%s: %q: %s", metric, expr, fmt.Sprintf(format, a...))
@@ -326,12 +333,16 @@ func (t *Threshold) parseMetric() error {
 		return nil
 	}
 	name, service := strings.CutSuffix(t.Metric, "_service")
-	if p, ok := ParsePhase(name); ok {
+	if p, ok := metrics.ParsePhase(name); ok {
 		t.Kind, t.Phase, t.Service = KindDuration, p, service
 		return nil
 	}
+	names := make([]string, 0, metrics.NumPhases)
+	for _, p := range metrics.Phases() {
+		names = append(names, p.String())
+	}
 	return fmt.Errorf("unknown metric %q: want a phase (%s), a phase with _service, lag, failures, dropped, mos or loss",
-		t.Metric, strings.Join(phaseNames[:], ", "))
+		t.Metric, strings.Join(names, ", "))
 }
 
 // checkAgg enforces which aggregations each metric kind has.
@@ -424,7 +435,7 @@ func (t Threshold) parseValue(raw string) (float64, error) {
 // Evaluate computes the threshold's aggregation on s and reports whether the
 // expression holds. measured is in the threshold's unit (see FormatValue);
 // it is NaN, and ok false, when there was nothing to measure.
-func (t Threshold) Evaluate(s *Snapshot) (measured float64, ok bool) {
+func (t Threshold) Evaluate(s *metrics.Snapshot) (measured float64, ok bool) {
 	if s == nil {
 		return math.NaN(), false
 	}
@@ -436,7 +447,7 @@ func (t Threshold) Evaluate(s *Snapshot) (measured float64, ok bool) {
 }
 
 // measure computes the aggregation, NaN when undefined.
-func (t Threshold) measure(s *Snapshot) float64 {
+func (t Threshold) measure(s *metrics.Snapshot) float64 {
 	switch t.Kind {
 	case KindDuration:
 		h := s.Lag
@@ -448,7 +459,7 @@ func (t Threshold) measure(s *Snapshot) float64 {
 		}
 		return aggregate(h, t.Agg, t.Percentile, 1)
 	case KindScore:
-		return aggregate(s.MOS, t.Agg, t.Percentile, MOSScale)
+		return aggregate(s.MOS, t.Agg, t.Percentile, metrics.MOSScale)
 	case KindCounter:
 		if t.Metric == "dropped" {
 			if t.Agg == AggCount {
@@ -475,8 +486,8 @@ func ratio(num, den uint64) float64 {
 	return float64(num) / float64(den)
 }
 
-// ThresholdResult is one evaluated threshold.
-type ThresholdResult struct {
+// Result is one evaluated threshold.
+type Result struct {
 	// Threshold is what was evaluated.
 	Threshold Threshold
 	// Measured is the measured value in the threshold's unit (NaN: no data).
@@ -486,7 +497,7 @@ type ThresholdResult struct {
 }
 
 // String reads `connect: p(99) < 2s: measured 2.5s: FAILED`.
-func (r ThresholdResult) String() string {
+func (r Result) String() string {
 	verdict := "ok"
 	if !r.OK {
 		verdict = "FAILED"
@@ -495,22 +506,44 @@ func (r ThresholdResult) String() string {
 		r.Threshold.FormatValue(r.Measured), verdict)
 }
 
-// EvaluateThresholds evaluates every threshold on the same snapshot.
-func EvaluateThresholds(s *Snapshot, ts []Threshold) []ThresholdResult {
-	out := make([]ThresholdResult, 0, len(ts))
+// Evaluate evaluates every threshold on the same snapshot.
+func Evaluate(s *metrics.Snapshot, ts []Threshold) []Result {
+	out := make([]Result, 0, len(ts))
 	for _, t := range ts {
 		m, ok := t.Evaluate(s)
-		out = append(out, ThresholdResult{Threshold: t, Measured: m, OK: ok})
+		out = append(out, Result{Threshold: t, Measured: m, OK: ok})
 	}
 	return out
 }
 
 // AllPassed reports whether every result held.
-func AllPassed(rs []ThresholdResult) bool {
+func AllPassed(rs []Result) bool {
 	for _, r := range rs {
 		if !r.OK {
 			return false
 		}
 	}
 	return true
+}
+
+// aggregate computes an aggregation of a histogram divided by scale, NaN
+// when the histogram is empty.
+func aggregate(h *hdrhistogram.Histogram, agg Aggregation, pct float64, scale float64) float64 {
+	if h == nil || h.TotalCount() == 0 {
+		return math.NaN()
+	}
+	switch agg {
+	case AggPercentile, AggMed:
+		return float64(h.ValueAtQuantile(pct)) / scale
+	case AggAvg:
+		return h.Mean() / scale
+	case AggMin:
+		return float64(h.Min()) / scale
+	case AggMax:
+		return float64(h.Max()) / scale
+	case AggCount:
+		return float64(h.TotalCount())
+	default:
+		return math.NaN()
+	}
 }

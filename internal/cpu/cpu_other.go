@@ -1,6 +1,6 @@
 //go:build !unix
 
-package metrics
+package cpu
 
 import (
 	"errors"

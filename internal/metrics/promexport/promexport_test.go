@@ -1,4 +1,4 @@
-package metrics
+package promexport
 
 import (
 	"context"
@@ -13,30 +13,33 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/metricstest"
 )
 
 // promRecorder records known values: 10 successful calls connecting at
 // 1, 2, ..., 10 ms × 10 (10..100 ms) from the scheduled start and 5 ms
 // earlier from the actual start; two failures; one drop; one call in
 // flight; media on every success.
-func promRecorder(t *testing.T) *Recorder {
+func promRecorder(t *testing.T) *metrics.Recorder {
 	t.Helper()
-	clk := newFakeClock()
-	r := NewRecorder(RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 2.5 }})
+	clk := metricstest.NewClock()
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 2.5 }})
 	base := clk.Now()
 	for i := 1; i <= 10; i++ {
 		r.CallStarted()
-		rec := call(base, 5*time.Millisecond, OutcomeSuccess, map[Phase]time.Duration{
-			PhaseConnect: time.Duration(i) * 10 * time.Millisecond,
+		rec := metricstest.Call(base, 5*time.Millisecond, metrics.OutcomeSuccess, map[metrics.Phase]time.Duration{
+			metrics.PhaseConnect: time.Duration(i) * 10 * time.Millisecond,
 		})
-		rec.Media = MediaStats{PacketsSent: 100, BytesSent: 1000, PacketsReceived: 99, BytesReceived: 990, PacketsLost: 1,
+		rec.Media = metrics.MediaStats{PacketsSent: 100, BytesSent: 1000, PacketsReceived: 99, BytesReceived: 990, PacketsLost: 1,
 			Jitter: 2 * time.Millisecond, RTT: 40 * time.Millisecond, IntegrityOK: true}
 		r.Record(rec)
 	}
-	for _, reason := range []Reason{ReasonTimeout, ReasonTimeout} {
+	for _, reason := range []metrics.Reason{metrics.ReasonTimeout, metrics.ReasonTimeout} {
 		r.CallStarted()
-		rec := call(base, 0, OutcomeFailed, nil)
-		rec.FailedPhase, rec.Reason = PhaseICE, reason
+		rec := metricstest.Call(base, 0, metrics.OutcomeFailed, nil)
+		rec.FailedPhase, rec.Reason = metrics.PhaseICE, reason
 		r.Record(rec)
 	}
 	r.CallStarted()
@@ -55,7 +58,7 @@ func TestCollectorLint(t *testing.T) {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
 	// An empty recorder lints clean too.
-	problems, err = testutil.CollectAndLint(NewCollector(NewRecorder(RecorderOptions{}).Snapshot, CollectorOptions{}))
+	problems, err = testutil.CollectAndLint(NewCollector(metrics.NewRecorder(metrics.RecorderOptions{}).Snapshot, CollectorOptions{}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +143,9 @@ func TestPrometheusScrape(t *testing.T) {
 		{"loadgen_media_packets_lost_total", nil, 10},
 		{"loadgen_media_sent_bytes_total", nil, 10000},
 		{"loadgen_media_received_bytes_total", nil, 9900},
-		{"loadgen_histogram_values_clamped_total", nil, 0},
+		{"loadgen_recorded_values_clamped_total", nil, 0},
+		{"loadgen_recorder_errors_total", nil, 0},
+		{"loadgen_media_late_writes_total", nil, 0},
 	}
 	for _, c := range counters {
 		if got := find(t, fams, c.name, c.labels).GetCounter().GetValue(); got != c.want {
@@ -153,7 +158,6 @@ func TestPrometheusScrape(t *testing.T) {
 	}{
 		{"loadgen_calls_in_progress", 1},
 		{"loadgen_target_rate_calls_per_second", 2.5},
-		{"loadgen_achieved_rate_calls_per_second", 13.0 / 4},
 	}
 	for _, g := range gauges {
 		if got := find(t, fams, g.name, nil).GetGauge().GetValue(); got != g.want {
@@ -163,26 +167,33 @@ func TestPrometheusScrape(t *testing.T) {
 
 	// connect from the scheduled start: 10, 20, ..., 100 ms.
 	h := find(t, fams, "loadgen_call_phase_seconds", map[string]string{"phase": "connect", "timing": "scheduled"}).GetHistogram()
-	wantBuckets := map[float64]uint64{0.005: 0, 0.01: 1, 0.025: 2, 0.05: 5, 0.1: 10, 0.25: 10, 60: 10}
-	checkBuckets(t, "connect scheduled", h, 10, 0.55, wantBuckets)
+	checkBuckets(t, "connect scheduled", h, 10, 0.55, cumulative(DefaultBuckets(), 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1))
 	// and 5 ms less from the actual start: 5, 15, ..., 95 ms.
 	h = find(t, fams, "loadgen_call_phase_seconds", map[string]string{"phase": "connect", "timing": "service"}).GetHistogram()
-	checkBuckets(t, "connect service", h, 10, 0.50, map[float64]uint64{0.005: 1, 0.01: 1, 0.025: 3, 0.05: 5, 0.1: 10})
+	checkBuckets(t, "connect service", h, 10, 0.50, cumulative(DefaultBuckets(), 0.005, 0.015, 0.025, 0.035, 0.045, 0.055, 0.065, 0.075, 0.085, 0.095))
 	h = find(t, fams, "loadgen_scheduler_lag_seconds", nil).GetHistogram()
 	checkBuckets(t, "lag", h, 12, 0.05, map[float64]uint64{0.0001: 2, 0.0025: 2, 0.005: 12})
 	h = find(t, fams, "loadgen_media_rtt_seconds", nil).GetHistogram()
-	checkBuckets(t, "rtt", h, 10, 0.4, map[float64]uint64{0.025: 0, 0.05: 10})
+	checkBuckets(t, "rtt", h, 10, 0.4, cumulative(DefaultBuckets(), 0.04, 0.04, 0.04, 0.04, 0.04, 0.04, 0.04, 0.04, 0.04, 0.04))
 	h = find(t, fams, "loadgen_call_mos", nil).GetHistogram()
 	if h.GetSampleCount() != 10 {
 		t.Errorf("mos count = %d", h.GetSampleCount())
 	}
 	h = find(t, fams, "loadgen_call_phase_seconds", map[string]string{"phase": "ringing", "timing": "scheduled"}).GetHistogram()
-	checkBuckets(t, "ringing (empty)", h, 0, 0, map[float64]uint64{60: 0})
+	checkBuckets(t, "ringing (empty)", h, 0, 0, cumulative(DefaultBuckets()))
 
-	// The generator's own load is on the same registry.
-	for _, name := range []string{"process_cpu_seconds_total", "process_resident_memory_bytes", "go_goroutines", "loadgen_generator_cpus"} {
-		if _, ok := fams[name]; !ok {
-			t.Errorf("%s missing", name)
+	// The generator's own load is on the same registry, with the same
+	// constant labels.
+	for _, name := range []string{"loadgen_process_cpu_seconds_total", "loadgen_process_resident_memory_bytes", "go_goroutines", "loadgen_cpus_available"} {
+		if name == "go_goroutines" {
+			find(t, fams, name, nil)
+			continue
+		}
+		find(t, fams, name, map[string]string{"scenario": "smoke", "mode": "token", "shard": "0"})
+	}
+	for _, name := range []string{"process_cpu_seconds_total", "loadgen_achieved_rate_calls_per_second", "loadgen_histogram_values_clamped_total", "loadgen_histogram_record_errors_total"} {
+		if _, ok := fams[name]; ok {
+			t.Errorf("%s is still exported", name)
 		}
 	}
 	// Labels stay in their closed sets.
@@ -193,13 +204,27 @@ func TestPrometheusScrape(t *testing.T) {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
-				case "phase", "timing", "outcome", "reason", "scenario", "mode":
+				case "phase", "timing", "outcome", "reason", "scenario", "mode", "run_id", "shard", "version", "shards":
 				default:
 					t.Errorf("%s has label %s", name, l.GetName())
 				}
 			}
 		}
 	}
+}
+
+// cumulative maps each bound to how many of values are at or below it.
+func cumulative(bounds []float64, values ...float64) map[float64]uint64 {
+	out := make(map[float64]uint64, len(bounds))
+	for _, b := range bounds {
+		out[b] = 0
+		for _, v := range values {
+			if v <= b {
+				out[b]++
+			}
+		}
+	}
+	return out
 }
 
 func checkBuckets(t *testing.T, name string, h *dto.Histogram, count uint64, sum float64, want map[float64]uint64) {
@@ -307,24 +332,24 @@ func TestCollectorCompare(t *testing.T) {
 	want := `
 # HELP loadgen_calls_total Finished calls by outcome.
 # TYPE loadgen_calls_total counter
-loadgen_calls_total{outcome="aborted",scenario="smoke"} 0
-loadgen_calls_total{outcome="failed",scenario="smoke"} 2
-loadgen_calls_total{outcome="success",scenario="smoke"} 10
+loadgen_calls_total{outcome="aborted",scenario="smoke",shard="0"} 0
+loadgen_calls_total{outcome="failed",scenario="smoke",shard="0"} 2
+loadgen_calls_total{outcome="success",scenario="smoke",shard="0"} 10
 # HELP loadgen_call_failures_total Failed calls by the phase they failed in and the cause.
 # TYPE loadgen_call_failures_total counter
-loadgen_call_failures_total{phase="ice",reason="timeout",scenario="smoke"} 2
+loadgen_call_failures_total{phase="ice",reason="timeout",scenario="smoke",shard="0"} 2
 # HELP loadgen_calls_dropped_total Scheduled call starts dropped because the concurrency cap was full.
 # TYPE loadgen_calls_dropped_total counter
-loadgen_calls_dropped_total{scenario="smoke"} 1
+loadgen_calls_dropped_total{scenario="smoke",shard="0"} 1
 # HELP loadgen_calls_in_progress Calls started and not yet finished.
 # TYPE loadgen_calls_in_progress gauge
-loadgen_calls_in_progress{scenario="smoke"} 1
+loadgen_calls_in_progress{scenario="smoke",shard="0"} 1
 `
 	if err := testutil.CollectAndCompare(c, strings.NewReader(want),
 		"loadgen_calls_total", "loadgen_call_failures_total", "loadgen_calls_dropped_total", "loadgen_calls_in_progress"); err != nil {
 		t.Error(err)
 	}
-	if n := testutil.CollectAndCount(c, "loadgen_call_phase_seconds"); n != 2*int(NumPhases) {
-		t.Errorf("%d phase series, want %d", n, 2*int(NumPhases))
+	if n := testutil.CollectAndCount(c, "loadgen_call_phase_seconds"); n != 2*int(metrics.NumPhases) {
+		t.Errorf("%d phase series, want %d", n, 2*int(metrics.NumPhases))
 	}
 }

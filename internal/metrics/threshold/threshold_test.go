@@ -1,25 +1,28 @@
-package metrics
+package threshold
 
 import (
 	"math"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/metricstest"
 )
 
-func TestParseThreshold(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		metric, expr string
 		want         Threshold // only Agg, Percentile, Op, Value, Kind, Phase, Service checked
 		err          string    // substring; "" means success
 	}{
-		{"connect", "p(99) < 2s", Threshold{Kind: KindDuration, Phase: PhaseConnect, Agg: AggPercentile, Percentile: 99, Op: OpLess, Value: 2e6}, ""},
-		{"connect", "p(50)<300ms", Threshold{Kind: KindDuration, Phase: PhaseConnect, Agg: AggPercentile, Percentile: 50, Op: OpLess, Value: 300e3}, ""},
-		{"media_service", " p(99.9) <= 1.5m ", Threshold{Kind: KindDuration, Phase: PhaseMedia, Service: true, Agg: AggPercentile, Percentile: 99.9, Op: OpLessEq, Value: 90e6}, ""},
-		{"ice", "avg >= 250us", Threshold{Kind: KindDuration, Phase: PhaseICE, Agg: AggAvg, Op: OpGreaterEq, Value: 250}, ""},
-		{"dtls", "max != 0", Threshold{Kind: KindDuration, Phase: PhaseDTLS, Agg: AggMax, Op: OpNotEqual, Value: 0}, ""},
-		{"end", "med > 10µs", Threshold{Kind: KindDuration, Phase: PhaseEnd, Agg: AggMed, Percentile: 50, Op: OpGreater, Value: 10}, ""},
-		{"ringing", "count == 100", Threshold{Kind: KindDuration, Phase: PhaseRinging, Agg: AggCount, Op: OpEqual, Value: 100}, ""},
+		{"connect", "p(99) < 2s", Threshold{Kind: KindDuration, Phase: metrics.PhaseConnect, Agg: AggPercentile, Percentile: 99, Op: OpLess, Value: 2e6}, ""},
+		{"connect", "p(50)<300ms", Threshold{Kind: KindDuration, Phase: metrics.PhaseConnect, Agg: AggPercentile, Percentile: 50, Op: OpLess, Value: 300e3}, ""},
+		{"media_service", " p(99.9) <= 1.5m ", Threshold{Kind: KindDuration, Phase: metrics.PhaseMedia, Service: true, Agg: AggPercentile, Percentile: 99.9, Op: OpLessEq, Value: 90e6}, ""},
+		{"ice", "avg >= 250us", Threshold{Kind: KindDuration, Phase: metrics.PhaseICE, Agg: AggAvg, Op: OpGreaterEq, Value: 250}, ""},
+		{"dtls", "max != 0", Threshold{Kind: KindDuration, Phase: metrics.PhaseDTLS, Agg: AggMax, Op: OpNotEqual, Value: 0}, ""},
+		{"end", "med > 10µs", Threshold{Kind: KindDuration, Phase: metrics.PhaseEnd, Agg: AggMed, Percentile: 50, Op: OpGreater, Value: 10}, ""},
+		{"ringing", "count == 100", Threshold{Kind: KindDuration, Phase: metrics.PhaseRinging, Agg: AggCount, Op: OpEqual, Value: 100}, ""},
 		{"lag", "p(99) < 50ms", Threshold{Kind: KindDuration, Agg: AggPercentile, Percentile: 99, Op: OpLess, Value: 50e3}, ""},
 		{"failures", "rate < 0.01", Threshold{Kind: KindCounter, Agg: AggRate, Op: OpLess, Value: 0.01}, ""},
 		{"dropped", "count == 0", Threshold{Kind: KindCounter, Agg: AggCount, Op: OpEqual, Value: 0}, ""},
@@ -52,7 +55,7 @@ func TestParseThreshold(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.metric+" "+tc.expr, func(t *testing.T) {
-			got, err := ParseThreshold(tc.metric, tc.expr)
+			got, err := Parse(tc.metric, tc.expr)
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("err = %v, want containing %q", err, tc.err)
@@ -83,27 +86,27 @@ func TestParseThreshold(t *testing.T) {
 // thresholdSnapshot builds a snapshot with connect (scheduled) values
 // 1..1000 ms, service values 1..1000 µs, 3 failures of 100, 5 dropped, MOS
 // 4.0 and 3.0, loss 10/1000.
-func thresholdSnapshot(t *testing.T) *Snapshot {
+func thresholdSnapshot(t *testing.T) *metrics.Snapshot {
 	t.Helper()
-	clk := newFakeClock()
-	r := NewRecorder(RecorderOptions{Now: clk.Now})
+	clk := metricstest.NewClock()
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
 	base := clk.Now()
 	for i := 1; i <= 1000; i++ {
-		rec := CallRecord{Scheduled: base, Started: base.Add(time.Duration(i)*time.Millisecond - time.Duration(i)*time.Microsecond), Outcome: OutcomeSuccess}
-		rec.Instants[PhaseConnect] = base.Add(time.Duration(i) * time.Millisecond)
+		rec := metrics.CallRecord{Scheduled: base, Started: base.Add(time.Duration(i)*time.Millisecond - time.Duration(i)*time.Microsecond), Outcome: metrics.OutcomeSuccess}
+		rec.Instants[metrics.PhaseConnect] = base.Add(time.Duration(i) * time.Millisecond)
 		if i <= 3 {
-			rec.Outcome, rec.FailedPhase, rec.Reason = OutcomeFailed, PhaseMedia, ReasonNoMedia
+			rec.Outcome, rec.FailedPhase, rec.Reason = metrics.OutcomeFailed, metrics.PhaseMedia, metrics.ReasonNoMedia
 		}
 		if i > 100 {
-			rec.Outcome = OutcomeAborted
+			rec.Outcome = metrics.OutcomeAborted
 		}
 		r.Record(rec)
 	}
 	for range 5 {
 		r.Dropped()
 	}
-	r.Record(CallRecord{Scheduled: base, Started: base, Outcome: OutcomeAborted,
-		Media: MediaStats{PacketsReceived: 990, PacketsLost: 10, PacketsSent: 1000}})
+	r.Record(metrics.CallRecord{Scheduled: base, Started: base, Outcome: metrics.OutcomeAborted,
+		Media: metrics.MediaStats{PacketsReceived: 990, PacketsLost: 10, PacketsSent: 1000}})
 	return r.Snapshot()
 }
 
@@ -139,7 +142,7 @@ func TestThresholdEvaluate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.metric+" "+tc.expr, func(t *testing.T) {
-			th, err := ParseThreshold(tc.metric, tc.expr)
+			th, err := Parse(tc.metric, tc.expr)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,17 +159,17 @@ func TestThresholdEvaluate(t *testing.T) {
 	}
 }
 
-func TestEvaluateThresholds(t *testing.T) {
+func TestEvaluate(t *testing.T) {
 	s := thresholdSnapshot(t)
 	var ts []Threshold
 	for _, e := range [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}} {
-		th, err := ParseThreshold(e[0], e[1])
+		th, err := Parse(e[0], e[1])
 		if err != nil {
 			t.Fatal(err)
 		}
 		ts = append(ts, th)
 	}
-	rs := EvaluateThresholds(s, ts)
+	rs := Evaluate(s, ts)
 	if len(rs) != 2 || !rs[0].OK || rs[1].OK || AllPassed(rs) {
 		t.Fatalf("results = %+v", rs)
 	}

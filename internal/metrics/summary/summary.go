@@ -1,107 +1,42 @@
-package metrics
+// Package summary prints the end-of-run text summary: rate and outcomes,
+// failures, phase times, media quality, thresholds and the validity verdict.
+package summary
 
 import (
-	"cmp"
 	"fmt"
 	"io"
 	"math"
-	"slices"
-	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/loadgen/loadgen/internal/cpu"
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
+	"github.com/loadgen/loadgen/internal/metrics/validity"
 )
 
-// HistogramStats are the figures the summary prints for one histogram, in
-// the histogram's unit (µs for latencies). Percentiles are HdrHistogram's:
-// the highest value equivalent to the one at that rank.
-type HistogramStats struct {
-	Count   int64   `json:"count"`
-	Min     int64   `json:"min"`
-	Mean    float64 `json:"mean"`
-	P50     int64   `json:"p50"`
-	P90     int64   `json:"p90"`
-	P99     int64   `json:"p99"`
-	P999    int64   `json:"p99_9"`
-	P9999   int64   `json:"p99_99"`
-	Max     int64   `json:"max"`
-	Clamped uint64  `json:"clamped,omitempty"`
-}
-
-// StatsOf computes the summary figures of h (all zero when h is empty).
-func StatsOf(h *hdrhistogram.Histogram) HistogramStats {
-	if h == nil || h.TotalCount() == 0 {
-		return HistogramStats{}
-	}
-	return HistogramStats{
-		Count: h.TotalCount(),
-		Min:   h.Min(),
-		Mean:  math.Round(h.Mean()*1000) / 1000,
-		P50:   h.ValueAtQuantile(50),
-		P90:   h.ValueAtQuantile(90),
-		P99:   h.ValueAtQuantile(99),
-		P999:  h.ValueAtQuantile(99.9),
-		P9999: h.ValueAtQuantile(99.99),
-		Max:   h.Max(),
-	}
-}
-
-// FormatDuration prints a duration with at most 3 significant digits and a
-// unit that suits it: 850µs, 12.3ms, 1.23s, 2m3s.
-func FormatDuration(d time.Duration) string {
-	switch {
-	case d < 0:
-		return "-" + FormatDuration(-d)
-	case d == 0:
-		return "0"
-	case d < time.Millisecond:
-		return sig3(float64(d)/float64(time.Microsecond)) + "µs"
-	case d < time.Second:
-		return sig3(float64(d)/float64(time.Millisecond)) + "ms"
-	case d < time.Minute:
-		return sig3(d.Seconds()) + "s"
-	default:
-		return d.Round(time.Second).String()
-	}
-}
-
-// sig3 formats v (< 1000) with 3 significant digits, trailing zeros cut.
-func sig3(v float64) string {
-	prec := 2
-	switch {
-	case v >= 100:
-		prec = 0
-	case v >= 10:
-		prec = 1
-	}
-	s := strconv.FormatFloat(v, 'f', prec, 64)
-	if strings.Contains(s, ".") {
-		s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	}
-	return s
-}
-
 // us formats a microsecond value as a duration.
-func us(v int64) string { return FormatDuration(time.Duration(v) * time.Microsecond) }
+func us(v int64) string { return metrics.FormatDuration(time.Duration(v) * time.Microsecond) }
 
-// SummaryOptions add what the snapshot does not hold to the summary.
-type SummaryOptions struct {
+// Options add what the snapshot does not hold to the summary.
+type Options struct {
 	// Title heads the summary (e.g. the scenario name); optional.
 	Title string
 	// Thresholds are the evaluated thresholds, printed with their verdicts.
-	Thresholds []ThresholdResult
-	// Validity is the run's verdict (see CheckValidity).
-	Validity Validity
+	Thresholds []threshold.Result
+	// Validity is the run's verdict (see validity.Check).
+	Validity validity.Verdict
 	// CPU is the generator's CPU use, when measured.
-	CPU *CPUUsage
+	CPU *cpu.Usage
 }
 
-// WriteSummary prints the end-of-run summary: rate and outcomes, failures
+// Write prints the end-of-run summary: rate and outcomes, failures
 // by phase and reason, a table per phase with both timings, the scheduler
 // lag, media quality, thresholds and the validity verdict.
-func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
+func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	ew := &errWriter{w: w}
 	title := "loadgen summary"
 	if opts.Title != "" {
@@ -109,7 +44,7 @@ func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
 	}
 	ew.printf("%s\n%s\n\n", title, strings.Repeat("=", len(title)))
 
-	ew.printf("duration   %s\n", FormatDuration(s.Elapsed().Round(time.Millisecond)))
+	ew.printf("duration   %s\n", metrics.FormatDuration(s.Elapsed().Round(time.Millisecond)))
 	ew.printf("rate       achieved %.2f calls/s, target %.2f calls/s (while calls were being started)\n", s.AchievedRate(), s.MeanTargetRate())
 	ew.printf("calls      %d attempted, %d succeeded, %d failed, %d aborted, %d in progress, %d dropped (cap full)\n",
 		s.Attempted, s.Succeeded, s.Failed, s.Aborted, s.InProgress, s.Dropped)
@@ -120,7 +55,7 @@ func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
 	if len(s.Failures) > 0 {
 		ew.printf("\nfailures (phase/reason)\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		for _, f := range SortedFailures(s.Failures) {
+		for _, f := range metrics.SortedFailures(s.Failures) {
 			fmt.Fprintf(tw, "  %s/%s\t%d\t%.2f%%\n", f.Phase, f.Reason, f.Count, 100*float64(f.Count)/float64(max(s.Finished(), 1)))
 		}
 		ew.check(tw.Flush())
@@ -130,7 +65,7 @@ func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "phase\ttiming\tcount\tmin\tp50\tp90\tp99\tp99.9\tmax\t\n")
 	row := func(name, timing string, h *hdrhistogram.Histogram) {
-		st := StatsOf(h)
+		st := metrics.StatsOf(h)
 		if st.Count == 0 {
 			fmt.Fprintf(tw, "%s\t%s\t0\t-\t-\t-\t-\t-\t-\t\n", name, timing)
 			return
@@ -138,9 +73,9 @@ func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, timing, st.Count,
 			us(st.Min), us(st.P50), us(st.P90), us(st.P99), us(st.P999), us(st.Max))
 	}
-	for p := range NumPhases {
+	for p := range metrics.NumPhases {
 		row(p.String(), "scheduled", s.Scheduled[p])
-		if p != PhaseEnd {
+		if p != metrics.PhaseEnd {
 			row("", "service", s.Service[p])
 		}
 	}
@@ -165,13 +100,13 @@ func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
 			name string
 			h    *hdrhistogram.Histogram
 		}{{"jitter", s.Jitter}, {"rtt", s.RTT}} {
-			if st := StatsOf(x.h); st.Count > 0 {
+			if st := metrics.StatsOf(x.h); st.Count > 0 {
 				ew.printf("  %-10s p50 %s, p99 %s, max %s (%d calls)\n", x.name, us(st.P50), us(st.P99), us(st.Max), st.Count)
 			}
 		}
-		if st := StatsOf(s.MOS); st.Count > 0 {
+		if st := metrics.StatsOf(s.MOS); st.Count > 0 {
 			ew.printf("  MOS        avg %.2f, p1 %.2f, min %.2f, max %.2f (E-model estimate, %d calls)\n",
-				st.Mean/MOSScale, float64(s.MOS.ValueAtQuantile(1))/MOSScale, float64(st.Min)/MOSScale, float64(st.Max)/MOSScale, st.Count)
+				st.Mean/metrics.MOSScale, float64(s.MOS.ValueAtQuantile(1))/metrics.MOSScale, float64(st.Min)/metrics.MOSScale, float64(st.Max)/metrics.MOSScale, st.Count)
 		}
 	}
 
@@ -211,25 +146,6 @@ func WriteSummary(w io.Writer, s *Snapshot, opts SummaryOptions) error {
 		ew.printf("  note: %s\n", n)
 	}
 	return ew.err
-}
-
-// FailureCount is one row of the failure breakdown.
-type FailureCount struct {
-	Phase  Phase  `json:"-"`
-	Reason Reason `json:"reason"`
-	Count  uint64 `json:"count"`
-}
-
-// SortedFailures lists failures by descending count, then phase, reason.
-func SortedFailures(m map[FailureKey]uint64) []FailureCount {
-	out := make([]FailureCount, 0, len(m))
-	for k, v := range m {
-		out = append(out, FailureCount{Phase: k.Phase, Reason: k.Reason, Count: v})
-	}
-	slices.SortFunc(out, func(a, b FailureCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Phase, b.Phase), cmp.Compare(a.Reason, b.Reason))
-	})
-	return out
 }
 
 // errWriter keeps the first write error so the summary code stays linear.

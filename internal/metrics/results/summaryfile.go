@@ -1,4 +1,4 @@
-package metrics
+package results
 
 import (
 	"encoding/json"
@@ -6,6 +6,11 @@ import (
 	"io"
 	"math"
 	"time"
+
+	"github.com/loadgen/loadgen/internal/cpu"
+	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
+	"github.com/loadgen/loadgen/internal/metrics/validity"
 )
 
 // SummarySchema names the version of summary.json's layout. A change that
@@ -51,27 +56,27 @@ const SummarySchema = "loadgen.summary/v1"
 // call order; "end" is timed from the moment the call began to end, so its
 // service and scheduled figures are the same.
 type SummaryFile struct {
-	Schema         string             `json:"schema"`
-	Title          string             `json:"title,omitempty"`
-	Labels         map[string]string  `json:"labels,omitempty"`
-	Start          time.Time          `json:"start"`
-	End            time.Time          `json:"end"`
-	Duration       float64            `json:"duration_seconds"`
-	Valid          bool               `json:"valid"`
-	InvalidReasons []string           `json:"invalid_reasons,omitempty"`
-	Notes          []string           `json:"notes,omitempty"`
-	Rate           RateSummary        `json:"rate"`
-	Calls          CallsSummary       `json:"calls"`
-	Failures       []FailureRow       `json:"failures"`
-	Phases         []PhaseSummary     `json:"phases"`
-	Lag            HistogramStats     `json:"lag"`
-	LagLog         string             `json:"lag_hlog,omitempty"`
-	Media          MediaSummary       `json:"media"`
-	CPU            *CPUUsage          `json:"cpu,omitempty"`
-	Thresholds     []ThresholdSummary `json:"thresholds"`
-	ThresholdsOK   bool               `json:"thresholds_ok"`
-	Timeline       []TimelineBucket   `json:"timeline"`
-	CallsFile      string             `json:"calls_file,omitempty"`
+	Schema         string                   `json:"schema"`
+	Title          string                   `json:"title,omitempty"`
+	Labels         map[string]string        `json:"labels,omitempty"`
+	Start          time.Time                `json:"start"`
+	End            time.Time                `json:"end"`
+	Duration       float64                  `json:"duration_seconds"`
+	Valid          bool                     `json:"valid"`
+	InvalidReasons []string                 `json:"invalid_reasons,omitempty"`
+	Notes          []string                 `json:"notes,omitempty"`
+	Rate           RateSummary              `json:"rate"`
+	Calls          CallsSummary             `json:"calls"`
+	Failures       []FailureRow             `json:"failures"`
+	Phases         []PhaseSummary           `json:"phases"`
+	Lag            metrics.HistogramStats   `json:"lag"`
+	LagLog         string                   `json:"lag_hlog,omitempty"`
+	Media          MediaSummary             `json:"media"`
+	CPU            *cpu.Usage               `json:"cpu,omitempty"`
+	Thresholds     []ThresholdSummary       `json:"thresholds"`
+	ThresholdsOK   bool                     `json:"thresholds_ok"`
+	Timeline       []metrics.TimelineBucket `json:"timeline"`
+	CallsFile      string                   `json:"calls_file,omitempty"`
 }
 
 // RateSummary is the target and achieved call rate, calls/s.
@@ -100,20 +105,20 @@ type FailureRow struct {
 
 // PhaseSummary is one phase's figures and the names of its interval logs.
 type PhaseSummary struct {
-	Phase      string         `json:"phase"`
-	Scheduled  HistogramStats `json:"scheduled"`
-	Service    HistogramStats `json:"service"`
-	Log        string         `json:"hlog,omitempty"`
-	ServiceLog string         `json:"service_hlog,omitempty"`
+	Phase      string                 `json:"phase"`
+	Scheduled  metrics.HistogramStats `json:"scheduled"`
+	Service    metrics.HistogramStats `json:"service"`
+	Log        string                 `json:"hlog,omitempty"`
+	ServiceLog string                 `json:"service_hlog,omitempty"`
 }
 
 // MediaSummary is the media totals with quality figures.
 type MediaSummary struct {
-	MediaTotals
-	LossRate *float64       `json:"loss_rate"`
-	Jitter   HistogramStats `json:"jitter"`
-	RTT      HistogramStats `json:"rtt"`
-	MOS      HistogramStats `json:"mos"`
+	metrics.MediaTotals
+	LossRate *float64               `json:"loss_rate"`
+	Jitter   metrics.HistogramStats `json:"jitter"`
+	RTT      metrics.HistogramStats `json:"rtt"`
+	MOS      metrics.HistogramStats `json:"mos"`
 }
 
 // ThresholdSummary is one evaluated threshold.
@@ -131,16 +136,16 @@ type SummaryFileOptions struct {
 	Title  string
 	Labels map[string]string
 	// Thresholds, Validity and CPU as for the terminal summary.
-	Thresholds []ThresholdResult
-	Validity   Validity
-	CPU        *CPUUsage
+	Thresholds []threshold.Result
+	Validity   validity.Verdict
+	CPU        *cpu.Usage
 	// WithFiles names the .hlog files and calls.jsonl (as written by
-	// Results) in the summary.
+	// Writer) in the summary.
 	WithFiles bool
 }
 
 // NewSummaryFile builds summary.json's content from a snapshot.
-func NewSummaryFile(s *Snapshot, opts SummaryFileOptions) *SummaryFile {
+func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	f := &SummaryFile{
 		Schema:         SummarySchema,
 		Title:          opts.Title,
@@ -155,21 +160,21 @@ func NewSummaryFile(s *Snapshot, opts SummaryFileOptions) *SummaryFile {
 		Calls: CallsSummary{Attempted: s.Attempted, Succeeded: s.Succeeded, Failed: s.Failed,
 			Aborted: s.Aborted, InProgress: s.InProgress, Dropped: s.Dropped},
 		Failures:     []FailureRow{},
-		Lag:          StatsOf(s.Lag),
+		Lag:          metrics.StatsOf(s.Lag),
 		CPU:          opts.CPU,
 		Thresholds:   []ThresholdSummary{},
-		ThresholdsOK: AllPassed(opts.Thresholds),
+		ThresholdsOK: threshold.AllPassed(opts.Thresholds),
 		Timeline:     s.Timeline,
 	}
 	f.Lag.Clamped = s.Clamped.Lag
 	if f.Timeline == nil {
-		f.Timeline = []TimelineBucket{}
+		f.Timeline = []metrics.TimelineBucket{}
 	}
-	for _, fc := range SortedFailures(s.Failures) {
+	for _, fc := range metrics.SortedFailures(s.Failures) {
 		f.Failures = append(f.Failures, FailureRow{Phase: fc.Phase.String(), Reason: string(fc.Reason), Count: fc.Count})
 	}
-	for p := range NumPhases {
-		ps := PhaseSummary{Phase: p.String(), Scheduled: StatsOf(s.Scheduled[p]), Service: StatsOf(s.Service[p])}
+	for p := range metrics.NumPhases {
+		ps := PhaseSummary{Phase: p.String(), Scheduled: metrics.StatsOf(s.Scheduled[p]), Service: metrics.StatsOf(s.Service[p])}
 		ps.Scheduled.Clamped, ps.Service.Clamped = s.Clamped.Scheduled[p], s.Clamped.Service[p]
 		if opts.WithFiles {
 			ps.Log, ps.ServiceLog = HlogName(p, false), HlogName(p, true)
@@ -179,7 +184,7 @@ func NewSummaryFile(s *Snapshot, opts SummaryFileOptions) *SummaryFile {
 	if opts.WithFiles {
 		f.LagLog, f.CallsFile = LagHlogName, CallsFileName
 	}
-	f.Media = MediaSummary{MediaTotals: s.Media, Jitter: StatsOf(s.Jitter), RTT: StatsOf(s.RTT), MOS: StatsOf(s.MOS)}
+	f.Media = MediaSummary{MediaTotals: s.Media, Jitter: metrics.StatsOf(s.Jitter), RTT: metrics.StatsOf(s.RTT), MOS: metrics.StatsOf(s.MOS)}
 	f.Media.Jitter.Clamped, f.Media.RTT.Clamped = s.Clamped.Jitter, s.Clamped.RTT
 	if lr := s.Media.LossRate(); !math.IsNaN(lr) {
 		f.Media.LossRate = &lr
@@ -201,7 +206,7 @@ func (f *SummaryFile) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(f); err != nil {
-		return fmt.Errorf("metrics: write summary.json: %w", err)
+		return fmt.Errorf("results: write summary.json: %w", err)
 	}
 	return nil
 }
@@ -210,10 +215,10 @@ func (f *SummaryFile) WriteJSON(w io.Writer) error {
 func ReadSummaryFile(r io.Reader) (*SummaryFile, error) {
 	var f SummaryFile
 	if err := json.NewDecoder(r).Decode(&f); err != nil {
-		return nil, fmt.Errorf("metrics: read summary.json: %w", err)
+		return nil, fmt.Errorf("results: read summary.json: %w", err)
 	}
 	if f.Schema != SummarySchema {
-		return nil, fmt.Errorf("metrics: read summary.json: schema %q, want %q", f.Schema, SummarySchema)
+		return nil, fmt.Errorf("results: read summary.json: schema %q, want %q", f.Schema, SummarySchema)
 	}
 	return &f, nil
 }

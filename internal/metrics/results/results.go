@@ -1,4 +1,7 @@
-package metrics
+// Package results writes and reads a run's result files: summary.json
+// (SummaryFile), calls.jsonl (CallLine) and one HdrHistogram interval log
+// (.hlog) per phase and timing.
+package results
 
 import (
 	"bufio"
@@ -12,6 +15,8 @@ import (
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/loadgen/loadgen/internal/metrics"
 )
 
 // Names of the result files under the output directory.
@@ -26,7 +31,7 @@ const (
 
 // HlogName is the interval log file of a phase: "connect.hlog" from the
 // scheduled start, "connect_service.hlog" from the actual start.
-func HlogName(p Phase, service bool) string {
+func HlogName(p metrics.Phase, service bool) string {
 	if service {
 		return p.String() + "_service.hlog"
 	}
@@ -40,14 +45,14 @@ type hlogFile struct {
 	lw *hdrhistogram.HistogramLogWriter
 }
 
-// Results writes a run's result files into a directory: one HdrHistogram
+// Writer writes a run's result files into a directory: one HdrHistogram
 // interval log per phase and timing plus the scheduler lag (standard
 // HdrHistogram log format 1.3, values in microseconds, the interval max
 // column in seconds; logs from several generators merge exactly with any
 // HdrHistogram log tool), calls.jsonl streamed while the run goes, and
 // summary.json at the end. Safe for concurrent use; Close flushes and
 // closes everything.
-type Results struct {
+type Writer struct {
 	dir   string
 	start time.Time
 
@@ -59,14 +64,14 @@ type Results struct {
 	closed bool
 }
 
-// CreateResults creates dir (and parents) and opens every result file,
+// Create creates dir (and parents) and opens every result file,
 // writing the interval logs' headers with start as their start and base
 // time.
-func CreateResults(dir string, start time.Time) (_ *Results, err error) {
+func Create(dir string, start time.Time) (_ *Writer, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("metrics: results: %w", err)
+		return nil, fmt.Errorf("results: %w", err)
 	}
-	r := &Results{dir: dir, start: start, hlogs: make(map[string]*hlogFile)}
+	r := &Writer{dir: dir, start: start, hlogs: make(map[string]*hlogFile)}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, r.Close())
@@ -76,7 +81,7 @@ func CreateResults(dir string, start time.Time) (_ *Results, err error) {
 	open := func(name, comment string) error {
 		f, err := os.Create(filepath.Join(dir, name))
 		if err != nil {
-			return fmt.Errorf("metrics: results: %w", err)
+			return fmt.Errorf("results: %w", err)
 		}
 		h := &hlogFile{f: f, bw: bufio.NewWriter(f)}
 		h.lw = hdrhistogram.NewHistogramLogWriter(h.bw)
@@ -90,12 +95,12 @@ func CreateResults(dir string, start time.Time) (_ *Results, err error) {
 			h.bw.Flush(),
 		)
 		if err != nil {
-			return fmt.Errorf("metrics: results: %s header: %w", name, err)
+			return fmt.Errorf("results: %s header: %w", name, err)
 		}
 		h.lw.SetBaseTime(startMs)
 		return nil
 	}
-	for p := range NumPhases {
+	for p := range metrics.NumPhases {
 		if err := open(HlogName(p, false), fmt.Sprintf("loadgen phase %s, from the scheduled start, microseconds", p)); err != nil {
 			return nil, err
 		}
@@ -108,7 +113,7 @@ func CreateResults(dir string, start time.Time) (_ *Results, err error) {
 	}
 	r.calls, err = os.Create(filepath.Join(dir, CallsFileName))
 	if err != nil {
-		return nil, fmt.Errorf("metrics: results: %w", err)
+		return nil, fmt.Errorf("results: %w", err)
 	}
 	r.callsW = bufio.NewWriterSize(r.calls, 64<<10)
 	r.enc = json.NewEncoder(r.callsW)
@@ -116,29 +121,29 @@ func CreateResults(dir string, start time.Time) (_ *Results, err error) {
 }
 
 // Dir returns the output directory.
-func (r *Results) Dir() string { return r.dir }
+func (r *Writer) Dir() string { return r.dir }
 
 // WriteInterval appends one interval to every interval log and flushes
 // them, so a crashed run keeps its completed intervals.
-func (r *Results) WriteInterval(iv *Interval) error {
+func (r *Writer) WriteInterval(iv *metrics.Interval) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return errors.New("metrics: results: write interval after close")
+		return errors.New("results: write interval after close")
 	}
 	write := func(name string, h *hdrhistogram.Histogram) error {
 		hf := r.hlogs[name]
 		h.SetStartTimeMs(iv.Start.UnixMilli())
 		h.SetEndTimeMs(iv.End.UnixMilli())
 		if err := hf.lw.OutputIntervalHistogram(h); err != nil {
-			return fmt.Errorf("metrics: results: %s: %w", name, err)
+			return fmt.Errorf("results: %s: %w", name, err)
 		}
 		if err := hf.bw.Flush(); err != nil {
-			return fmt.Errorf("metrics: results: %s: %w", name, err)
+			return fmt.Errorf("results: %s: %w", name, err)
 		}
 		return nil
 	}
-	for p := range NumPhases {
+	for p := range metrics.NumPhases {
 		if err := write(HlogName(p, false), iv.Scheduled[p]); err != nil {
 			return err
 		}
@@ -152,9 +157,9 @@ func (r *Results) WriteInterval(iv *Interval) error {
 // RunIntervals writes rec's interval every period until ctx is done, then
 // writes the last interval and returns. Cancel ctx once every call has been
 // recorded so the logs hold all of them.
-func (r *Results) RunIntervals(ctx context.Context, rec *Recorder, every time.Duration) error {
+func (r *Writer) RunIntervals(ctx context.Context, rec *metrics.Recorder, every time.Duration) error {
 	if every <= 0 {
-		return fmt.Errorf("metrics: results: interval %v must be positive", every)
+		return fmt.Errorf("results: interval %v must be positive", every)
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -185,7 +190,7 @@ type CallLine struct {
 	// durations in microseconds.
 	Phases   map[string]PhaseTimes `json:"phases"`
 	EndBegan *time.Time            `json:"end_began,omitempty"`
-	Media    *MediaStats           `json:"media,omitempty"`
+	Media    *metrics.MediaStats   `json:"media,omitempty"`
 	MOS      *float64              `json:"mos,omitempty"`
 	Video    bool                  `json:"video,omitempty"`
 }
@@ -200,7 +205,7 @@ type PhaseTimes struct {
 }
 
 // NewCallLine converts a record into its calls.jsonl form.
-func NewCallLine(rec CallRecord) CallLine {
+func NewCallLine(rec metrics.CallRecord) CallLine {
 	sched, started := rec.Scheduled, rec.Started
 	if started.IsZero() {
 		started = sched
@@ -213,16 +218,16 @@ func NewCallLine(rec CallRecord) CallLine {
 		LagUS: started.Sub(sched).Microseconds(), Outcome: rec.Outcome.String(),
 		Error: rec.Error, Video: rec.Video, Phases: map[string]PhaseTimes{},
 	}
-	if rec.Outcome == OutcomeFailed {
+	if rec.Outcome == metrics.OutcomeFailed {
 		l.FailedPhase, l.Reason = rec.FailedPhase.String(), string(rec.Reason)
 	}
-	for p := range NumPhases {
+	for p := range metrics.NumPhases {
 		at := rec.Instants[p]
 		if at.IsZero() {
 			continue
 		}
 		pt := PhaseTimes{At: at.UTC(), ScheduledUS: at.Sub(sched).Microseconds(), ServiceUS: at.Sub(started).Microseconds()}
-		if p == PhaseEnd {
+		if p == metrics.PhaseEnd {
 			if rec.EndBegan.IsZero() {
 				continue
 			}
@@ -235,10 +240,10 @@ func NewCallLine(rec CallRecord) CallLine {
 		eb := rec.EndBegan.UTC()
 		l.EndBegan = &eb
 	}
-	if m := rec.Media; m != (MediaStats{}) {
+	if m := rec.Media; m != (metrics.MediaStats{}) {
 		l.Media = &m
-		if mos, ok := EstimateMOS(m); ok {
-			mos = float64(int64(mos*MOSScale+0.5)) / MOSScale
+		if mos, ok := m.MOS(); ok {
+			mos = float64(int64(mos*metrics.MOSScale+0.5)) / metrics.MOSScale
 			l.MOS = &mos
 		}
 	}
@@ -246,21 +251,21 @@ func NewCallLine(rec CallRecord) CallLine {
 }
 
 // WriteCall appends one call to calls.jsonl (buffered; Close flushes).
-func (r *Results) WriteCall(rec CallRecord) error {
+func (r *Writer) WriteCall(rec metrics.CallRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return errors.New("metrics: results: write call after close")
+		return errors.New("results: write call after close")
 	}
 	if err := r.enc.Encode(NewCallLine(rec)); err != nil {
-		return fmt.Errorf("metrics: results: %s: %w", CallsFileName, err)
+		return fmt.Errorf("results: %s: %w", CallsFileName, err)
 	}
 	return nil
 }
 
 // WriteSummary writes summary.json (via a temporary file renamed into
 // place, so a reader never sees half of it).
-func (r *Results) WriteSummary(f *SummaryFile) error {
+func (r *Writer) WriteSummary(f *SummaryFile) error {
 	return WriteSummaryFile(r.dir, f)
 }
 
@@ -268,7 +273,7 @@ func (r *Results) WriteSummary(f *SummaryFile) error {
 func WriteSummaryFile(dir string, f *SummaryFile) (err error) {
 	tmp, err := os.CreateTemp(dir, ".summary-*.json")
 	if err != nil {
-		return fmt.Errorf("metrics: results: %w", err)
+		return fmt.Errorf("results: %w", err)
 	}
 	defer func() {
 		if err != nil {
@@ -281,22 +286,22 @@ func WriteSummaryFile(dir string, f *SummaryFile) (err error) {
 		return err
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("metrics: results: %w", err)
+		return fmt.Errorf("results: %w", err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
-		return fmt.Errorf("metrics: results: %w", err)
+		return fmt.Errorf("results: %w", err)
 	}
 	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("metrics: results: %w", err)
+		return fmt.Errorf("results: %w", err)
 	}
 	if err := os.Rename(tmp.Name(), filepath.Join(dir, SummaryFileName)); err != nil {
-		return fmt.Errorf("metrics: results: %w", err)
+		return fmt.Errorf("results: %w", err)
 	}
 	return nil
 }
 
 // Close flushes and closes every file. Idempotent.
-func (r *Results) Close() error {
+func (r *Writer) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -321,7 +326,7 @@ func (r *Results) Close() error {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("metrics: results: close: %w", err)
+		return fmt.Errorf("results: close: %w", err)
 	}
 	return nil
 }
@@ -331,21 +336,21 @@ func (r *Results) Close() error {
 func ReadHlog(path string) (intervals []*hdrhistogram.Histogram, total *hdrhistogram.Histogram, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("metrics: read hlog: %w", err)
+		return nil, nil, fmt.Errorf("results: read hlog: %w", err)
 	}
 	defer f.Close()
 	rd := hdrhistogram.NewHistogramLogReader(bufio.NewReader(f))
-	total = newLatencyHistogram()
+	total = metrics.NewLatencyHistogram()
 	for {
 		h, err := rd.NextIntervalHistogram()
 		if err != nil {
-			return nil, nil, fmt.Errorf("metrics: read hlog %s: %w", filepath.Base(path), err)
+			return nil, nil, fmt.Errorf("results: read hlog %s: %w", filepath.Base(path), err)
 		}
 		if h == nil {
 			return intervals, total, nil
 		}
 		if d := total.Merge(h); d != 0 {
-			return nil, nil, fmt.Errorf("metrics: read hlog %s: %d values outside the range", filepath.Base(path), d)
+			return nil, nil, fmt.Errorf("results: read hlog %s: %d values outside the range", filepath.Base(path), d)
 		}
 		intervals = append(intervals, h)
 	}

@@ -1,11 +1,19 @@
-package metrics
+// Package mos estimates a call's listening-quality MOS with the ITU-T G.107
+// E-model from what the media path measured: codec, loss, jitter and RTT.
+package mos
 
 import "time"
 
-// MOSScale is the factor MOS values are multiplied by before they are
-// recorded in the MOS histogram (HdrHistogram stores integers): 4.41 is
-// stored as 441.
-const MOSScale = 100
+// Input is what the E-model needs of one call's received audio.
+type Input struct {
+	// Codec is the audio codec's name ("opus", "PCMU", ...).
+	Codec string
+	// PacketsReceived and PacketsLost count the call's received RTP.
+	PacketsReceived, PacketsLost uint64
+	// Jitter is the RTP interarrival jitter; RTT the round-trip time
+	// (zero: not measured, counted as none).
+	Jitter, RTT time.Duration
+}
 
 // codecImpairment holds the E-model equipment impairment factor Ie and the
 // packet-loss robustness factor Bpl of a codec (ITU-T G.113 Appendix I).
@@ -26,7 +34,7 @@ func codecImpairmentFor(codec string) codecImpairment {
 	}
 }
 
-// EstimateMOS estimates a call's listening-quality MOS with the simplified
+// Estimate estimates a call's listening-quality MOS with the simplified
 // ITU-T G.107 E-model (the usual VoIP-monitoring reduction of it):
 //
 //	d      = RTT/2 + 2·jitter + codec delay (packetisation + look-ahead), in ms
@@ -39,7 +47,7 @@ func codecImpairmentFor(codec string) codecImpairment {
 // The jitter buffer is assumed to add twice the measured interarrival
 // jitter. ok is false when the call received no audio to judge (no packets
 // received nor lost).
-func EstimateMOS(m MediaStats) (mos float64, ok bool) {
+func Estimate(m Input) (mos float64, ok bool) {
 	total := m.PacketsReceived + m.PacketsLost
 	if total == 0 {
 		return 0, false
@@ -52,11 +60,11 @@ func EstimateMOS(m MediaStats) (mos float64, ok bool) {
 	}
 	ppl := 100 * float64(m.PacketsLost) / float64(total)
 	ieEff := c.ie + (95-c.ie)*ppl/(ppl+c.bpl)
-	return MOSFromR(93.2 - id - ieEff), true
+	return FromR(93.2 - id - ieEff), true
 }
 
-// MOSFromR maps an E-model rating R to MOS (ITU-T G.107 Annex B).
-func MOSFromR(r float64) float64 {
+// FromR maps an E-model rating R to MOS (ITU-T G.107 Annex B).
+func FromR(r float64) float64 {
 	switch {
 	case r <= 0:
 		return 1
