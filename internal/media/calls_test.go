@@ -73,16 +73,15 @@ func testConcurrentCalls(t *testing.T, calls int, video, naive bool) {
 		}
 	}
 	// Let media run until every call has received a few video frames and
-	// an RTCP round trip both ways, then stop the senders and let the last
-	// packets land so that sent and received can be compared exactly.
-	deadline := time.Now().Add(15 * time.Second)
+	// an RTCP round trip both ways, then stop the senders and wait until
+	// every packet sent has landed, so that sent and received can be
+	// compared exactly (both waits bounded by the test's deadline).
 	for _, p := range pairs {
 		for _, q := range []*Peer{p.c, p.a} {
-			for q.in[0].received.Load() < 100 || video && q.in[1].received.Load() < 30 || q.Stats().RTT == 0 {
-				if time.Now().After(deadline) {
-					t.Fatalf("media too slow: %+v", q.Stats())
-				}
-				time.Sleep(50 * time.Millisecond)
+			if err := waitFor(ctx, func() bool {
+				return q.in[0].received.Load() >= 100 && (!video || q.in[1].received.Load() >= 30) && q.Stats().RTT > 0
+			}); err != nil {
+				t.Fatalf("media too slow: %+v: %v", q.Stats(), err)
 			}
 		}
 	}
@@ -90,7 +89,24 @@ func testConcurrentCalls(t *testing.T, calls int, video, naive bool) {
 		p.c.setPaused(true, true)
 		p.a.setPaused(true, true)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Every packet sent has landed once sent equals received on every
+	// call, on three polls in a row (a pacer tick that was under way when
+	// the senders paused may still write one frame). A packet lost on
+	// loopback ends the wait at its deadline and the checks below say
+	// which call.
+	settleCtx, settleCancel := context.WithTimeout(ctx, 10*time.Second)
+	defer settleCancel()
+	stable := 0
+	_ = waitFor(settleCtx, func() bool {
+		for _, p := range pairs {
+			if p.c.Stats().PacketsSent != p.a.Stats().PacketsReceived || p.a.Stats().PacketsSent != p.c.Stats().PacketsReceived {
+				stable = 0
+				return false
+			}
+		}
+		stable++
+		return stable == 3
+	})
 
 	for i, p := range pairs {
 		for _, dir := range []struct {
