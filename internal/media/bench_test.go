@@ -209,7 +209,7 @@ func BenchmarkPacerTick(b *testing.B) {
 		b.Fatal(err)
 	}
 	p := &Peer{}
-	p.inst.now = time.Now
+	p.inst = newInstants(time.Now)
 	w := &nullWriter{}
 	tracks := make([]*outTrack, 1000)
 	for i := range tracks {

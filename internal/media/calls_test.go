@@ -130,6 +130,11 @@ func testConcurrentCalls(t *testing.T, calls int, video, naive bool) {
 				ev.FirstRTPSent.IsZero() || ev.FirstRTPReceived.IsZero() {
 				t.Errorf("call %d: events out of order or missing: %+v", i, ev)
 			}
+			for _, at := range []time.Time{ev.ICEChecking, ev.ICEConnected, ev.DTLSConnected, ev.FirstRTPSent, ev.FirstRTPReceived} {
+				if !hasMono(at) {
+					t.Errorf("call %d: event instant %v has no monotonic reading", i, at)
+				}
+			}
 		}
 	}
 }

@@ -34,7 +34,7 @@ func newNaiveTrack(p *Peer, src *Source, id, streamID string) (*naiveTrack, erro
 	if err != nil {
 		return nil, err
 	}
-	return &naiveTrack{p: p, src: src, track: tr, frames: src.raw, quit: make(chan struct{})}, nil
+	return &naiveTrack{p: p, src: src, track: tr, frames: src.raw, quit: make(chan struct{}), late: newLateCounter()}, nil
 }
 
 // start launches the ticker goroutine (once).

@@ -112,7 +112,7 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 		inactive:   map[string]bool{},
 		rrSSRC:     rand.Uint32(),
 	}
-	p.inst.now = e.now
+	p.inst = newInstants(e.now)
 	p.in[0] = newInStream(e.expA, e.audio.clockRate)
 	p.in[1] = newInStream(e.expV, e.video.clockRate)
 	p.in[0].router, p.in[1].router = e.router, e.router

@@ -93,7 +93,8 @@ type inStream struct {
 	rUnique  atomic.Uint64 // distinct packets of the current SSRC
 	rJitter  atomic.Uint32 // interarrival jitter, RTP clock units
 	lsr      atomic.Uint32 // middle 32 bits of the last SR's NTP time
-	lsrAt    atomic.Int64  // when that SR arrived (unix ns)
+	lsrAt    atomic.Int64  // when that SR arrived (a stamp word)
+	stamp    monoStamps    // base of lsrAt
 
 	// pacer-owned: values at the previous report
 	repExt    int64
@@ -111,7 +112,7 @@ type inStream struct {
 }
 
 func newInStream(exp *Source, clock uint32) *inStream {
-	return &inStream{exp: exp, clock: float64(clock), cands: make([]int32, 0, maxSyncCandidates)}
+	return &inStream{exp: exp, clock: float64(clock), cands: make([]int32, 0, maxSyncCandidates), stamp: monoStamps{base: time.Now()}}
 }
 
 // packet accounts one received RTP packet arriving at now.
@@ -220,7 +221,7 @@ func (s *inStream) receptionReport(now time.Time) (rtcp.ReceptionReport, bool) {
 	}
 	if lsr := s.lsr.Load(); lsr != 0 {
 		rr.LastSenderReport = lsr
-		rr.Delay = uint32(now.Sub(time.Unix(0, s.lsrAt.Load())) * 65536 / time.Second)
+		rr.Delay = uint32(now.Sub(s.stamp.dec(s.lsrAt.Load())) * 65536 / time.Second)
 	}
 	return rr, true
 }

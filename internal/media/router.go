@@ -138,7 +138,7 @@ func (r *rtcpRouter) senderReport(ssrc, lsr uint32, now time.Time) {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, s := range r.receivers[ssrc] {
-		s.lsrAt.Store(now.UnixNano())
+		s.lsrAt.Store(s.stamp.enc(now))
 		s.lsr.Store(lsr)
 	}
 }

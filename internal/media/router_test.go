@@ -122,7 +122,7 @@ func TestRTPSink(t *testing.T) {
 	}
 	newPeer := func() *Peer {
 		p := &Peer{firstMedia: make(chan struct{})}
-		p.inst.now = time.Now
+		p.inst = newInstants(time.Now)
 		p.in[0] = newInStream(audio, 48000)
 		p.in[1] = newInStream(nil, 90000)
 		return p
