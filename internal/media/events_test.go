@@ -80,4 +80,3 @@ func TestLateCounterMonotonic(t *testing.T) {
 		t.Errorf("late writes %d, want 3", ms.LateWrites)
 	}
 }
-
