@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +40,22 @@ func TestHoldUnhold(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// side: who initiates the renegotiation.
-	// "keep SSRC": the offerer unholds with its original sender, as the
-	// reference SDK does; the answerer must then restart receiving the
-	// same SSRC.
-	for round, initiator := range []string{"caller", "answerer", "caller keep SSRC", "answerer keep SSRC"} {
+	// Every sender keeps its SSRC through hold and unhold, in the offer
+	// and in the answer to a remote unhold, as the reference SDK does.
+	ssrcs := func() [2][2]uint32 {
+		var out [2][2]uint32
+		for i, p := range []*Peer{c, a} {
+			for k, tr := range []*outTrack{p.audio, p.video} {
+				if b := tr.bind.Load(); b != nil {
+					out[i][k] = b.ssrc
+				}
+			}
+		}
+		return out
+	}
+	start := ssrcs()
+	// initiator: who initiates the renegotiation; twice each.
+	for round, initiator := range []string{"caller", "answerer", "caller", "answerer"} {
 		off, ans := c, a
 		if strings.HasPrefix(initiator, "answerer") {
 			off, ans = a, c
@@ -73,11 +85,6 @@ func TestHoldUnhold(t *testing.T) {
 			}
 		}
 		// Unhold.
-		if strings.HasSuffix(initiator, "keep SSRC") {
-			off.negMu.Lock()
-			clear(off.inactive)
-			off.negMu.Unlock()
-		}
 		offer, err = off.HoldOffer(ctx, false)
 		if err != nil {
 			t.Fatalf("round %d unhold offer: %v", round, err)
@@ -92,6 +99,23 @@ func TestHoldUnhold(t *testing.T) {
 		for i, p := range []*Peer{c, a} {
 			for k := range 2 {
 				waitReceived(ctx, t, p, k, before[i][k]+10)
+			}
+		}
+		if now := ssrcs(); now != start {
+			t.Errorf("round %d (%s): sending SSRCs %v after unhold, want those of the start %v", round, initiator, now, start)
+		}
+		for i, p := range []*Peer{c, a} {
+			for k := range 2 {
+				if got, want := p.in[k].rSSRC.Load(), start[1-i][k]; got != want {
+					t.Errorf("round %d: peer %d kind %d receives SSRC %d, want %d", round, i, k, got, want)
+				}
+			}
+		}
+		for _, sd := range []string{offer, answer} {
+			for ssrc := range mediaSSRCs(sd) {
+				if !slices.Contains(start[0][:], ssrc) && !slices.Contains(start[1][:], ssrc) {
+					t.Errorf("round %d: unhold SDP announces a new SSRC %d", round, ssrc)
+				}
 			}
 		}
 	}

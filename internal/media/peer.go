@@ -65,7 +65,6 @@ type Peer struct {
 	gotMedia    bool
 	closing     bool
 	registered  bool
-	inactive    map[string]bool  // mid -> last negotiation left it inactive
 	rrSSRC      uint32           // sender SSRC of receiver-only reports
 	readerDone  [2]chan struct{} // closed when the kind's current track reader ends
 	rtpSSRCs    []uint32         // remote SSRCs routed to this peer's rtpSinks (negMu)
@@ -109,7 +108,6 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 		failed:     make(chan struct{}),
 		firstMedia: make(chan struct{}),
 		closedCh:   make(chan struct{}),
-		inactive:   map[string]bool{},
 		rrSSRC:     rand.Uint32(),
 	}
 	p.inst = newInstants(e.now)
@@ -498,7 +496,11 @@ func (p *Peer) ApplyAnswer(answerSDP string) error {
 		return err
 	}
 	p.expectRTP(answerSDP)
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
+	pionAnswer := answerSDP
+	if p.pc.CurrentRemoteDescription() != nil {
+		pionAnswer, _ = pionView(answerSDP)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: pionAnswer}); err != nil {
 		return fmt.Errorf("media: apply answer: %w: %w", ErrBadSDP, err)
 	}
 	p.negotiated(answerSDP, false)
@@ -507,9 +509,10 @@ func (p *Peer) ApplyAnswer(answerSDP string) error {
 
 // HoldOffer returns a re-offer for hold (every media section inactive;
 // sending stops at once) or unhold (sendrecv). Apply the remote answer with
-// ApplyAnswer. On unhold, senders that pion stopped during the hold are
-// replaced by fresh ones on the same track (../shared/protocol/
-// interop-notes.md), so media flows again.
+// ApplyAnswer. pion never sees a hold (see pionView), so no sender is
+// stopped and the unhold resumes the same senders: the SSRCs stay those of
+// the call's start, as the reference SDK keeps them (a gateway that locks
+// onto an SSRC follows).
 func (p *Peer) HoldOffer(ctx context.Context, hold bool) (string, error) {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
@@ -518,8 +521,6 @@ func (p *Peer) HoldOffer(ctx context.Context, hold bool) (string, error) {
 	}
 	if hold {
 		p.setPaused(true, true)
-	} else if err := p.reattach(nil); err != nil {
-		return "", err
 	}
 	p.localHold = hold
 	return p.offer(ctx, hold)
@@ -550,14 +551,16 @@ func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
 	}
 	// Remote hold: pion stops a transceiver whose re-offered section is
 	// inactive, and never restarts its receiver when the unhold offer
-	// keeps the SSRC (the reference SDK does). So pion is shown those
-	// sections as sendrecv and the answer sent back marks them inactive;
-	// our tracks pause meanwhile (a "virtual" hold: nothing is torn down).
-	var held map[string]bool
+	// keeps the SSRC (the reference SDK does). So pion is shown every
+	// re-offered section as sendrecv (pionView) and the answer sent back
+	// carries the answer to the real offer; our tracks pause meanwhile (a
+	// "virtual" hold: nothing is torn down, the SSRCs stay).
+	var held map[string]string // mid -> our answer's direction, where not sendrecv
 	pionOffer := offerSDP
 	if !initial {
-		held = heldSections(offerSDP)
-		pionOffer = setSectionDirections(offerSDP, held, "sendrecv")
+		var offered map[string]string
+		pionOffer, offered = pionView(offerSDP)
+		held = answerDirections(offered)
 	}
 	p.expectRTP(offerSDP)
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: pionOffer}); err != nil {
@@ -567,13 +570,11 @@ func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
 		if err := p.addAnswerTracks(); err != nil {
 			return "", err
 		}
-	} else if err := p.reattach(dirs); err != nil {
-		return "", err
 	}
 	if err := p.setLocal(ctx, "answer", func() (webrtc.SessionDescription, error) { return p.pc.CreateAnswer(nil) }); err != nil {
 		return "", err
 	}
-	answer := setSectionDirections(p.pc.LocalDescription().SDP, held, "inactive")
+	answer := setDirectionsByMid(p.pc.LocalDescription().SDP, held)
 	if p.localHold && !initial {
 		answer = setDirectionsByMid(answer, holdAnswerDirections(dirs))
 	}
@@ -615,39 +616,6 @@ func (p *Peer) addAnswerTracks() error {
 	return nil
 }
 
-// reattach gives a fresh sender to every transceiver that the previous
-// negotiation left inactive (pion stopped its sender) and that the remote
-// now wants to receive on (dirs: remote offer directions by mid; nil for
-// our own unhold offer).
-func (p *Peer) reattach(dirs map[string]string) error {
-	for _, tr := range p.pc.GetTransceivers() {
-		mid := tr.Mid()
-		if !p.inactive[mid] {
-			continue
-		}
-		if dirs != nil && dirs[mid] != "sendrecv" && dirs[mid] != "recvonly" {
-			continue
-		}
-		k := tr.Kind()
-		track := p.trackLocal(k)
-		if track == nil {
-			continue
-		}
-		if old := tr.Sender(); old != nil {
-			_ = old.Stop()
-		}
-		s, err := p.e.api.NewRTPSender(track, p.dtls)
-		if err != nil {
-			return fmt.Errorf("media: re-attach %s sender: %w", k, err)
-		}
-		p.senderAttached(k, s)
-		if err := tr.SetSender(s, track); err != nil {
-			return fmt.Errorf("media: re-attach %s sender: %w", k, err)
-		}
-	}
-	return nil
-}
-
 // negotiated updates, after a complete offer/answer, which sections are
 // inactive and whether each track may send. answer is the answer SDP;
 // local tells whether we made it (else the directions are the remote's).
@@ -663,7 +631,6 @@ func (p *Peer) negotiated(answer string, local bool) {
 		if !ok {
 			continue
 		}
-		p.inactive[mid] = d == "inactive"
 		// In our answer, sendrecv/sendonly let us send; in the remote's
 		// answer, sendrecv/recvonly do.
 		send := d == "sendrecv"
