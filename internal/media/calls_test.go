@@ -85,9 +85,15 @@ func testConcurrentCalls(t *testing.T, calls int, video, naive bool) {
 			}
 		}
 	}
+	// Both ends stop sending as on a mutual hold: the silence that
+	// follows is expected (no tail counted as missing).
 	for _, p := range pairs {
-		p.c.setPaused(true, true)
-		p.a.setPaused(true, true)
+		for _, q := range []*Peer{p.c, p.a} {
+			q.setPaused(true, true)
+			for _, in := range q.in {
+				in.setExpecting(false, time.Now())
+			}
+		}
 	}
 	// Every packet sent has landed once sent equals received on every
 	// call, on three polls in a row (a pacer tick that was under way when
@@ -118,7 +124,10 @@ func testConcurrentCalls(t *testing.T, calls int, video, naive bool) {
 				t.Errorf("call %d %s: sent %d packets/%d bytes, received %d/%d",
 					i, dir.name, sent.PacketsSent, sent.BytesSent, got.PacketsReceived, got.BytesReceived)
 			}
-			if got.PacketsLost != 0 || got.Duplicates != 0 || got.Reordered != 0 || !got.IntegrityOK {
+			// Losses by sequence number only: the by-time count also
+			// sees frames a loaded pacer skipped (late writes), which
+			// depend on the machine's load.
+			if got.Audio.PacketsLost+got.Video.PacketsLost != 0 || got.Duplicates != 0 || got.Reordered != 0 || !got.IntegrityOK || !got.IntegrityChecked {
 				t.Errorf("call %d %s: receiver stats %+v", i, dir.name, got)
 			}
 			// Late writes depend on the machine's load: not asserted.

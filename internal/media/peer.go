@@ -117,6 +117,14 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 	if e.cfg.PionDefaults {
 		p.in[1].exp = nil // pion's VP8 packetizer adds picture IDs: other payloads
 	}
+	// The remote plays the expected clips (or, unknown, clips like ours):
+	// their packet rates give the by-time count.
+	for k, src := range [2]*Source{e.expA, e.expV} {
+		if src == nil {
+			src = [2]*Source{e.audio, e.video}[k]
+		}
+		p.in[k].setRate(src)
+	}
 	if err := e.register(p); err != nil {
 		return nil, err
 	}
@@ -203,10 +211,11 @@ func (p *Peer) senderAttached(k webrtc.RTPCodecType, s *webrtc.RTPSender) {
 		return
 	}
 	var rtt *atomic.Int64
+	var up *uplink
 	if t := p.outTrack(k); t != nil {
-		rtt = &t.rttNanos
+		rtt, up = &t.rttNanos, &t.up
 	} else if t := p.naive[kindIndex(k)]; t != nil {
-		rtt = &t.rttNanos
+		rtt, up = &t.rttNanos, &t.up
 	}
 	ssrc := uint32(0)
 	if enc := s.GetParameters().Encodings; len(enc) > 0 {
@@ -224,7 +233,12 @@ func (p *Peer) senderAttached(k webrtc.RTPCodecType, s *webrtc.RTPSender) {
 			if err != nil {
 				return
 			}
-			if d, ok := rttFromRTCP(buf[:n], ssrc, time.Now()); ok && rtt != nil {
+			rr, ok := reportBlockFor(buf[:n], ssrc)
+			if !ok || rtt == nil {
+				continue
+			}
+			up.recordBlock(rr)
+			if d, ok := rttFromBlock(rr.LastSenderReport, rr.Delay, time.Now()); ok {
 				rtt.Store(int64(d))
 			}
 		}
@@ -520,7 +534,13 @@ func (p *Peer) HoldOffer(ctx context.Context, hold bool) (string, error) {
 		return "", err
 	}
 	if hold {
+		// The remote stops sending when it reads this offer: from now
+		// on its silence is no gap.
 		p.setPaused(true, true)
+		now := time.Now()
+		for _, in := range p.in {
+			in.setExpecting(false, now)
+		}
 	}
 	p.localHold = hold
 	return p.offer(ctx, hold)
@@ -633,13 +653,16 @@ func (p *Peer) negotiated(answer string, local bool) {
 		}
 		// In our answer, sendrecv/sendonly let us send; in the remote's
 		// answer, sendrecv/recvonly do.
-		send := d == "sendrecv"
+		send, recv := d == "sendrecv", d == "sendrecv"
 		if local {
 			send = send || d == "sendonly"
+			recv = recv || d == "recvonly"
 		} else {
 			send = send || d == "recvonly"
+			recv = recv || d == "sendonly"
 		}
 		p.pauseKind(tr.Kind(), !send)
+		p.in[kindIndex(tr.Kind())].setExpecting(recv, time.Now())
 	}
 }
 
@@ -697,51 +720,79 @@ func (p *Peer) wait(ctx context.Context, done <-chan struct{}, what string) erro
 	}
 }
 
-// Stats returns the call's media statistics so far: packets and bytes sent
-// (both kinds) and received, losses, duplicates and reordering seen by the
-// receiver, the audio stream's interarrival jitter, the latest RTT from
-// RTCP reports, late pacer writes and the integrity verdict (every
-// received packet is the expected media, and some arrived).
+// Stats returns the call's media statistics so far, per stream (Audio,
+// Video) and in total: packets and bytes sent and write errors; received,
+// lost (by sequence number and by time), duplicates and reordering seen by
+// the receiver, jitter and media gaps (downlink); the far end's reports
+// on our streams (uplink loss and jitter); the latest RTT from RTCP; late
+// pacer writes; and the integrity verdict (every received packet is the
+// expected media, and some arrived), marked IntegrityChecked only where
+// the engine compares payloads.
 func (p *Peer) Stats() metrics.MediaStats {
+	now := time.Now()
 	var st metrics.MediaStats
 	st.Codec = "opus"
-	if p.e.cfg.PionDefaults {
-		for _, t := range p.naive {
-			if t != nil {
-				st.PacketsSent += t.pkts.Load()
-				st.BytesSent += t.bytes.Load()
+	streams := [2]*metrics.MediaStreamStats{&st.Audio, &st.Video}
+	clocks := [2]uint32{p.e.audio.clockRate, p.e.video.clockRate}
+	var rtt [2]int64
+	for k, ss := range streams {
+		if p.e.cfg.PionDefaults {
+			if t := p.naive[k]; t != nil {
+				ss.PacketsSent, ss.BytesSent, ss.WriteErrors = t.pkts.Load(), t.bytes.Load(), t.writeErrs.Load()
 				t.late.addTo(&st)
-				if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
-					st.RTT = rtt
-				}
+				t.up.addTo(ss, clocks[k])
+				rtt[k] = t.rttNanos.Load()
 			}
-		}
-	} else {
-		for _, t := range []*outTrack{p.audio, p.video} {
-			if t == nil {
-				continue
-			}
-			st.PacketsSent += t.pktsSent.Load()
-			st.BytesSent += t.bytesSent.Load()
+		} else if t := [2]*outTrack{p.audio, p.video}[k]; t != nil {
+			ss.PacketsSent, ss.BytesSent, ss.WriteErrors = t.pktsSent.Load(), t.bytesSent.Load(), t.writeErrs.Load()
 			t.late.addTo(&st)
-			if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
-				st.RTT = rtt
+			t.up.addTo(ss, clocks[k])
+			rtt[k] = t.rttNanos.Load()
+		}
+		p.in[k].addTo(ss, now)
+	}
+	if rtt[0] > 0 {
+		st.RTT = time.Duration(rtt[0])
+	} else {
+		st.RTT = time.Duration(rtt[1])
+	}
+	ok, checked := true, false
+	var upSent uint64
+	for k, ss := range streams {
+		in := p.in[k]
+		st.PacketsSent += ss.PacketsSent
+		st.BytesSent += ss.BytesSent
+		st.WriteErrors += ss.WriteErrors
+		st.PacketsReceived += ss.PacketsReceived
+		st.BytesReceived += ss.BytesReceived
+		st.PacketsLost += ss.PacketsLost + ss.StallMissing + ss.TailMissing
+		st.Duplicates += ss.Duplicates
+		st.Reordered += ss.Reordered
+		st.LongestGap = max(st.LongestGap, ss.LongestGap)
+		if ss.UplinkReports > 0 {
+			st.UplinkReports += ss.UplinkReports
+			st.UplinkPacketsLost += ss.UplinkPacketsLost
+			upSent += ss.PacketsSent
+		}
+		if ss.PacketsReceived > 0 {
+			checked = checked || in.exp != nil
+			if !in.integrityOK() {
+				ok = false
 			}
 		}
 	}
-	ok := true
-	for _, in := range p.in {
-		st.PacketsReceived += in.received.Load()
-		st.BytesReceived += in.bytes.Load()
-		st.PacketsLost += in.lost.Load()
-		st.Duplicates += in.dups.Load()
-		st.Reordered += in.reordered.Load()
-		if in.received.Load() > 0 && !in.integrityOK() {
-			ok = false
-		}
+	if upSent > 0 {
+		st.UplinkFractionLost = float64(st.UplinkPacketsLost) / float64(upSent)
 	}
-	st.IntegrityOK = ok && p.in[0].received.Load() > 0
-	st.Jitter = time.Duration(p.in[0].jitterNs.Load())
+	st.UplinkJitter = st.Audio.UplinkJitter
+	st.Jitter = st.Audio.Jitter
+	st.IntegrityChecked = checked
+	if checked {
+		st.IntegrityOK = ok && st.Audio.PacketsReceived > 0
+	} else {
+		// Nothing to compare with: only media arriving at all is known.
+		st.IntegrityOK = st.PacketsReceived > 0
+	}
 	return st
 }
 

@@ -143,17 +143,19 @@ func (r *rtcpRouter) senderReport(ssrc, lsr uint32, now time.Time) {
 	}
 }
 
-// receptionReport records the round-trip time a report block about ssrc
-// implies for the tracks sending ssrc.
-func (r *rtcpRouter) receptionReport(ssrc, lsr, dlsr uint32, now time.Time) {
-	d, ok := rttFromBlock(lsr, dlsr, now)
-	if !ok {
-		return
-	}
+// receptionReport records a report block about ssrc (blk: its 24 bytes)
+// for the tracks sending ssrc: the far end's loss and jitter figures, and
+// the round-trip time it implies.
+func (r *rtcpRouter) receptionReport(ssrc uint32, blk []byte, now time.Time) {
+	d, rttOK := rttFromBlock(binary.BigEndian.Uint32(blk[16:]), binary.BigEndian.Uint32(blk[20:]), now)
+	lost := int32(binary.BigEndian.Uint32(blk[4:])<<8) >> 8
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, t := range r.senders[ssrc] {
-		t.rttNanos.Store(int64(d))
+		t.up.record(blk[4], lost, binary.BigEndian.Uint32(blk[12:]))
+		if rttOK {
+			t.rttNanos.Store(int64(d))
+		}
 	}
 }
 
@@ -194,7 +196,7 @@ func (r *rtcpRouter) compound(ssrc uint32, b []byte, now time.Time) {
 			blk := blocks[:24]
 			blocks = blocks[24:]
 			if binary.BigEndian.Uint32(blk) == ssrc {
-				r.receptionReport(ssrc, binary.BigEndian.Uint32(blk[16:]), binary.BigEndian.Uint32(blk[20:]), now)
+				r.receptionReport(ssrc, blk, now)
 			}
 		}
 	}

@@ -50,6 +50,7 @@ type outTrack struct {
 	late      lateCounter
 	writeErrs atomic.Uint64
 	rttNanos  atomic.Int64
+	up        uplink // the far end's reports about this track's SSRC
 }
 
 func newOutTrack(p *Peer, src *Source, id, streamID string, seq uint16, ts uint32) *outTrack {
@@ -134,25 +135,26 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 	h.PayloadType = b.pt
 	h.Timestamp = t.tsBase + t.frames*src.tsStep
 	t.lastTS, t.lastDue = h.Timestamp, due
-	var nbytes uint64
+	var npkts, nbytes uint64
 	for i := fr.first; i < fr.first+fr.n; i++ {
 		h.SequenceNumber = t.seq
 		t.seq++
 		h.Marker = src.kind == webrtc.RTPCodecTypeVideo && src.lastInFr[i]
 		p := src.payloads[i]
 		n, err := b.writer.WriteRTP(h, p)
-		switch {
-		case err != nil:
+		if err != nil {
+			// Not sent: counted apart, never in pktsSent.
 			t.writeErrs.Add(1)
-		case n > 0:
-			if !t.sentFirst {
-				t.sentFirst = true
-				t.peer.inst.mark(evFirstSent)
-			}
+			continue
 		}
+		if n > 0 && !t.sentFirst {
+			t.sentFirst = true
+			t.peer.inst.mark(evFirstSent)
+		}
+		npkts++
 		nbytes += uint64(len(p))
 	}
-	t.pktsSent.Add(uint64(fr.n))
+	t.pktsSent.Add(npkts)
 	t.bytesSent.Add(nbytes)
 	if late {
 		t.late.mark(uint64(fr.n), due)
