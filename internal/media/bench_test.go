@@ -17,8 +17,11 @@ import (
 
 // The benchmarks below run the lean engine and the PionDefaults engine
 // side by side (sub-benchmarks "lean" and "pion"), caller and answerer in
-// this one process, so every CPU, memory and goroutine figure covers both
-// ends of the calls. Read them as per call side, as reported.
+// this one process, so every CPU, memory and goroutine total covers both
+// ends of the calls. Each figure is divided by the number of call sides
+// (peers: two per call) and its unit says so ("/call-side"); a whole call
+// in this process costs twice that, while a generator facing a real
+// gateway carries one side per call.
 
 // cpuTime is the process's user+system CPU time.
 func cpuTime(tb testing.TB) time.Duration {
@@ -118,15 +121,16 @@ func BenchmarkCallSetup(b *testing.B) {
 				n++
 			}
 			// Two peers per call in this process: report per side.
-			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(2*n), "cpu-ms/setup")
+			b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(2*n), "cpu-ms/call-side-setup")
 		})
 	}
 }
 
 // BenchmarkMediaPacket measures steady-state CPU per media packet with 100
-// two-way audio calls (200 peers) running: each packet is sent by one
-// peer and received by another of this process, so the figure is CPU per
-// packet sent or received.
+// two-way calls (200 peers) running: each packet is sent by one peer and
+// received by another of this process, so the CPU is divided by twice the
+// packets sent: the figure is CPU per packet sent or received by one side
+// ("cpu-us/pkt-side"). pkts-sent/s is every side's sent packets together.
 func BenchmarkMediaPacket(b *testing.B) {
 	for _, video := range []bool{false, true} {
 		for _, m := range benchModes {
@@ -152,15 +156,16 @@ func BenchmarkMediaPacket(b *testing.B) {
 					time.Sleep(100 * time.Millisecond)
 				}
 				cpu, pkts := cpuTime(b)-c0, sent()-s0
-				b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(2*pkts), "cpu-us/pkt")
+				b.ReportMetric(float64(cpu)/float64(time.Microsecond)/float64(2*pkts), "cpu-us/pkt-side")
 				b.ReportMetric(float64(pkts)/b.Elapsed().Seconds(), "pkts-sent/s")
 			})
 		}
 	}
 }
 
-// BenchmarkEstablishedCall measures what one established two-way audio
-// call costs per side: goroutines, Go heap and process RSS.
+// BenchmarkEstablishedCall measures what one side of an established
+// two-way audio call costs: goroutines, Go heap and process RSS, divided
+// by the number of peers (two per call).
 func BenchmarkEstablishedCall(b *testing.B) {
 	const calls = 100
 	for _, m := range benchModes {
@@ -178,9 +183,9 @@ func BenchmarkEstablishedCall(b *testing.B) {
 				runtime.ReadMemStats(&ms1)
 				g1, rss1 := runtime.NumGoroutine(), rssBytes(b)
 				peers := float64(2 * calls)
-				b.ReportMetric(float64(g1-g0)/peers, "goroutines/call")
-				b.ReportMetric(float64(int64(ms1.HeapInuse)-int64(ms0.HeapInuse))/1024/peers, "heap-KB/call")
-				b.ReportMetric(float64(rss1-rss0)/1024/peers, "rss-KB/call")
+				b.ReportMetric(float64(g1-g0)/peers, "goroutines/call-side")
+				b.ReportMetric(float64(int64(ms1.HeapInuse)-int64(ms0.HeapInuse))/1024/peers, "heap-KB/call-side")
+				b.ReportMetric(float64(rss1-rss0)/1024/peers, "rss-KB/call-side")
 				closePairs(pairs)
 			}
 		})
@@ -204,7 +209,7 @@ func BenchmarkPacerTick(b *testing.B) {
 		b.Fatal(err)
 	}
 	p := &Peer{}
-	p.inst.now = time.Now
+	p.inst = newInstants(time.Now)
 	w := &nullWriter{}
 	tracks := make([]*outTrack, 1000)
 	for i := range tracks {
@@ -221,7 +226,8 @@ func BenchmarkPacerTick(b *testing.B) {
 }
 
 // BenchmarkWriteRTP measures one packet written through pion's real write
-// path (report interceptor, SRTP, UDP) on an established call.
+// path on an established lean call: the track's write stream, an empty
+// interceptor chain (the lean engine registers none), SRTP and UDP.
 func BenchmarkWriteRTP(b *testing.B) {
 	e := benchEngine(b, false)
 	pairs := setupPairs(b, e, 1, 1, false)
@@ -265,8 +271,8 @@ func BenchmarkReceivePacket(b *testing.B) {
 	_ = webrtc.MimeTypeOpus
 }
 
-// BenchmarkIdleCall measures what an established call costs per second
-// with its media paused (ICE keepalives, RTCP reports, timers), per side.
+// BenchmarkIdleCall measures what one side of an established call costs
+// per second with its media paused (ICE keepalives, RTCP reports, timers).
 func BenchmarkIdleCall(b *testing.B) {
 	for _, m := range benchModes {
 		b.Run(m.name, func(b *testing.B) {
@@ -284,7 +290,7 @@ func BenchmarkIdleCall(b *testing.B) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			cpu := cpuTime(b) - c0
-			b.ReportMetric(float64(cpu)/float64(time.Microsecond)/b.Elapsed().Seconds()/float64(2*len(pairs)), "cpu-us/s/call")
+			b.ReportMetric(float64(cpu)/float64(time.Microsecond)/b.Elapsed().Seconds()/float64(2*len(pairs)), "cpu-us/s/call-side")
 		})
 	}
 }

@@ -14,7 +14,8 @@
 // pacers also write each call's RTCP sender and receiver reports, once a
 // second, from the counters they and the receivers keep anyway. Incoming
 // RTCP is read as it arrives, in pion's SRTCP session goroutine, through
-// the SettingEngine's BufferFactory (rtcpRouter: no reader goroutine per
+// the SettingEngine's BufferFactory (pionBuffers, the one adapter that
+// knows how pion uses those buffers; rtcpRouter: no reader goroutine per
 // sender or receiver, no buffer that fills), and gives the round-trip
 // time; the RTP of every SSRC a remote description declares is accounted
 // the same way in pion's SRTP session goroutine (rtpSink), so a call needs

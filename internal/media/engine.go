@@ -104,11 +104,12 @@ type Engine struct {
 	expA, expV   *Source
 	now          func() time.Time
 
-	shards []*shard
-	next   atomic.Uint32
-	router *rtcpRouter // lean engine: reads every peer's incoming RTCP
-	stop   chan struct{}
-	wg     sync.WaitGroup
+	shards  []*shard
+	next    atomic.Uint32
+	router  *rtcpRouter  // lean engine: reads every peer's incoming RTCP
+	buffers *pionBuffers // lean engine: the router's adapter to pion's SRTP buffers
+	stop    chan struct{}
+	wg      sync.WaitGroup
 
 	mu     sync.Mutex
 	closed bool
@@ -168,6 +169,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if !cfg.PionDefaults {
 		e.router = newRTCPRouter()
+		e.buffers = &pionBuffers{r: e.router}
 	}
 	if e.api, err = e.buildAPI(ips); err != nil {
 		return nil, err
@@ -239,10 +241,11 @@ func (e *Engine) buildAPI(ips []net.IP) (*webrtc.API, error) {
 	// per received packet (pion's report interceptors).
 
 	se := webrtc.SettingEngine{LoggerFactory: e.loggerFactory()}
-	if e.router != nil {
-		// Incoming RTCP is read in pion's SRTCP session goroutine, not by
-		// a goroutine per sender and per receiver (rtcpRouter).
-		se.BufferFactory = e.router.bufferFactory
+	if e.buffers != nil {
+		// Incoming RTCP (and declared RTP) is read in pion's SRTCP (SRTP)
+		// session goroutine, not by a goroutine per sender and per
+		// receiver (rtcpRouter, through the pionBuffers adapter).
+		e.buffers.install(&se)
 	}
 	if !cfg.PionDefaults {
 		// One network for every call: without it each call's ICE agent

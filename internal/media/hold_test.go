@@ -2,6 +2,7 @@ package media
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,11 +40,22 @@ func TestHoldUnhold(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// side: who initiates the renegotiation.
-	// "keep SSRC": the offerer unholds with its original sender, as the
-	// reference SDK does; the answerer must then restart receiving the
-	// same SSRC.
-	for round, initiator := range []string{"caller", "answerer", "caller keep SSRC", "answerer keep SSRC"} {
+	// Every sender keeps its SSRC through hold and unhold, in the offer
+	// and in the answer to a remote unhold, as the reference SDK does.
+	ssrcs := func() [2][2]uint32 {
+		var out [2][2]uint32
+		for i, p := range []*Peer{c, a} {
+			for k, tr := range []*outTrack{p.audio, p.video} {
+				if b := tr.bind.Load(); b != nil {
+					out[i][k] = b.ssrc
+				}
+			}
+		}
+		return out
+	}
+	start := ssrcs()
+	// initiator: who initiates the renegotiation; twice each.
+	for round, initiator := range []string{"caller", "answerer", "caller", "answerer"} {
 		off, ans := c, a
 		if strings.HasPrefix(initiator, "answerer") {
 			off, ans = a, c
@@ -63,27 +75,16 @@ func TestHoldUnhold(t *testing.T) {
 		if err := off.ApplyAnswer(answer); err != nil {
 			t.Fatalf("round %d apply hold answer: %v", round, err)
 		}
-		time.Sleep(200 * time.Millisecond)
+		// On hold, media stops both ways: wait (bounded) until no
+		// counter moves; waitStill fails the test if media keeps flowing.
+		waitStill(ctx, t, "round "+itoa(round)+" "+initiator+" on hold", c, a)
 		before := [2][2]uint64{}
 		for i, p := range []*Peer{c, a} {
 			for k := range 2 {
 				before[i][k] = p.in[k].received.Load()
 			}
 		}
-		time.Sleep(300 * time.Millisecond)
-		for i, p := range []*Peer{c, a} {
-			for k := range 2 {
-				if got := p.in[k].received.Load(); got != before[i][k] {
-					t.Errorf("round %d: peer %d kind %d received %d packets while on hold", round, i, k, got-before[i][k])
-				}
-			}
-		}
 		// Unhold.
-		if strings.HasSuffix(initiator, "keep SSRC") {
-			off.negMu.Lock()
-			clear(off.inactive)
-			off.negMu.Unlock()
-		}
 		offer, err = off.HoldOffer(ctx, false)
 		if err != nil {
 			t.Fatalf("round %d unhold offer: %v", round, err)
@@ -100,14 +101,25 @@ func TestHoldUnhold(t *testing.T) {
 				waitReceived(ctx, t, p, k, before[i][k]+10)
 			}
 		}
-	}
-	for i, p := range []*Peer{c, a} {
-		st := p.Stats()
-		t.Logf("peer %d: %+v", i, st)
-		if !st.IntegrityOK || st.PacketsLost != 0 || st.Duplicates != 0 {
-			t.Errorf("peer %d after hold/unhold: %+v", i, st)
+		if now := ssrcs(); now != start {
+			t.Errorf("round %d (%s): sending SSRCs %v after unhold, want those of the start %v", round, initiator, now, start)
+		}
+		for i, p := range []*Peer{c, a} {
+			for k := range 2 {
+				if got, want := p.in[k].rSSRC.Load(), start[1-i][k]; got != want {
+					t.Errorf("round %d: peer %d kind %d receives SSRC %d, want %d", round, i, k, got, want)
+				}
+			}
+		}
+		for _, sd := range []string{offer, answer} {
+			for ssrc := range mediaSSRCs(sd) {
+				if !slices.Contains(start[0][:], ssrc) && !slices.Contains(start[1][:], ssrc) {
+					t.Errorf("round %d: unhold SDP announces a new SSRC %d", round, ssrc)
+				}
+			}
 		}
 	}
+	checkAfterHolds(t, c, a)
 }
 
 // waitStill waits until none of the peers' received counters moves for
@@ -209,11 +221,7 @@ func TestMixedHold(t *testing.T) {
 			}
 		})
 	}
-	for i, p := range []*Peer{c, a} {
-		if st := p.Stats(); !st.IntegrityOK || st.PacketsLost != 0 || st.Duplicates != 0 {
-			t.Errorf("peer %d after mixed holds: %+v", i, st)
-		}
-	}
+	checkAfterHolds(t, c, a)
 }
 
 func TestHoldAnswerDirections(t *testing.T) {
@@ -237,6 +245,25 @@ func TestHoldAnswerDirections(t *testing.T) {
 		}
 		if out["0"] != tc.want || out["1"] != "sendrecv" {
 			t.Errorf("offer %s: rewritten directions %v", tc.offer, out)
+		}
+	}
+}
+
+// checkAfterHolds checks both peers' receive figures after holds: nothing
+// lost by sequence number, no duplicate, the expected stream, and no
+// silence on hold counted as missing by time (the only audio missing by
+// time allowed is what the sender's loaded pacer skipped: late writes).
+func checkAfterHolds(t *testing.T, c, a *Peer) {
+	t.Helper()
+	peers := []*Peer{c, a}
+	for i, p := range peers {
+		st := p.Stats()
+		if !st.IntegrityOK || st.Audio.PacketsLost+st.Video.PacketsLost != 0 || st.Duplicates != 0 {
+			t.Errorf("peer %d after holds: %+v", i, st)
+		}
+		late := peers[1-i].Stats().LateWrites
+		if m := st.Audio.StallMissing + st.Audio.TailMissing; m > late {
+			t.Errorf("peer %d: %d audio packets missing by time after holds (sender's late writes %d): hold silence counted? %+v", i, m, late, st.Audio)
 		}
 	}
 }

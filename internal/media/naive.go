@@ -13,15 +13,17 @@ import (
 // TrackLocalStaticSample fed by its own ticker goroutine (as pion's
 // play-from-disk example does).
 type naiveTrack struct {
-	p        *Peer
-	src      *Source
-	track    *webrtc.TrackLocalStaticSample
-	frames   [][]byte // whole frames (VP8 frames, Opus packets)
-	paused   atomic.Bool
-	pkts     atomic.Uint64
-	bytes    atomic.Uint64
-	late     lateCounter
-	rttNanos atomic.Int64
+	p         *Peer
+	src       *Source
+	track     *webrtc.TrackLocalStaticSample
+	frames    [][]byte // whole frames (VP8 frames, Opus packets)
+	paused    atomic.Bool
+	pkts      atomic.Uint64
+	bytes     atomic.Uint64
+	late      lateCounter
+	rttNanos  atomic.Int64
+	writeErrs atomic.Uint64
+	up        uplink // the far end's reports about this track's SSRC
 
 	once  sync.Once
 	quit  chan struct{}
@@ -34,7 +36,7 @@ func newNaiveTrack(p *Peer, src *Source, id, streamID string) (*naiveTrack, erro
 	if err != nil {
 		return nil, err
 	}
-	return &naiveTrack{p: p, src: src, track: tr, frames: src.raw, quit: make(chan struct{})}, nil
+	return &naiveTrack{p: p, src: src, track: tr, frames: src.raw, quit: make(chan struct{}), late: newLateCounter()}, nil
 }
 
 // start launches the ticker goroutine (once).
@@ -71,14 +73,17 @@ func (t *naiveTrack) run() {
 			t.late.mark(1, due)
 		}
 		f := t.frames[i]
-		if err := t.track.WriteSample(pmedia.Sample{Data: f, Duration: t.src.period}); err == nil {
+		fr := t.src.frames[i]
+		if err := t.track.WriteSample(pmedia.Sample{Data: f, Duration: t.src.period}); err != nil {
+			// Not sent: counted apart, never as sent.
+			t.writeErrs.Add(uint64(fr.n))
+		} else {
 			if t.first.CompareAndSwap(false, true) {
 				t.p.inst.mark(evFirstSent)
 			}
+			t.pkts.Add(uint64(fr.n))
+			t.bytes.Add(uint64(len(f)))
 		}
-		fr := t.src.frames[i]
-		t.pkts.Add(uint64(fr.n))
-		t.bytes.Add(uint64(len(f)))
 		if i++; i == len(t.frames) {
 			i = 0
 		}

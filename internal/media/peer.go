@@ -65,7 +65,6 @@ type Peer struct {
 	gotMedia    bool
 	closing     bool
 	registered  bool
-	inactive    map[string]bool  // mid -> last negotiation left it inactive
 	rrSSRC      uint32           // sender SSRC of receiver-only reports
 	readerDone  [2]chan struct{} // closed when the kind's current track reader ends
 	rtpSSRCs    []uint32         // remote SSRCs routed to this peer's rtpSinks (negMu)
@@ -109,15 +108,22 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 		failed:     make(chan struct{}),
 		firstMedia: make(chan struct{}),
 		closedCh:   make(chan struct{}),
-		inactive:   map[string]bool{},
 		rrSSRC:     rand.Uint32(),
 	}
-	p.inst.now = e.now
+	p.inst = newInstants(e.now)
 	p.in[0] = newInStream(e.expA, e.audio.clockRate)
 	p.in[1] = newInStream(e.expV, e.video.clockRate)
 	p.in[0].router, p.in[1].router = e.router, e.router
 	if e.cfg.PionDefaults {
 		p.in[1].exp = nil // pion's VP8 packetizer adds picture IDs: other payloads
+	}
+	// The remote plays the expected clips (or, unknown, clips like ours):
+	// their packet rates give the by-time count.
+	for k, src := range [2]*Source{e.expA, e.expV} {
+		if src == nil {
+			src = [2]*Source{e.audio, e.video}[k]
+		}
+		p.in[k].setRate(src)
 	}
 	if err := e.register(p); err != nil {
 		return nil, err
@@ -205,10 +211,11 @@ func (p *Peer) senderAttached(k webrtc.RTPCodecType, s *webrtc.RTPSender) {
 		return
 	}
 	var rtt *atomic.Int64
+	var up *uplink
 	if t := p.outTrack(k); t != nil {
-		rtt = &t.rttNanos
+		rtt, up = &t.rttNanos, &t.up
 	} else if t := p.naive[kindIndex(k)]; t != nil {
-		rtt = &t.rttNanos
+		rtt, up = &t.rttNanos, &t.up
 	}
 	ssrc := uint32(0)
 	if enc := s.GetParameters().Encodings; len(enc) > 0 {
@@ -226,7 +233,12 @@ func (p *Peer) senderAttached(k webrtc.RTPCodecType, s *webrtc.RTPSender) {
 			if err != nil {
 				return
 			}
-			if d, ok := rttFromRTCP(buf[:n], ssrc, time.Now()); ok && rtt != nil {
+			rr, ok := reportBlockFor(buf[:n], ssrc)
+			if !ok || rtt == nil {
+				continue
+			}
+			up.recordBlock(rr)
+			if d, ok := rttFromBlock(rr.LastSenderReport, rr.Delay, time.Now()); ok {
 				rtt.Store(int64(d))
 			}
 		}
@@ -498,7 +510,11 @@ func (p *Peer) ApplyAnswer(answerSDP string) error {
 		return err
 	}
 	p.expectRTP(answerSDP)
-	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answerSDP}); err != nil {
+	pionAnswer := answerSDP
+	if p.pc.CurrentRemoteDescription() != nil {
+		pionAnswer, _ = pionView(answerSDP)
+	}
+	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: pionAnswer}); err != nil {
 		return fmt.Errorf("media: apply answer: %w: %w", ErrBadSDP, err)
 	}
 	p.negotiated(answerSDP, false)
@@ -507,9 +523,10 @@ func (p *Peer) ApplyAnswer(answerSDP string) error {
 
 // HoldOffer returns a re-offer for hold (every media section inactive;
 // sending stops at once) or unhold (sendrecv). Apply the remote answer with
-// ApplyAnswer. On unhold, senders that pion stopped during the hold are
-// replaced by fresh ones on the same track (../shared/protocol/
-// interop-notes.md), so media flows again.
+// ApplyAnswer. pion never sees a hold (see pionView), so no sender is
+// stopped and the unhold resumes the same senders: the SSRCs stay those of
+// the call's start, as the reference SDK keeps them (a gateway that locks
+// onto an SSRC follows).
 func (p *Peer) HoldOffer(ctx context.Context, hold bool) (string, error) {
 	p.negMu.Lock()
 	defer p.negMu.Unlock()
@@ -517,9 +534,13 @@ func (p *Peer) HoldOffer(ctx context.Context, hold bool) (string, error) {
 		return "", err
 	}
 	if hold {
+		// The remote stops sending when it reads this offer: from now
+		// on its silence is no gap.
 		p.setPaused(true, true)
-	} else if err := p.reattach(nil); err != nil {
-		return "", err
+		now := time.Now()
+		for _, in := range p.in {
+			in.setExpecting(false, now)
+		}
 	}
 	p.localHold = hold
 	return p.offer(ctx, hold)
@@ -550,14 +571,16 @@ func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
 	}
 	// Remote hold: pion stops a transceiver whose re-offered section is
 	// inactive, and never restarts its receiver when the unhold offer
-	// keeps the SSRC (the reference SDK does). So pion is shown those
-	// sections as sendrecv and the answer sent back marks them inactive;
-	// our tracks pause meanwhile (a "virtual" hold: nothing is torn down).
-	var held map[string]bool
+	// keeps the SSRC (the reference SDK does). So pion is shown every
+	// re-offered section as sendrecv (pionView) and the answer sent back
+	// carries the answer to the real offer; our tracks pause meanwhile (a
+	// "virtual" hold: nothing is torn down, the SSRCs stay).
+	var held map[string]string // mid -> our answer's direction, where not sendrecv
 	pionOffer := offerSDP
 	if !initial {
-		held = heldSections(offerSDP)
-		pionOffer = setSectionDirections(offerSDP, held, "sendrecv")
+		var offered map[string]string
+		pionOffer, offered = pionView(offerSDP)
+		held = answerDirections(offered)
 	}
 	p.expectRTP(offerSDP)
 	if err := p.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: pionOffer}); err != nil {
@@ -567,13 +590,11 @@ func (p *Peer) Answer(ctx context.Context, offerSDP string) (string, error) {
 		if err := p.addAnswerTracks(); err != nil {
 			return "", err
 		}
-	} else if err := p.reattach(dirs); err != nil {
-		return "", err
 	}
 	if err := p.setLocal(ctx, "answer", func() (webrtc.SessionDescription, error) { return p.pc.CreateAnswer(nil) }); err != nil {
 		return "", err
 	}
-	answer := setSectionDirections(p.pc.LocalDescription().SDP, held, "inactive")
+	answer := setDirectionsByMid(p.pc.LocalDescription().SDP, held)
 	if p.localHold && !initial {
 		answer = setDirectionsByMid(answer, holdAnswerDirections(dirs))
 	}
@@ -615,39 +636,6 @@ func (p *Peer) addAnswerTracks() error {
 	return nil
 }
 
-// reattach gives a fresh sender to every transceiver that the previous
-// negotiation left inactive (pion stopped its sender) and that the remote
-// now wants to receive on (dirs: remote offer directions by mid; nil for
-// our own unhold offer).
-func (p *Peer) reattach(dirs map[string]string) error {
-	for _, tr := range p.pc.GetTransceivers() {
-		mid := tr.Mid()
-		if !p.inactive[mid] {
-			continue
-		}
-		if dirs != nil && dirs[mid] != "sendrecv" && dirs[mid] != "recvonly" {
-			continue
-		}
-		k := tr.Kind()
-		track := p.trackLocal(k)
-		if track == nil {
-			continue
-		}
-		if old := tr.Sender(); old != nil {
-			_ = old.Stop()
-		}
-		s, err := p.e.api.NewRTPSender(track, p.dtls)
-		if err != nil {
-			return fmt.Errorf("media: re-attach %s sender: %w", k, err)
-		}
-		p.senderAttached(k, s)
-		if err := tr.SetSender(s, track); err != nil {
-			return fmt.Errorf("media: re-attach %s sender: %w", k, err)
-		}
-	}
-	return nil
-}
-
 // negotiated updates, after a complete offer/answer, which sections are
 // inactive and whether each track may send. answer is the answer SDP;
 // local tells whether we made it (else the directions are the remote's).
@@ -663,16 +651,18 @@ func (p *Peer) negotiated(answer string, local bool) {
 		if !ok {
 			continue
 		}
-		p.inactive[mid] = d == "inactive"
 		// In our answer, sendrecv/sendonly let us send; in the remote's
 		// answer, sendrecv/recvonly do.
-		send := d == "sendrecv"
+		send, recv := d == "sendrecv", d == "sendrecv"
 		if local {
 			send = send || d == "sendonly"
+			recv = recv || d == "recvonly"
 		} else {
 			send = send || d == "recvonly"
+			recv = recv || d == "sendonly"
 		}
 		p.pauseKind(tr.Kind(), !send)
+		p.in[kindIndex(tr.Kind())].setExpecting(recv, time.Now())
 	}
 }
 
@@ -730,51 +720,79 @@ func (p *Peer) wait(ctx context.Context, done <-chan struct{}, what string) erro
 	}
 }
 
-// Stats returns the call's media statistics so far: packets and bytes sent
-// (both kinds) and received, losses, duplicates and reordering seen by the
-// receiver, the audio stream's interarrival jitter, the latest RTT from
-// RTCP reports, late pacer writes and the integrity verdict (every
-// received packet is the expected media, and some arrived).
+// Stats returns the call's media statistics so far, per stream (Audio,
+// Video) and in total: packets and bytes sent and write errors; received,
+// lost (by sequence number and by time), duplicates and reordering seen by
+// the receiver, jitter and media gaps (downlink); the far end's reports
+// on our streams (uplink loss and jitter); the latest RTT from RTCP; late
+// pacer writes; and the integrity verdict (every received packet is the
+// expected media, and some arrived), marked IntegrityChecked only where
+// the engine compares payloads.
 func (p *Peer) Stats() metrics.MediaStats {
+	now := time.Now()
 	var st metrics.MediaStats
 	st.Codec = "opus"
-	if p.e.cfg.PionDefaults {
-		for _, t := range p.naive {
-			if t != nil {
-				st.PacketsSent += t.pkts.Load()
-				st.BytesSent += t.bytes.Load()
+	streams := [2]*metrics.MediaStreamStats{&st.Audio, &st.Video}
+	clocks := [2]uint32{p.e.audio.clockRate, p.e.video.clockRate}
+	var rtt [2]int64
+	for k, ss := range streams {
+		if p.e.cfg.PionDefaults {
+			if t := p.naive[k]; t != nil {
+				ss.PacketsSent, ss.BytesSent, ss.WriteErrors = t.pkts.Load(), t.bytes.Load(), t.writeErrs.Load()
 				t.late.addTo(&st)
-				if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
-					st.RTT = rtt
-				}
+				t.up.addTo(ss, clocks[k])
+				rtt[k] = t.rttNanos.Load()
 			}
-		}
-	} else {
-		for _, t := range []*outTrack{p.audio, p.video} {
-			if t == nil {
-				continue
-			}
-			st.PacketsSent += t.pktsSent.Load()
-			st.BytesSent += t.bytesSent.Load()
+		} else if t := [2]*outTrack{p.audio, p.video}[k]; t != nil {
+			ss.PacketsSent, ss.BytesSent, ss.WriteErrors = t.pktsSent.Load(), t.bytesSent.Load(), t.writeErrs.Load()
 			t.late.addTo(&st)
-			if rtt := time.Duration(t.rttNanos.Load()); rtt > 0 && st.RTT == 0 {
-				st.RTT = rtt
+			t.up.addTo(ss, clocks[k])
+			rtt[k] = t.rttNanos.Load()
+		}
+		p.in[k].addTo(ss, now)
+	}
+	if rtt[0] > 0 {
+		st.RTT = time.Duration(rtt[0])
+	} else {
+		st.RTT = time.Duration(rtt[1])
+	}
+	ok, checked := true, false
+	var upSent uint64
+	for k, ss := range streams {
+		in := p.in[k]
+		st.PacketsSent += ss.PacketsSent
+		st.BytesSent += ss.BytesSent
+		st.WriteErrors += ss.WriteErrors
+		st.PacketsReceived += ss.PacketsReceived
+		st.BytesReceived += ss.BytesReceived
+		st.PacketsLost += ss.PacketsLost + ss.StallMissing + ss.TailMissing
+		st.Duplicates += ss.Duplicates
+		st.Reordered += ss.Reordered
+		st.LongestGap = max(st.LongestGap, ss.LongestGap)
+		if ss.UplinkReports > 0 {
+			st.UplinkReports += ss.UplinkReports
+			st.UplinkPacketsLost += ss.UplinkPacketsLost
+			upSent += ss.PacketsSent
+		}
+		if ss.PacketsReceived > 0 {
+			checked = checked || in.exp != nil
+			if !in.integrityOK() {
+				ok = false
 			}
 		}
 	}
-	ok := true
-	for _, in := range p.in {
-		st.PacketsReceived += in.received.Load()
-		st.BytesReceived += in.bytes.Load()
-		st.PacketsLost += in.lost.Load()
-		st.Duplicates += in.dups.Load()
-		st.Reordered += in.reordered.Load()
-		if in.received.Load() > 0 && !in.integrityOK() {
-			ok = false
-		}
+	if upSent > 0 {
+		st.UplinkFractionLost = float64(st.UplinkPacketsLost) / float64(upSent)
 	}
-	st.IntegrityOK = ok && p.in[0].received.Load() > 0
-	st.Jitter = time.Duration(p.in[0].jitterNs.Load())
+	st.UplinkJitter = st.Audio.UplinkJitter
+	st.Jitter = st.Audio.Jitter
+	st.IntegrityChecked = checked
+	if checked {
+		st.IntegrityOK = ok && st.Audio.PacketsReceived > 0
+	} else {
+		// Nothing to compare with: only media arriving at all is known.
+		st.IntegrityOK = st.PacketsReceived > 0
+	}
 	return st
 }
 

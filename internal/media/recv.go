@@ -3,11 +3,14 @@ package media
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/pion/rtcp"
+
+	"github.com/loadgen/loadgen/internal/metrics"
 )
 
 // Integrity-check limits.
@@ -18,6 +21,11 @@ const (
 	// maxSyncAttempts bounds how many packets the receiver tries to locate
 	// in the expected Source before it declares the stream foreign.
 	maxSyncAttempts = 50
+	// stallThreshold is the silence after which a stream that stopped
+	// for good counts the packets due since its last one as missing
+	// (TailMissing), and the slack of a multi-packet-per-frame stream's
+	// by-time count (its clip's rate is an average over the loop).
+	stallThreshold = 250 * time.Millisecond
 )
 
 // rtpView is the part of an RTP packet the receiver looks at.
@@ -85,6 +93,25 @@ type inStream struct {
 	synced    bool
 	attempts  int
 	epoch     time.Time
+	// by-time accounting: expecting is whether the remote is meant to
+	// send (the negotiated direction); a segment starts at the first
+	// packet while expected and its time accrues packet to packet.
+	expecting bool
+	segOn     bool
+	last      time.Time
+
+	// fixed at creation: the sender's packet rate, from its clip (0:
+	// unknown, no by-time count); multi: a frame spans several packets
+	rate  float64
+	multi bool
+
+	// published for Stats (by-time accounting)
+	activeNs atomic.Int64  // time media was expected, packet to packet
+	segs     atomic.Uint64 // segments started
+	gapMax   atomic.Int64  // longest time between packets in a segment
+	lastAt   atomic.Int64  // stamp word: last arrival while expected
+	onAt     atomic.Int64  // stamp word: when expecting last turned on
+	expOn    atomic.Bool   // expecting, for Stats
 
 	// published for the RTCP reports the pacer writes
 	rSSRC    atomic.Uint32
@@ -93,7 +120,8 @@ type inStream struct {
 	rUnique  atomic.Uint64 // distinct packets of the current SSRC
 	rJitter  atomic.Uint32 // interarrival jitter, RTP clock units
 	lsr      atomic.Uint32 // middle 32 bits of the last SR's NTP time
-	lsrAt    atomic.Int64  // when that SR arrived (unix ns)
+	lsrAt    atomic.Int64  // when that SR arrived (a stamp word)
+	stamp    monoStamps    // base of lsrAt
 
 	// pacer-owned: values at the previous report
 	repExt    int64
@@ -111,7 +139,57 @@ type inStream struct {
 }
 
 func newInStream(exp *Source, clock uint32) *inStream {
-	return &inStream{exp: exp, clock: float64(clock), cands: make([]int32, 0, maxSyncCandidates)}
+	s := &inStream{exp: exp, clock: float64(clock), cands: make([]int32, 0, maxSyncCandidates), stamp: monoStamps{base: time.Now()}, expecting: true}
+	s.expOn.Store(true)
+	return s
+}
+
+// setRate sets the sender's packet rate from the clip it plays (nil:
+// unknown); call before the first packet.
+func (s *inStream) setRate(src *Source) {
+	if src == nil || src.Duration() <= 0 {
+		return
+	}
+	s.rate = float64(src.Packets()) / src.Duration().Seconds()
+	s.multi = src.Packets() > src.Frames()
+}
+
+// setExpecting records whether the remote is meant to send now (the
+// negotiated direction, or our hold); a change ends the current segment,
+// so a hold's silence is no gap and the next segment starts with its
+// first packet.
+func (s *inStream) setExpecting(on bool, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if on == s.expecting {
+		return
+	}
+	s.expecting = on
+	s.segOn = false
+	if on {
+		s.onAt.Store(s.stamp.enc(now))
+	}
+	s.expOn.Store(on)
+}
+
+// timing accounts one arrival at now for the by-time figures.
+func (s *inStream) timing(now time.Time) {
+	if !s.expecting {
+		return
+	}
+	if s.segOn {
+		if gap := now.Sub(s.last); gap > 0 {
+			s.activeNs.Add(int64(gap))
+			if int64(gap) > s.gapMax.Load() {
+				s.gapMax.Store(int64(gap))
+			}
+		}
+	} else {
+		s.segOn = true
+		s.segs.Add(1)
+	}
+	s.last = now
+	s.lastAt.Store(s.stamp.enc(now))
 }
 
 // packet accounts one received RTP packet arriving at now.
@@ -123,6 +201,7 @@ func (s *inStream) packet(b []byte, now time.Time) {
 	}
 	s.received.Add(1)
 	s.bytes.Add(uint64(len(v.payload)))
+	s.timing(now)
 	if !s.started || v.ssrc != s.ssrc {
 		if s.started {
 			s.lostPrev += uint64(s.maxExt-s.baseExt+1) - s.unique
@@ -173,11 +252,13 @@ func (s *inStream) packet(b []byte, now time.Time) {
 		s.window |= bit
 		s.unique++
 		s.reordered.Add(1)
+		s.arrival(v.ts, now) // RFC 3550 A.8: every packet, in arrival order
 	default:
 		// Older than the window: cannot tell a duplicate from a very late
 		// packet; count it as reordered.
 		s.unique++
 		s.reordered.Add(1)
+		s.arrival(v.ts, now)
 	}
 	if ext < s.baseExt {
 		s.baseExt = ext
@@ -220,12 +301,15 @@ func (s *inStream) receptionReport(now time.Time) (rtcp.ReceptionReport, bool) {
 	}
 	if lsr := s.lsr.Load(); lsr != 0 {
 		rr.LastSenderReport = lsr
-		rr.Delay = uint32(now.Sub(time.Unix(0, s.lsrAt.Load())) * 65536 / time.Second)
+		rr.Delay = uint32(now.Sub(s.stamp.dec(s.lsrAt.Load())) * 65536 / time.Second)
 	}
 	return rr, true
 }
 
-// arrival updates the interarrival jitter (RFC 3550 §6.4.1, A.8).
+// arrival updates the interarrival jitter (RFC 3550 §6.4.1, A.8) with a
+// packet arriving at now: called for every packet in arrival order,
+// reordered ones included (not duplicates), so D compares consecutive
+// arrivals as the RFC's estimator does.
 func (s *inStream) arrival(ts uint32, now time.Time) {
 	arr := float64(now.Sub(s.epoch)) * s.clock / float64(time.Second)
 	transit := arr - float64(ts)
@@ -302,4 +386,41 @@ func (s *inStream) checkPayload(ext int64, p []byte) {
 // stream (and at least one arrived).
 func (s *inStream) integrityOK() bool {
 	return s.received.Load() > 0 && s.mismatches.Load() == 0
+}
+
+// addTo fills st's downlink figures at now: counters, jitter and the
+// by-time count (see metrics.MediaStreamStats).
+func (s *inStream) addTo(st *metrics.MediaStreamStats, now time.Time) {
+	st.PacketsReceived = s.received.Load()
+	st.BytesReceived = s.bytes.Load()
+	st.PacketsLost = s.lost.Load()
+	st.Duplicates = s.dups.Load()
+	st.Reordered = s.reordered.Load()
+	st.Jitter = time.Duration(s.jitterNs.Load())
+	covered := st.PacketsReceived - min(st.Duplicates, st.PacketsReceived) + st.PacketsLost
+	st.PacketsExpected = covered
+	segs := s.segs.Load()
+	if segs == 0 {
+		return
+	}
+	st.LongestGap = time.Duration(s.gapMax.Load())
+	if s.rate <= 0 {
+		return
+	}
+	slack := 1.0
+	if s.multi {
+		slack = s.rate * stallThreshold.Seconds()
+	}
+	byTime := s.rate*time.Duration(s.activeNs.Load()).Seconds() + float64(segs)
+	if m := math.Round(byTime - float64(covered)); m > slack {
+		st.StallMissing = uint64(m)
+	}
+	if s.expOn.Load() {
+		from := s.stamp.dec(max(s.lastAt.Load(), s.onAt.Load()))
+		if tail := now.Sub(from); tail > stallThreshold {
+			st.TailMissing = uint64(tail.Seconds() * s.rate)
+			st.LongestGap = max(st.LongestGap, tail)
+		}
+	}
+	st.PacketsExpected = covered + st.StallMissing + st.TailMissing
 }

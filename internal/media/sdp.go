@@ -43,40 +43,59 @@ func isDirection(k string) bool {
 	return k == "sendrecv" || k == "sendonly" || k == "recvonly" || k == "inactive"
 }
 
-// heldSections returns the mids of the offer's media sections marked
-// inactive (port 0 sections, rejected, are not holds).
-func heldSections(s string) map[string]bool {
+// pionView returns s with every media section that is not sendrecv (and
+// not rejected with port 0) shown as sendrecv, and the real directions of
+// those sections by mid. pion is shown only sendrecv re-offers and
+// answers: it stops a sender whose section turns inactive (or recvonly
+// for us) and never restarts it with the same SSRC, and never restarts a
+// receiver when an unhold keeps the remote's SSRC. The Peer pauses and
+// resumes its tracks from the real directions instead.
+func pionView(s string) (string, map[string]string) {
 	var d sdp.SessionDescription
 	if err := d.UnmarshalString(s); err != nil {
-		return nil
+		return s, nil
 	}
-	held := map[string]bool{}
+	real := map[string]string{}
 	for _, m := range d.MediaDescriptions {
 		if m.MediaName.Port.Value == 0 {
 			continue
 		}
-		if _, ok := m.Attribute("inactive"); ok {
-			if mid, ok := m.Attribute("mid"); ok {
-				held[mid] = true
+		mid, ok := m.Attribute("mid")
+		if !ok {
+			continue
+		}
+		for _, dir := range []string{"sendonly", "recvonly", "inactive"} {
+			if _, ok := m.Attribute(dir); ok {
+				real[mid] = dir
 			}
 		}
 	}
-	return held
+	if len(real) == 0 {
+		return s, real
+	}
+	view := make(map[string]string, len(real))
+	for mid := range real {
+		view[mid] = "sendrecv"
+	}
+	return setDirectionsByMid(s, view), real
 }
 
-// setSectionDirections rewrites the direction attribute of the media
-// sections whose mid is in mids.
-func setSectionDirections(s string, mids map[string]bool, dir string) string {
-	if len(mids) == 0 {
-		return s
-	}
-	dirs := make(map[string]string, len(mids))
-	for mid, ok := range mids {
-		if ok {
-			dirs[mid] = dir
+// answerDirections maps offered directions (by mid) to those of the
+// answer (RFC 3264 §6.1): sendonly is answered recvonly, recvonly
+// sendonly, inactive inactive.
+func answerDirections(offer map[string]string) map[string]string {
+	out := make(map[string]string, len(offer))
+	for mid, d := range offer {
+		switch d {
+		case "sendonly":
+			out[mid] = "recvonly"
+		case "recvonly":
+			out[mid] = "sendonly"
+		default:
+			out[mid] = d
 		}
 	}
-	return setDirectionsByMid(s, dirs)
+	return out
 }
 
 // setDirectionsByMid rewrites the direction attribute of every media

@@ -50,10 +50,11 @@ type outTrack struct {
 	late      lateCounter
 	writeErrs atomic.Uint64
 	rttNanos  atomic.Int64
+	up        uplink // the far end's reports about this track's SSRC
 }
 
 func newOutTrack(p *Peer, src *Source, id, streamID string, seq uint16, ts uint32) *outTrack {
-	return &outTrack{src: src, peer: p, id: id, streamID: streamID, seq: seq, tsBase: ts}
+	return &outTrack{src: src, peer: p, id: id, streamID: streamID, seq: seq, tsBase: ts, late: newLateCounter()}
 }
 
 // Bind implements webrtc.TrackLocal: pion calls it when a sender starts.
@@ -134,25 +135,26 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 	h.PayloadType = b.pt
 	h.Timestamp = t.tsBase + t.frames*src.tsStep
 	t.lastTS, t.lastDue = h.Timestamp, due
-	var nbytes uint64
+	var npkts, nbytes uint64
 	for i := fr.first; i < fr.first+fr.n; i++ {
 		h.SequenceNumber = t.seq
 		t.seq++
 		h.Marker = src.kind == webrtc.RTPCodecTypeVideo && src.lastInFr[i]
 		p := src.payloads[i]
 		n, err := b.writer.WriteRTP(h, p)
-		switch {
-		case err != nil:
+		if err != nil {
+			// Not sent: counted apart, never in pktsSent.
 			t.writeErrs.Add(1)
-		case n > 0:
-			if !t.sentFirst {
-				t.sentFirst = true
-				t.peer.inst.mark(evFirstSent)
-			}
+			continue
 		}
+		if n > 0 && !t.sentFirst {
+			t.sentFirst = true
+			t.peer.inst.mark(evFirstSent)
+		}
+		npkts++
 		nbytes += uint64(len(p))
 	}
-	t.pktsSent.Add(uint64(fr.n))
+	t.pktsSent.Add(npkts)
 	t.bytesSent.Add(nbytes)
 	if late {
 		t.late.mark(uint64(fr.n), due)
@@ -166,19 +168,23 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 }
 
 // lateCounter counts late media writes and remembers when the first and
-// the last late one were due.
+// the last late one were due (monotonic offsets from when the counter was
+// made, see monoStamps).
 type lateCounter struct {
 	n           atomic.Uint64
-	first, last atomic.Int64 // unix ns; 0: none yet
+	stamp       monoStamps
+	first, last atomic.Int64 // monoStamps words; 0: none yet
 }
+
+func newLateCounter() lateCounter { return lateCounter{stamp: monoStamps{base: time.Now()}} }
 
 // mark counts n late packets of the frame due at due (off the hot path:
 // only when the sender is behind).
 func (c *lateCounter) mark(n uint64, due time.Time) {
 	c.n.Add(n)
-	ns := due.UnixNano()
-	c.first.CompareAndSwap(0, ns)
-	c.last.Store(ns)
+	v := c.stamp.enc(due)
+	c.first.CompareAndSwap(0, v)
+	c.last.Store(v)
 }
 
 // addTo adds the count and the instants to st.
@@ -188,10 +194,10 @@ func (c *lateCounter) addTo(st *metrics.MediaStats) {
 	if first == 0 {
 		return
 	}
-	if f := time.Unix(0, first); st.FirstLateWrite.IsZero() || f.Before(st.FirstLateWrite) {
+	if f := c.stamp.dec(first); st.FirstLateWrite.IsZero() || f.Before(st.FirstLateWrite) {
 		st.FirstLateWrite = f
 	}
-	if l := time.Unix(0, c.last.Load()); l.After(st.LastLateWrite) {
+	if l := c.stamp.dec(c.last.Load()); l.After(st.LastLateWrite) {
 		st.LastLateWrite = l
 	}
 }

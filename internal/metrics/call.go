@@ -138,25 +138,110 @@ func Reasons() []Reason {
 }
 
 // MediaStats are one call's media counters and quality, as the caller's peer
-// saw them. Zero values mean "not measured" for Jitter and RTT.
+// saw them. Zero values mean "not measured" for Jitter and RTT. The
+// totals are over both streams; Audio and Video hold each stream's own.
 type MediaStats struct {
-	PacketsSent     uint64        `json:"packets_sent"`
-	BytesSent       uint64        `json:"bytes_sent"`
-	PacketsReceived uint64        `json:"packets_received"`
-	BytesReceived   uint64        `json:"bytes_received"`
-	PacketsLost     uint64        `json:"packets_lost"`
-	Duplicates      uint64        `json:"duplicates"`
-	Reordered       uint64        `json:"reordered"`
-	Jitter          time.Duration `json:"jitter_ns"`
-	RTT             time.Duration `json:"rtt_ns"`
-	LateWrites      uint64        `json:"late_writes"`
+	// PacketsSent and BytesSent count packets written successfully (a
+	// failed write counts in WriteErrors instead).
+	PacketsSent uint64 `json:"packets_sent"`
+	BytesSent   uint64 `json:"bytes_sent"`
+	// PacketsReceived and BytesReceived count what arrived (downlink).
+	PacketsReceived uint64 `json:"packets_received"`
+	BytesReceived   uint64 `json:"bytes_received"`
+	// PacketsLost is the downlink's lost packets, by sequence number and
+	// by time: the sum over the streams of PacketsLost, StallMissing and
+	// TailMissing, so a stream that stops (a frozen gateway) is not
+	// "loss 0". Loss rate = PacketsLost / (PacketsReceived + PacketsLost).
+	PacketsLost uint64 `json:"packets_lost"`
+	Duplicates  uint64 `json:"duplicates"`
+	Reordered   uint64 `json:"reordered"`
+	// Jitter is the audio stream's downlink interarrival jitter (RFC
+	// 3550 §6.4.1, every arriving packet).
+	Jitter     time.Duration `json:"jitter_ns"`
+	RTT        time.Duration `json:"rtt_ns"`
+	LateWrites uint64        `json:"late_writes"`
 	// FirstLateWrite and LastLateWrite are when the first and the last
 	// late frame were due (zero without late writes), so a late write can
 	// be placed in time (a benchmark's steady window, say).
 	FirstLateWrite time.Time `json:"first_late_write,omitzero"`
 	LastLateWrite  time.Time `json:"last_late_write,omitzero"`
-	IntegrityOK    bool      `json:"integrity_ok"`
-	Codec          string    `json:"codec,omitempty"` // audio codec, for the MOS estimate
+	// IntegrityOK reports, where IntegrityChecked, that every received
+	// packet was the expected media and some arrived; where the check did
+	// not run it is true when media arrived (nothing contradicts it).
+	IntegrityOK bool `json:"integrity_ok"`
+	// IntegrityChecked reports that received payloads were compared with
+	// the expected media (the engine knows what the remote plays). Count
+	// an integrity failure only where it is set (IntegrityFailed).
+	IntegrityChecked bool   `json:"integrity_checked"`
+	Codec            string `json:"codec,omitempty"` // audio codec, for the MOS estimate
+	// WriteErrors counts packets whose write failed (both streams).
+	WriteErrors uint64 `json:"write_errors"`
+	// LongestGap is the longest time without a received packet while
+	// media was expected (on hold it is not), over both streams,
+	// including a gap at the end of the call longer than the stall
+	// threshold.
+	LongestGap time.Duration `json:"longest_gap_ns"`
+	// UplinkPacketsLost is the far end's cumulative count of our packets
+	// lost (both streams), from the latest RTCP report block about each;
+	// UplinkFractionLost is UplinkPacketsLost / PacketsSent of the
+	// reported streams (0..1); UplinkJitter is the audio stream's jitter
+	// as the far end reports it. UplinkReports counts the report blocks
+	// received: 0 means no uplink figure is known.
+	UplinkPacketsLost  uint64        `json:"uplink_packets_lost"`
+	UplinkFractionLost float64       `json:"uplink_fraction_lost"`
+	UplinkJitter       time.Duration `json:"uplink_jitter_ns"`
+	UplinkReports      uint64        `json:"uplink_reports"`
+	// Audio and Video are the per-stream figures.
+	Audio MediaStreamStats `json:"audio,omitzero"`
+	Video MediaStreamStats `json:"video,omitzero"`
+}
+
+// IntegrityFailed reports whether the call counts as having received the
+// wrong stream: the check ran, media arrived, and it failed.
+func (m MediaStats) IntegrityFailed() bool {
+	return m.IntegrityChecked && m.PacketsReceived > 0 && !m.IntegrityOK
+}
+
+// MediaStreamStats are one stream's (audio or video) figures, both
+// directions: sent and uplink (the far end's RTCP reports about what we
+// send), received and downlink (what loadgen measures).
+type MediaStreamStats struct {
+	PacketsSent uint64 `json:"packets_sent"`
+	BytesSent   uint64 `json:"bytes_sent"`
+	WriteErrors uint64 `json:"write_errors"`
+
+	PacketsReceived uint64 `json:"packets_received"`
+	BytesReceived   uint64 `json:"bytes_received"`
+	// PacketsLost counts sequence numbers never received (RFC 3550).
+	PacketsLost uint64 `json:"packets_lost"`
+	Duplicates  uint64 `json:"duplicates"`
+	Reordered   uint64 `json:"reordered"`
+	// Jitter is the downlink interarrival jitter (RFC 3550 §6.4.1),
+	// updated by every arriving packet, reordered ones included.
+	Jitter time.Duration `json:"jitter_ns"`
+	// PacketsExpected is what the sender's rate (from its media clip)
+	// implies over the time media was expected, or the sequence span when
+	// larger: PacketsReceived - Duplicates + PacketsLost + StallMissing +
+	// TailMissing.
+	PacketsExpected uint64 `json:"packets_expected"`
+	// StallMissing counts packets missing by time while packets still
+	// arrived around them (a stall the sender's sequence numbers do not
+	// show); TailMissing those due after the last packet, when the stream
+	// stopped for good (gap longer than the stall threshold at the end).
+	StallMissing uint64 `json:"stall_missing"`
+	TailMissing  uint64 `json:"tail_missing"`
+	// LongestGap is the longest time between received packets while
+	// media was expected, the tail included when over the stall threshold.
+	LongestGap time.Duration `json:"longest_gap_ns"`
+
+	// UplinkReports counts RTCP report blocks about this stream;
+	// UplinkPacketsLost is the latest block's cumulative lost count,
+	// UplinkFractionLost its fraction lost since the previous report
+	// (0..1), UplinkJitter its interarrival jitter.
+	UplinkReports      uint64        `json:"uplink_reports"`
+	UplinkPacketsLost  uint64        `json:"uplink_packets_lost"`
+	UplinkFractionLost float64       `json:"uplink_fraction_lost"`
+	UplinkJitter       time.Duration `json:"uplink_jitter_ns"`
 }
 
 // CallRecord is everything one finished call reports to the recorder. The

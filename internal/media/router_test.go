@@ -54,7 +54,7 @@ func TestRTCPSink(t *testing.T) {
 			}
 			// pion writes the compound to the sink of every SSRC it names.
 			for _, ssrc := range []uint32{remote, local, other} {
-				sink := r.bufferFactory(rtcpBufferType, ssrc)
+				sink := (&pionBuffers{r: r}).factory(rtcpBufferType, ssrc)
 				if n, err := sink.Write(b); n != len(b) || err != nil {
 					t.Fatalf("Write = %d, %v", n, err)
 				}
@@ -77,7 +77,7 @@ func TestRTCPSink(t *testing.T) {
 		})
 	}
 	b, _ := rtcp.Marshal(tests[0].pkts)
-	sink := r.bufferFactory(rtcpBufferType, local)
+	sink := (&pionBuffers{r: r}).factory(rtcpBufferType, local)
 	if allocs := testing.AllocsPerRun(100, func() { _, _ = sink.Write(b) }); allocs != 0 {
 		t.Errorf("sink Write allocates %v times", allocs)
 	}
@@ -122,7 +122,7 @@ func TestRTPSink(t *testing.T) {
 	}
 	newPeer := func() *Peer {
 		p := &Peer{firstMedia: make(chan struct{})}
-		p.inst.now = time.Now
+		p.inst = newInstants(time.Now)
 		p.in[0] = newInStream(audio, 48000)
 		p.in[1] = newInStream(nil, 90000)
 		return p
@@ -136,16 +136,16 @@ func TestRTPSink(t *testing.T) {
 	if got := r.expectRTP(q, map[uint32]int{2: 0}); len(got) != 0 {
 		t.Fatalf("expectRTP of a taken SSRC added %v", got)
 	}
-	if _, ok := r.bufferFactory(packetio.RTPBufferPacket, 2).(*rtpBuffer); !ok {
+	if _, ok := (&pionBuffers{r: r}).factory(packetio.RTPBufferPacket, 2).(*rtpBuffer); !ok {
 		t.Error("an SSRC two peers expect got a sink")
 	}
-	if _, ok := r.bufferFactory(packetio.RTPBufferPacket, 3).(*rtpBuffer); !ok {
+	if _, ok := (&pionBuffers{r: r}).factory(packetio.RTPBufferPacket, 3).(*rtpBuffer); !ok {
 		t.Error("an undeclared SSRC got a sink")
 	}
 	if r.servesRTP(p, 1) {
 		t.Error("servesRTP before the stream opened")
 	}
-	sink, ok := r.bufferFactory(packetio.RTPBufferPacket, 1).(*rtpSink)
+	sink, ok := (&pionBuffers{r: r}).factory(packetio.RTPBufferPacket, 1).(*rtpSink)
 	if !ok {
 		t.Fatal("a declared SSRC got no sink")
 	}
