@@ -245,8 +245,8 @@ func build() (dashboard.Dashboard, error) {
 		ColorMode(common.BigValueColorModeBackground).
 		GraphMode(common.BigValueGraphModeNone).
 		Thresholds(steps("red", 1.0, "green")))
-	b.WithPanel(n.single("Thresholds crossed", "Thresholds whose state is 0 now (loadgen_threshold_ok == 0), counted across shards.", "none", 4, 5,
-		q{expr: fmt.Sprintf("count(loadgen_threshold_ok{%s} == 0) or vector(0)", sel)}).
+	b.WithPanel(n.single("Thresholds crossed", "Thresholds crossed now (loadgen_threshold_ok == 0), counted over shards; no value when the scenario has no thresholds.", "none", 4, 5,
+		q{expr: fmt.Sprintf("sum(1 - loadgen_threshold_ok{%s})", sel)}).
 		ColorMode(common.BigValueColorModeBackground).
 		GraphMode(common.BigValueGraphModeNone).
 		Thresholds(steps("green", 1.0, "red")))
