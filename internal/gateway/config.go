@@ -206,8 +206,30 @@ func (cfg *Config) validate() error {
 	if cfg.NewAnswerer == nil {
 		return fmt.Errorf("gateway: config: NewAnswerer is required")
 	}
+	if err := cfg.validateMode(); err != nil {
+		return err
+	}
+	if cfg.TokenValidity < 0 || cfg.TokenSkew < 0 {
+		return fmt.Errorf("gateway: config: negative token validity or skew")
+	}
+	if cfg.RingingDelay < 0 || cfg.AnswerDelay < 0 || cfg.AuditTimeout < 0 {
+		return fmt.Errorf("gateway: config: negative delay or timeout")
+	}
+	if err := cfg.validateReject(); err != nil {
+		return err
+	}
+	if cfg.SubscriptionExpires < 0 || cfg.MaxBodyBytes < 0 {
+		return fmt.Errorf("gateway: config: negative subscription expiry or body limit")
+	}
+	cfg.fillDefaults()
+	return nil
+}
+
+// validateMode checks the mode and, in token mode, the realms and their keys.
+func (cfg *Config) validateMode() error {
 	switch cfg.Mode {
 	case ModeRegular:
+		return nil
 	case ModeToken:
 		if len(cfg.Realms) == 0 {
 			return fmt.Errorf("gateway: config: token mode needs at least one realm")
@@ -220,35 +242,37 @@ func (cfg *Config) validate() error {
 				return fmt.Errorf("gateway: config: realm %q: %w", realm, err)
 			}
 		}
+		return nil
 	default:
 		return fmt.Errorf("gateway: config: unknown mode %d", int(cfg.Mode))
 	}
-	if cfg.TokenValidity < 0 || cfg.TokenSkew < 0 {
-		return fmt.Errorf("gateway: config: negative token validity or skew")
-	}
-	if cfg.RingingDelay < 0 || cfg.AnswerDelay < 0 || cfg.AuditTimeout < 0 {
-		return fmt.Errorf("gateway: config: negative delay or timeout")
-	}
+}
+
+// validateReject checks the fault-injection settings.
+func (cfg *Config) validateReject() error {
 	if cfg.RejectRatio < 0 || cfg.RejectRatio > 1 || cfg.RejectRatio != cfg.RejectRatio {
 		return fmt.Errorf("gateway: config: reject ratio %v is not within [0, 1]", cfg.RejectRatio)
 	}
-	if cfg.RejectRatio > 0 {
-		switch cfg.RejectMode {
-		case RejectHTTP:
-			if cfg.RejectStatus < 400 || cfg.RejectStatus > 599 {
-				return fmt.Errorf("gateway: config: reject status %d is not an HTTP error status (400-599)", cfg.RejectStatus)
-			}
-		case RejectCallEnd:
-			if cfg.RejectStatus < 1 {
-				return fmt.Errorf("gateway: config: reject status %d must be positive", cfg.RejectStatus)
-			}
-		default:
-			return fmt.Errorf("gateway: config: unknown reject mode %d", int(cfg.RejectMode))
+	if cfg.RejectRatio == 0 {
+		return nil
+	}
+	switch cfg.RejectMode {
+	case RejectHTTP:
+		if cfg.RejectStatus < 400 || cfg.RejectStatus > 599 {
+			return fmt.Errorf("gateway: config: reject status %d is not an HTTP error status (400-599)", cfg.RejectStatus)
 		}
+	case RejectCallEnd:
+		if cfg.RejectStatus < 1 {
+			return fmt.Errorf("gateway: config: reject status %d must be positive", cfg.RejectStatus)
+		}
+	default:
+		return fmt.Errorf("gateway: config: unknown reject mode %d", int(cfg.RejectMode))
 	}
-	if cfg.SubscriptionExpires < 0 || cfg.MaxBodyBytes < 0 {
-		return fmt.Errorf("gateway: config: negative subscription expiry or body limit")
-	}
+	return nil
+}
+
+// fillDefaults sets zero-valued optional fields to their defaults.
+func (cfg *Config) fillDefaults() {
 	if cfg.TokenValidity == 0 {
 		cfg.TokenValidity = DefaultTokenValidity
 	}
@@ -270,5 +294,4 @@ func (cfg *Config) validate() error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return nil
 }

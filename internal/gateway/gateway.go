@@ -94,6 +94,7 @@ type Stats struct {
 type Gateway struct {
 	cfg      Config
 	upgrader websocket.Upgrader
+	mux      *http.ServeMux // routes, built once by New
 
 	ctx    context.Context // canceled by Shutdown; parent of every session
 	cancel context.CancelFunc
@@ -130,6 +131,7 @@ func New(cfg Config) (*Gateway, error) {
 		CheckOrigin:      func(*http.Request) bool { return true }, // browsers call from other origins
 		Error:            g.upgradeError,
 	}
+	g.mux = g.routes()
 	g.wg.Add(1)
 	go g.janitor()
 	return g, nil

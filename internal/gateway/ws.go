@@ -95,7 +95,8 @@ func (s *socket) finish() {
 }
 
 // serveWebsocket upgrades GET {U}/websocket/{CH} for a known channel of user.
-func (g *Gateway) serveWebsocket(w http.ResponseWriter, r *http.Request, user, channel string) {
+func (g *Gateway) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	user, channel := r.PathValue("user"), r.PathValue("channel")
 	g.mu.Lock()
 	sub := g.channels[channel]
 	if sub != nil && sub.user != user {
