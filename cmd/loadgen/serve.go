@@ -25,6 +25,7 @@ type gatewayFlags struct {
 	tlsKey       string
 	answerDelay  time.Duration
 	ringingDelay time.Duration
+	reofferDelay time.Duration
 	noRinging    bool
 	rejectRatio  float64
 	rejectStatus int
@@ -53,6 +54,7 @@ func serveCommand() command {
 			fs.StringVar(&gf.tlsKey, "tls-key", "", "private key (PEM) of --tls-cert")
 			fs.DurationVar(&gf.answerDelay, "answer-delay", gateway.DefaultAnswerDelay, "least delay from callStart to the answer")
 			fs.DurationVar(&gf.ringingDelay, "ringing-delay", gateway.DefaultRingingDelay, "delay from callStart to ringing")
+			fs.DurationVar(&gf.reofferDelay, "reoffer-delay", gateway.DefaultReofferDelay, "least delay from the response to a hold/unhold re-offer (startCallUpdate PUT) to its answer")
 			fs.BoolVar(&gf.noRinging, "no-ringing", false, "do not send the ringing notification")
 			fs.Float64Var(&gf.rejectRatio, "reject-ratio", 0, "fraction of calls to refuse (0..1), for failure tests")
 			fs.IntVar(&gf.rejectStatus, "reject-status", gateway.DefaultRejectStatus, "status of refused calls (callEnd status, or HTTP status with --reject-http)")
@@ -106,6 +108,7 @@ func startGateway(gf gatewayFlags, getenv func(string) string) (*embeddedGateway
 	}
 	cfg.AnswerDelay = gf.answerDelay
 	cfg.RingingDelay = gf.ringingDelay
+	cfg.ReofferDelay = gf.reofferDelay
 	cfg.Ringing = !gf.noRinging
 	cfg.RejectRatio = gf.rejectRatio
 	cfg.RejectStatus = gf.rejectStatus

@@ -116,6 +116,9 @@ const (
 	DefaultRingingDelay = 100 * time.Millisecond
 	// DefaultAnswerDelay is the least wait from the callStart response to the answer.
 	DefaultAnswerDelay = 500 * time.Millisecond
+	// DefaultReofferDelay is the least wait from the response to a client's
+	// re-offer (startCallUpdate PUT) to the respondCallUpdate answering it.
+	DefaultReofferDelay = 10 * time.Millisecond
 	// DefaultTokenValidity is how old a token may be when a subscription or call is created.
 	DefaultTokenValidity = time.Hour
 	// DefaultTokenSkew is how far in the future a token timestamp may be.
@@ -148,6 +151,11 @@ type Config struct {
 	// respondCallUpdate carrying the answer (the answer is also never sent
 	// before ringing or before the Answerer is done).
 	AnswerDelay time.Duration
+	// ReofferDelay is the least time between the response to a client's
+	// re-offer (startCallUpdate PUT: hold, unhold) and the respondCallUpdate
+	// carrying the answer, which is never sent before that response anyway.
+	// A real gateway relays the answer from the far end.
+	ReofferDelay time.Duration
 	// Ringing sends the ringing notification (DefaultConfig: true).
 	Ringing bool
 	// RejectRatio is the fraction (0..1) of calls refused (fault injection).
@@ -177,10 +185,19 @@ type Config struct {
 	Now func() time.Time
 	// Rand is the source of ids and reject draws; nil means crypto/rand.
 	Rand io.Reader
+
+	hooks *hooks // test-only pauses; nil in production
+}
+
+// hooks lets the package's tests inject pauses at the points where ordering
+// matters. Every field may be nil.
+type hooks struct {
+	beforeFlush func() // a response is written but not yet flushed
 }
 
 // DefaultConfig returns the configuration `loadgen serve` starts from: regular
-// mode, ringing on, DefaultRingingDelay, DefaultAnswerDelay, no rejects
+// mode, ringing on, DefaultRingingDelay, DefaultAnswerDelay,
+// DefaultReofferDelay, no rejects
 // (RejectStatus DefaultRejectStatus with RejectCallEnd), DefaultAuditTimeout,
 // DefaultSubscriptionExpires, DefaultMaxBodyBytes, DefaultTokenValidity and
 // DefaultTokenSkew. NewAnswerer must still be set.
@@ -191,6 +208,7 @@ func DefaultConfig() Config {
 		TokenSkew:           DefaultTokenSkew,
 		RingingDelay:        DefaultRingingDelay,
 		AnswerDelay:         DefaultAnswerDelay,
+		ReofferDelay:        DefaultReofferDelay,
 		Ringing:             true,
 		RejectStatus:        DefaultRejectStatus,
 		RejectMode:          RejectCallEnd,
@@ -212,7 +230,7 @@ func (cfg *Config) validate() error {
 	if cfg.TokenValidity < 0 || cfg.TokenSkew < 0 {
 		return fmt.Errorf("gateway: config: negative token validity or skew")
 	}
-	if cfg.RingingDelay < 0 || cfg.AnswerDelay < 0 || cfg.AuditTimeout < 0 {
+	if cfg.RingingDelay < 0 || cfg.AnswerDelay < 0 || cfg.ReofferDelay < 0 || cfg.AuditTimeout < 0 {
 		return fmt.Errorf("gateway: config: negative delay or timeout")
 	}
 	if err := cfg.validateReject(); err != nil {

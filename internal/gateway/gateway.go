@@ -35,6 +35,12 @@
 //
 // A call drawn for rejection (RejectRatio) with RejectCallEnd gets 200, ringing
 // and then callEnd with RejectStatus (486 "Busy Here" by default).
+//
+// Order: nothing a request causes reaches the client before that request's
+// response, which is flushed before: callStart's ringing, sessionProgress and
+// answer, a re-offer's answer (no sooner than ReofferDelay after the PUT's
+// response, as the reference SDK needs for hold and unhold), and the close of
+// an unsubscribed websocket.
 package gateway
 
 import (
@@ -237,13 +243,24 @@ func (g *Gateway) sweep() {
 	}
 }
 
-// removeSubscription drops sub, its sessions (no callEnd) and its socket.
-// It reports whether sub was still registered.
+// removeSubscription drops sub, its sessions (no callEnd) and closes its
+// socket with code. It reports whether sub was still registered.
 func (g *Gateway) removeSubscription(sub *subscription, code int, reason string) bool {
+	sock, ok := g.detachSubscription(sub)
+	if sock != nil {
+		sock.close(code, reason)
+	}
+	return ok
+}
+
+// detachSubscription drops sub and its sessions (no callEnd) and returns its
+// socket, still open, for the caller to close. It reports whether sub was
+// still registered.
+func (g *Gateway) detachSubscription(sub *subscription) (*socket, bool) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.subs[sub.id] != sub {
-		g.mu.Unlock()
-		return false
+		return nil, false
 	}
 	delete(g.subs, sub.id)
 	delete(g.channels, sub.channel)
@@ -253,11 +270,7 @@ func (g *Gateway) removeSubscription(sub *subscription, code int, reason string)
 	}
 	sock := sub.sock
 	sub.sock = nil
-	g.mu.Unlock()
-	if sock != nil {
-		sock.close(code, reason)
-	}
-	return true
+	return sock, true
 }
 
 // endSession removes s; with notify it first sends callEnd with status and reason.

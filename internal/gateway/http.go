@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/loadgen/loadgen/internal/token"
 )
 
@@ -138,17 +140,27 @@ func setCORS(w http.ResponseWriter, r *http.Request) {
 	h.Add("Vary", "Origin")
 }
 
-// writeJSON writes v with status.
+// writeJSON writes v with status and flushes it to the client, so that the
+// client can have the response before any notification the request causes
+// (those wait until writeJSON returns).
 func (g *Gateway) writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		g.cfg.Logger.Error("marshal response", "err", err)
 		status, data = http.StatusInternalServerError, []byte(`{"callControlResponse":{"statusCode":26,"reason":"Internal server error"}}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data))) // kept when flushed early
 	w.WriteHeader(status)
 	if _, err := w.Write(data); err != nil {
 		g.cfg.Logger.Debug("write response", "err", err)
+	}
+	if g.cfg.hooks != nil && g.cfg.hooks.beforeFlush != nil {
+		g.cfg.hooks.beforeFlush()
+	}
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		g.cfg.Logger.Debug("flush response", "err", err)
 	}
 }
 
@@ -467,11 +479,19 @@ func (g *Gateway) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sub := g.lookupSubscription(user, id)
-	if sub == nil || !g.removeSubscription(sub, 1000, "unsubscribed") {
+	if sub == nil {
+		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
+		return
+	}
+	sock, ok := g.detachSubscription(sub)
+	if !ok {
 		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
 		return
 	}
 	g.writeJSON(w, http.StatusOK, map[string]any{shapeSubscribe: subscribeResponse{}})
+	if sock != nil { // closed after the response, like every effect a client sees
+		sock.close(websocket.CloseNormalClosure, "unsubscribed")
+	}
 }
 
 // requestType classifies a callMeRequest type that is not the expected one.
@@ -517,7 +537,7 @@ func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.writeJSON(w, http.StatusOK, map[string]any{"callMeResponse": callMeResponse{SessionData: s.id}})
-	close(s.started)
+	s.started.sent(time.Now())
 }
 
 // internalError answers a request the gateway could not serve (no random id).
@@ -593,7 +613,7 @@ func (g *Gateway) tokenParties(r *http.Request, req *callMeRequest, account stri
 }
 
 // addSession registers a new call of sub and starts its goroutine, which
-// waits for s.started (closed once the callStart response is written).
+// waits for s.started (sent once the callStart response is written).
 func (g *Gateway) addSession(sub *subscription, req *callMeRequest, remote string, reject bool) (*session, *apiError) {
 	id, err := g.newID()
 	if err != nil {
@@ -607,7 +627,7 @@ func (g *Gateway) addSession(sub *subscription, req *callMeRequest, remote strin
 	s := &session{
 		id: id, offer: req.SDP, earlyMedia: earlyMedia, reject: reject, remote: remote,
 		ctx: ctx, cancel: cancel,
-		started: make(chan struct{}),
+		started: newReply(),
 		ops:     make(chan op, opQueue),
 	}
 	g.mu.Lock()
@@ -674,7 +694,7 @@ func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request) {
 			g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest.sdp"})
 			return
 		}
-		o := op{kind: opReoffer, sdp: body.Req.SDP}
+		o := op{kind: opReoffer, sdp: body.Req.SDP, reply: newReply()}
 		if t == "respondCallUpdate" {
 			o.kind = opApplyAnswer
 		}
@@ -684,6 +704,7 @@ func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request) {
 			g.writeError(w, apiError{http.StatusInternalServerError, shapeCall, codeRetry, "Operation failed, retry"})
 			return
 		}
+		defer func() { o.reply.sent(time.Now()) }() // after the response below
 	default:
 		g.writeError(w, requestTypeError(t))
 		return

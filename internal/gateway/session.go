@@ -30,6 +30,35 @@ type op struct {
 	sdp    string
 	hold   bool
 	result chan error // opRemoteHold only; buffered
+	reply  *reply     // opReoffer and opApplyAnswer: the PUT's response
+}
+
+// reply marks the moment a request's response has been written and flushed.
+// A notification caused by a request waits for its reply, so that a client
+// never sees the notification before the response (the reference SDK marks a
+// hold "pending" only once the PUT's 200 is in: an earlier answer breaks unhold).
+type reply struct {
+	done chan struct{}
+	at   time.Time // set before done is closed
+}
+
+// newReply returns a reply not yet sent.
+func newReply() *reply { return &reply{done: make(chan struct{})} }
+
+// sent records that the response has been written at now.
+func (r *reply) sent(now time.Time) {
+	r.at = now
+	close(r.done)
+}
+
+// await waits until r is sent or s ends, and reports whether s is still alive.
+func (s *session) await(r *reply) bool {
+	select {
+	case <-r.done:
+		return true
+	case <-s.ctx.Done():
+		return false
+	}
 }
 
 // session is one call. Immutable after creation except lastAudit (Gateway.mu).
@@ -44,7 +73,7 @@ type session struct {
 	lastAudit  time.Time
 	ctx        context.Context
 	cancel     context.CancelFunc
-	started    chan struct{} // closed once the callStart response is written
+	started    *reply // the callStart response
 	ops        chan op
 }
 
@@ -108,12 +137,9 @@ func rejectReason(status int) string {
 // the session is ended. It owns and closes the call's Answerer.
 func (g *Gateway) runSession(s *session) {
 	defer g.wg.Done()
-	select {
-	case <-s.started:
-	case <-s.ctx.Done():
+	if !s.await(s.started) {
 		return
 	}
-	t0 := time.Now()
 	if !wait(s, g.cfg.RingingDelay) {
 		return
 	}
@@ -138,65 +164,89 @@ func (g *Gateway) runSession(s *session) {
 		}
 		g.count(func(st *Stats) { st.Answerers-- })
 	}()
-	answer, err := ans.Answer(s.ctx, s.offer)
-	if err != nil {
-		if s.ctx.Err() == nil {
-			g.fail(s, "answer", err)
-		}
+	if !g.answerCall(s, ans) {
 		return
 	}
-	if s.earlyMedia && !g.notify(s, g.event(s, "sessionProgress", answer)) {
-		return
-	}
-	if !wait(s, g.cfg.AnswerDelay-time.Since(t0)) {
-		return
-	}
-	if !g.notify(s, g.event(s, "respondCallUpdate", answer)) {
-		return
-	}
-	g.count(func(st *Stats) { st.CallsAnswered++ })
 	pendingReoffer := false
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case o := <-s.ops:
-			switch o.kind {
-			case opReoffer:
-				sdp, err := ans.Answer(s.ctx, o.sdp)
-				if err != nil {
-					if s.ctx.Err() == nil {
-						g.fail(s, "answer re-offer", err)
-					}
-					return
-				}
-				g.notify(s, g.event(s, "respondCallUpdate", sdp))
-			case opRemoteHold:
-				rf, ok := ans.(Reofferer)
-				if !ok {
-					o.result <- ErrNoReofferer
-					continue
-				}
-				offer, err := rf.Reoffer(s.ctx, o.hold)
-				if err != nil {
-					o.result <- err
-					continue
-				}
-				pendingReoffer = g.notify(s, g.event(s, "startCallUpdate", offer))
-				o.result <- nil
-			case opApplyAnswer:
-				rf, ok := ans.(Reofferer)
-				if !ok || !pendingReoffer {
-					g.cfg.Logger.Debug("respondCallUpdate without a pending re-offer", "session", s.id)
-					continue
-				}
-				pendingReoffer = false
-				if err := rf.ApplyAnswer(o.sdp); err != nil {
-					g.cfg.Logger.Warn("apply client answer", "session", s.id, "err", err)
-				}
+			if !g.runOp(s, ans, o, &pendingReoffer) {
+				return
 			}
 		}
 	}
+}
+
+// answerCall answers the call's offer: sessionProgress with early media,
+// then respondCallUpdate no sooner than AnswerDelay after the callStart
+// response. It reports whether the call goes on.
+func (g *Gateway) answerCall(s *session, ans Answerer) bool {
+	answer, err := ans.Answer(s.ctx, s.offer)
+	if err != nil {
+		if s.ctx.Err() == nil {
+			g.fail(s, "answer", err)
+		}
+		return false
+	}
+	if s.earlyMedia && !g.notify(s, g.event(s, "sessionProgress", answer)) {
+		return false
+	}
+	if !wait(s, g.cfg.AnswerDelay-time.Since(s.started.at)) {
+		return false
+	}
+	if !g.notify(s, g.event(s, "respondCallUpdate", answer)) {
+		return false
+	}
+	g.count(func(st *Stats) { st.CallsAnswered++ })
+	return true
+}
+
+// runOp performs one renegotiation step; pending tracks a remote re-offer
+// awaiting the client's answer. It reports whether the call goes on.
+func (g *Gateway) runOp(s *session, ans Answerer, o op, pending *bool) bool {
+	switch o.kind {
+	case opReoffer:
+		sdp, err := ans.Answer(s.ctx, o.sdp)
+		if err != nil {
+			if s.ctx.Err() == nil {
+				g.fail(s, "answer re-offer", err)
+			}
+			return false
+		}
+		// The answer goes out only after the PUT's response, and no sooner
+		// than ReofferDelay after it (a real gateway relays the far end's answer).
+		if !s.await(o.reply) || !wait(s, g.cfg.ReofferDelay-time.Since(o.reply.at)) {
+			return false
+		}
+		g.notify(s, g.event(s, "respondCallUpdate", sdp))
+	case opRemoteHold:
+		rf, ok := ans.(Reofferer)
+		if !ok {
+			o.result <- ErrNoReofferer
+			return true
+		}
+		offer, err := rf.Reoffer(s.ctx, o.hold)
+		if err != nil {
+			o.result <- err
+			return true
+		}
+		*pending = g.notify(s, g.event(s, "startCallUpdate", offer))
+		o.result <- nil
+	case opApplyAnswer:
+		rf, ok := ans.(Reofferer)
+		if !ok || !*pending {
+			g.cfg.Logger.Debug("respondCallUpdate without a pending re-offer", "session", s.id)
+			return true
+		}
+		*pending = false
+		if err := rf.ApplyAnswer(o.sdp); err != nil {
+			g.cfg.Logger.Warn("apply client answer", "session", s.id, "err", err)
+		}
+	}
+	return true
 }
 
 // fail ends s with callEnd 488 after a gateway-side media failure.
