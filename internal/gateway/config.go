@@ -192,7 +192,8 @@ type Config struct {
 // hooks lets the package's tests inject pauses at the points where ordering
 // matters. Every field may be nil.
 type hooks struct {
-	beforeFlush func() // a response is written but not yet flushed
+	beforeFlush  func() // a response is written but not yet flushed
+	afterUpgrade func() // a websocket's 101 is out, the socket not yet attached
 }
 
 // DefaultConfig returns the configuration `loadgen serve` starts from: regular

@@ -86,12 +86,15 @@ type Stats struct {
 	CallsFailed uint64
 	// CallsExpired counts calls ended because audits stopped.
 	CallsExpired uint64
-	// Notifications counts notifications queued to websockets.
+	// Notifications counts notifications handed to a websocket (queued
+	// ones when their socket attaches).
 	Notifications uint64
 	// Pings counts client keep-alive frames ({"message_type":"ping"}),
 	// taken as liveness and never answered.
 	Pings uint64
-	// NotificationsDropped counts notifications with no open websocket to go to.
+	// NotificationsDropped counts notifications never handed to a websocket
+	// (the subscription's queue full, or the subscription removed first) and
+	// those a closing websocket had not written; each drop is logged.
 	NotificationsDropped uint64
 }
 
@@ -268,6 +271,10 @@ func (g *Gateway) detachSubscription(sub *subscription) (*socket, bool) {
 		delete(g.sessions, id)
 		s.cancel()
 	}
+	if n := len(sub.pending); n > 0 && !g.closed {
+		g.dropLocked(sub, n, "subscription removed before a websocket took them")
+	}
+	sub.pending = nil
 	sock := sub.sock
 	sub.sock = nil
 	return sock, true
@@ -385,8 +392,9 @@ func (g *Gateway) drawReject() (bool, error) {
 	return u < g.cfg.RejectRatio, nil
 }
 
-// notifyLocked queues one notification to sub's websocket; g.mu is held.
-// Nothing is sent after Shutdown.
+// notifyLocked sends one notification to sub's websocket or, with none
+// attached (or one closing), queues it on sub until a socket attaches; g.mu
+// is held. Nothing is sent after Shutdown.
 func (g *Gateway) notifyLocked(sub *subscription, n notification) {
 	if g.closed {
 		return
@@ -402,12 +410,22 @@ func (g *Gateway) notifyLocked(sub *subscription, n notification) {
 		g.cfg.Logger.Error("marshal notification", "err", err)
 		return
 	}
-	if sub.sock == nil || !sub.sock.send(data) {
-		g.stats.NotificationsDropped++
-		g.cfg.Logger.Warn("notification dropped: no websocket", "subscription", sub.id, "event", n.EventType)
+	if sub.sock != nil && sub.sock.send(data) {
+		g.stats.Notifications++
 		return
 	}
-	g.stats.Notifications++
+	if len(sub.pending) >= outboxSize {
+		g.dropLocked(sub, 1, "no websocket and the queue is full", "event", n.EventType)
+		return
+	}
+	sub.pending = append(sub.pending, data)
+	g.cfg.Logger.Debug("notification queued: no websocket attached", "subscription", sub.id, "event", n.EventType)
+}
+
+// dropLocked counts and logs n notifications of sub that will never be sent; g.mu is held.
+func (g *Gateway) dropLocked(sub *subscription, n int, why string, attrs ...any) {
+	g.stats.NotificationsDropped += uint64(n)
+	g.cfg.Logger.Warn("notifications dropped: "+why, append([]any{"subscription", sub.id, "count", n}, attrs...)...)
 }
 
 // notify is notifyLocked taking g.mu; it drops notifications for sessions

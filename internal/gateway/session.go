@@ -12,7 +12,11 @@ type subscription struct {
 	expires     int    // granted lifetime, seconds
 	expiresAt   time.Time
 	sock        *socket
-	sessions    map[string]*session
+	// pending holds notifications (frames) made while no websocket is
+	// attached, for instance between the 101 and the attach, or during a
+	// reconnect; the next socket sends them first. At most outboxSize.
+	pending  [][]byte
+	sessions map[string]*session
 }
 
 // opKind is the kind of work handed to a session goroutine.
