@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -33,6 +34,23 @@ type gatewayFlags struct {
 	portMin      uint
 	portMax      uint
 	ips          string
+	logger       *slog.Logger // nil: discard
+}
+
+// parseLogLevel parses --log-level.
+func parseLogLevel(s string) (slog.Level, error) {
+	switch s {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	default:
+		return 0, usageErrorf("--log-level %q: want debug, info, warn or error", s)
+	}
 }
 
 func serveCommand() command {
@@ -47,6 +65,7 @@ func serveCommand() command {
 			"    --token-key-env LOADGEN_TOKEN_KEY --realm realm-test",
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 			var gf gatewayFlags
+			var logLevel string
 			fs.StringVar(&gf.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port)")
 			fs.StringVar(&gf.tokenKeyEnv, "token-key-env", "", "token mode: the environment variable holding the 16/32-character token key")
 			fs.StringVar(&gf.realm, "realm", "", "token mode: the token realm (required with --token-key-env)")
@@ -62,10 +81,16 @@ func serveCommand() command {
 			fs.UintVar(&gf.portMin, "port-min", 0, "lowest UDP port for media (0: any)")
 			fs.UintVar(&gf.portMax, "port-max", 0, "highest UDP port for media (0: any)")
 			fs.StringVar(&gf.ips, "media-ips", "", "comma-separated local IPs to gather media candidates on (default: the listen host if it is an IP, else all)")
+			fs.StringVar(&logLevel, "log-level", "warn", "log level of the gateway's structured logs on stderr: debug, info, warn or error")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
 					return usageErrorf("unexpected arguments: %s", strings.Join(args, " "))
 				}
+				level, err := parseLogLevel(logLevel)
+				if err != nil {
+					return err
+				}
+				gf.logger = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: level}))
 				return serve(ctx, e, gf)
 			}
 		},
@@ -109,6 +134,7 @@ func startGateway(gf gatewayFlags, getenv func(string) string) (*embeddedGateway
 	cfg.AnswerDelay = gf.answerDelay
 	cfg.RingingDelay = gf.ringingDelay
 	cfg.ReofferDelay = gf.reofferDelay
+	cfg.Logger = gf.logger
 	cfg.Ringing = !gf.noRinging
 	cfg.RejectRatio = gf.rejectRatio
 	cfg.RejectStatus = gf.rejectStatus

@@ -9,13 +9,14 @@ import (
 	"time"
 )
 
-// logRecords is a slog.Handler that hands every record's message to a channel.
+// logRecords is a slog.Handler that hands every record, as "LEVEL message",
+// to a channel.
 type logRecords chan string
 
 func (c logRecords) Enabled(context.Context, slog.Level) bool { return true }
 func (c logRecords) Handle(_ context.Context, r slog.Record) error {
 	select {
-	case c <- r.Message:
+	case c <- r.Level.String() + " " + r.Message:
 	default: // the test reads what it waits for; never block the gateway
 	}
 	return nil
@@ -23,18 +24,18 @@ func (c logRecords) Handle(_ context.Context, r slog.Record) error {
 func (c logRecords) WithAttrs([]slog.Attr) slog.Handler { return c }
 func (c logRecords) WithGroup(string) slog.Handler      { return c }
 
-// waitLog waits for n records whose message starts with prefix.
-func waitLog(t *testing.T, logs logRecords, prefix string, n int) {
+// waitLog waits for n records containing want ("WARN call failed").
+func waitLog(t *testing.T, logs logRecords, want string, n int) {
 	t.Helper()
 	deadline := time.After(waitFor)
 	for n > 0 {
 		select {
 		case m := <-logs:
-			if strings.HasPrefix(m, prefix) {
+			if strings.Contains(m, want) {
 				n--
 			}
 		case <-deadline:
-			t.Fatalf("still waiting for %d log records %q", n, prefix)
+			t.Fatalf("still waiting for %d log records %q", n, want)
 		}
 	}
 }
@@ -56,7 +57,7 @@ func TestNotificationsQueuedUntilAttach(t *testing.T) {
 	s := h.subscribe("callee@example.com", "")
 	ws := h.mustDial(s.channelPath) // the 101 is in; the gateway is paused
 	id := h.start(s, "sip:callee@example.com", "sip:caller@example.com", "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", nil)
-	waitLog(t, logs, "notification queued", 2) // ringing and the answer
+	waitLog(t, logs, "DEBUG notification queued", 2) // ringing and the answer
 	close(release)
 	ws.next("ringing", id)
 	ws.next("respondCallUpdate", id)
@@ -89,13 +90,13 @@ func TestNotificationsDroppedAreCounted(t *testing.T) {
 	for range outboxSize + 2 {
 		h.start(s, "sip:callee@example.com", "sip:caller@example.com", "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", nil)
 	}
-	waitLog(t, logs, "notifications dropped", 2)
+	waitLog(t, logs, "WARN notifications dropped", 2)
 	h.waitStats("answers queued or dropped", func(st Stats) bool { return st.CallsAnswered == outboxSize+2 })
 	if st := h.g.Stats(); st.NotificationsDropped != 2 || st.Notifications != 0 {
 		t.Errorf("stats = %+v, want 2 dropped, none sent", st)
 	}
 	h.do(http.MethodDelete, s.path, nil).expect(t, "unsubscribe", http.StatusOK, "")
-	waitLog(t, logs, "notifications dropped: subscription removed", 1)
+	waitLog(t, logs, "WARN notifications dropped: subscription removed", 1)
 	if st := h.g.Stats(); st.NotificationsDropped != outboxSize+2 {
 		t.Errorf("dropped = %d after unsubscribe, want %d", st.NotificationsDropped, outboxSize+2)
 	}

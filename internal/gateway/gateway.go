@@ -168,9 +168,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for s := range g.sockets {
 		socks = append(socks, s)
 	}
+	g.cfg.Logger.Info("gateway shutting down", "subscriptions", len(g.subs), "sessions", len(g.sessions), "websockets", len(g.sockets))
 	for id, sess := range g.sessions {
 		sess.cancel()
 		delete(g.sessions, id)
+		g.endedLocked(sess, endShutdown)
 	}
 	for id, sub := range g.subs {
 		delete(g.subs, id)
@@ -233,7 +235,7 @@ func (g *Gateway) sweep() {
 	}
 	g.mu.Unlock()
 	for _, s := range unaudited {
-		if g.endSession(s, true, 408, "Call ended: no audit received") {
+		if g.endSession(s, endAuditTimeout, true, 408, "Call ended: no audit received") {
 			g.mu.Lock()
 			g.stats.CallsExpired++
 			g.mu.Unlock()
@@ -242,24 +244,24 @@ func (g *Gateway) sweep() {
 	}
 	for _, sub := range expiredSubs {
 		g.cfg.Logger.Info("subscription expired", "subscription", sub.id)
-		g.removeSubscription(sub, websocket.CloseNormalClosure, "subscription expired")
+		g.removeSubscription(sub, endSubscriptionExpired, websocket.CloseNormalClosure, "subscription expired")
 	}
 }
 
-// removeSubscription drops sub, its sessions (no callEnd) and closes its
-// socket with code. It reports whether sub was still registered.
-func (g *Gateway) removeSubscription(sub *subscription, code int, reason string) bool {
-	sock, ok := g.detachSubscription(sub)
+// removeSubscription drops sub, its sessions (no callEnd, ended for why) and
+// closes its socket with code. It reports whether sub was still registered.
+func (g *Gateway) removeSubscription(sub *subscription, why endReason, code int, reason string) bool {
+	sock, ok := g.detachSubscription(sub, why)
 	if sock != nil {
 		sock.close(code, reason)
 	}
 	return ok
 }
 
-// detachSubscription drops sub and its sessions (no callEnd) and returns its
-// socket, still open, for the caller to close. It reports whether sub was
-// still registered.
-func (g *Gateway) detachSubscription(sub *subscription) (*socket, bool) {
+// detachSubscription drops sub and its sessions (no callEnd, ended for why)
+// and returns its socket, still open, for the caller to close. It reports
+// whether sub was still registered.
+func (g *Gateway) detachSubscription(sub *subscription, why endReason) (*socket, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.subs[sub.id] != sub {
@@ -270,6 +272,7 @@ func (g *Gateway) detachSubscription(sub *subscription) (*socket, bool) {
 	for id, s := range sub.sessions {
 		delete(g.sessions, id)
 		s.cancel()
+		g.endedLocked(s, why)
 	}
 	if n := len(sub.pending); n > 0 && !g.closed {
 		g.dropLocked(sub, n, "subscription removed before a websocket took them")
@@ -277,15 +280,16 @@ func (g *Gateway) detachSubscription(sub *subscription) (*socket, bool) {
 	sub.pending = nil
 	sock := sub.sock
 	sub.sock = nil
+	g.cfg.Logger.Debug("subscription removed", "subscription", sub.id, "why", string(why))
 	return sock, true
 }
 
-// endSession removes s; with notify it first sends callEnd with status and reason.
-// It reports whether s was still registered.
-func (g *Gateway) endSession(s *session, notify bool, status int, reason string) bool {
+// endSession removes s, which ended for why; with notify it first sends
+// callEnd with status and reason. It reports whether s was still registered.
+func (g *Gateway) endSession(s *session, why endReason, notify bool, status int, reason string) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.sessions[s.id] != s {
-		g.mu.Unlock()
 		return false
 	}
 	if notify {
@@ -294,8 +298,13 @@ func (g *Gateway) endSession(s *session, notify bool, status int, reason string)
 	delete(g.sessions, s.id)
 	delete(s.sub.sessions, s.id)
 	s.cancel()
-	g.mu.Unlock()
+	g.endedLocked(s, why)
 	return true
+}
+
+// endedLocked records the end of s; g.mu is held.
+func (g *Gateway) endedLocked(s *session, why endReason) {
+	g.cfg.Logger.Debug("call ended", "session", s.id, "why", string(why))
 }
 
 // EndCall ends a call from the far side: it sends callEnd with status and
@@ -309,7 +318,7 @@ func (g *Gateway) EndCall(sessionID string, status int, reason string) error {
 	if closed {
 		return ErrClosed
 	}
-	if s == nil || !g.endSession(s, true, status, reason) {
+	if s == nil || !g.endSession(s, endRemote, true, status, reason) {
 		return fmt.Errorf("gateway: end call %q: %w", sessionID, ErrUnknownSession)
 	}
 	return nil

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -208,7 +209,8 @@ func TestRemoteHoldNeedsReofferer(t *testing.T) {
 }
 
 func TestAnswererFailureEndsCall(t *testing.T) {
-	h := newHarness(t, nil)
+	logs := make(logRecords, 64)
+	h := newHarness(t, func(c *Config) { c.Logger = slog.New(logs) })
 	h.f.fail = errAnswerBoom
 	s := h.subscribe("callee@example.com", "")
 	ws := h.mustDial(s.channelPath)
@@ -218,6 +220,7 @@ func TestAnswererFailureEndsCall(t *testing.T) {
 		t.Errorf("callEnd = %v, want statusCode 488", end)
 	}
 	h.waitStats("failed call counted", func(st Stats) bool { return st.CallsFailed == 1 && st.Answerers == 0 && st.Sessions == 0 })
+	waitLog(t, logs, "WARN call failed", 1)
 }
 
 func TestRejectInjection(t *testing.T) {

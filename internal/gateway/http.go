@@ -389,6 +389,7 @@ func (g *Gateway) subscribe(w http.ResponseWriter, r *http.Request) {
 	g.channels[sub.channel] = sub
 	g.stats.SubscriptionsTotal++
 	g.mu.Unlock()
+	g.cfg.Logger.Debug("subscription created", "subscription", sub.id, "user", user, "expires", expires)
 	g.writeJSON(w, http.StatusOK, map[string]any{shapeSubscribe: g.subscribeBody(sub)})
 }
 
@@ -483,7 +484,7 @@ func (g *Gateway) unsubscribe(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
 		return
 	}
-	sock, ok := g.detachSubscription(sub)
+	sock, ok := g.detachSubscription(sub, endUnsubscribed)
 	if !ok {
 		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
 		return
@@ -528,6 +529,7 @@ func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request) {
 	}
 	if reject && g.cfg.RejectMode == RejectHTTP {
 		g.count(func(st *Stats) { st.CallsRejected++ })
+		g.cfg.Logger.Debug("call rejected with HTTP", "status", g.cfg.RejectStatus)
 		g.writeError(w, apiError{g.cfg.RejectStatus, shapeCall, g.cfg.RejectStatus, "Call rejected"})
 		return
 	}
@@ -647,6 +649,7 @@ func (g *Gateway) addSession(sub *subscription, req *callMeRequest, remote strin
 	g.stats.CallsStarted++
 	g.wg.Add(1)
 	go g.runSession(s)
+	g.cfg.Logger.Debug("call started", "session", id, "subscription", sub.id, "reject", reject)
 	return s, nil
 }
 
@@ -721,7 +724,7 @@ func (g *Gateway) deleteSession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := g.lookupSession(user, id)
-	if s == nil || !g.endSession(s, false, 0, "") {
+	if s == nil || !g.endSession(s, endLocal, false, 0, "") {
 		g.writeError(w, notFoundSession)
 		return
 	}

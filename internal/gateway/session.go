@@ -81,6 +81,44 @@ type session struct {
 	ops        chan op
 }
 
+// endReason is why a call ended: a closed set, used in logs and as the
+// reason label of loadgen_gateway_calls_ended_total.
+type endReason string
+
+const (
+	endLocal               endReason = "client_delete"        // DELETE of the session
+	endRemote              endReason = "remote_end"           // Gateway.EndCall
+	endRejected            endReason = "rejected"             // fault injection, RejectCallEnd
+	endFailed              endReason = "failed"               // the gateway's media failed
+	endAuditTimeout        endReason = "audit_timeout"        // audits stopped
+	endUnsubscribed        endReason = "unsubscribed"         // DELETE of its subscription
+	endSubscriptionExpired endReason = "subscription_expired" // its subscription expired
+	endShutdown            endReason = "shutdown"             // Gateway.Shutdown
+)
+
+// failStep is the gateway-side step that failed a call: a closed set, used in
+// logs, the callEnd reason text and as the reason label of
+// loadgen_gateway_calls_failed_total.
+type failStep string
+
+const (
+	failCreateAnswerer failStep = "create_answerer"
+	failAnswer         failStep = "answer"
+	failAnswerReoffer  failStep = "answer_reoffer"
+)
+
+// text is the step as the callEnd reason text names it.
+func (f failStep) text() string {
+	switch f {
+	case failCreateAnswerer:
+		return "create answerer"
+	case failAnswerReoffer:
+		return "answer re-offer"
+	default:
+		return string(f)
+	}
+}
+
 // opQueue is the capacity of a session's op queue.
 const opQueue = 16
 
@@ -151,14 +189,14 @@ func (g *Gateway) runSession(s *session) {
 		g.notify(s, g.event(s, "ringing", ""))
 	}
 	if s.reject {
-		if g.endSession(s, true, g.cfg.RejectStatus, rejectReason(g.cfg.RejectStatus)) {
+		if g.endSession(s, endRejected, true, g.cfg.RejectStatus, rejectReason(g.cfg.RejectStatus)) {
 			g.count(func(st *Stats) { st.CallsRejected++ })
 		}
 		return
 	}
 	ans, err := g.cfg.NewAnswerer()
 	if err != nil {
-		g.fail(s, "create answerer", err)
+		g.fail(s, failCreateAnswerer, err)
 		return
 	}
 	g.count(func(st *Stats) { st.Answerers++ })
@@ -191,7 +229,7 @@ func (g *Gateway) answerCall(s *session, ans Answerer) bool {
 	answer, err := ans.Answer(s.ctx, s.offer)
 	if err != nil {
 		if s.ctx.Err() == nil {
-			g.fail(s, "answer", err)
+			g.fail(s, failAnswer, err)
 		}
 		return false
 	}
@@ -205,6 +243,7 @@ func (g *Gateway) answerCall(s *session, ans Answerer) bool {
 		return false
 	}
 	g.count(func(st *Stats) { st.CallsAnswered++ })
+	g.cfg.Logger.Debug("call answered", "session", s.id)
 	return true
 }
 
@@ -216,7 +255,7 @@ func (g *Gateway) runOp(s *session, ans Answerer, o op, pending *bool) bool {
 		sdp, err := ans.Answer(s.ctx, o.sdp)
 		if err != nil {
 			if s.ctx.Err() == nil {
-				g.fail(s, "answer re-offer", err)
+				g.fail(s, failAnswerReoffer, err)
 			}
 			return false
 		}
@@ -254,9 +293,9 @@ func (g *Gateway) runOp(s *session, ans Answerer, o op, pending *bool) bool {
 }
 
 // fail ends s with callEnd 488 after a gateway-side media failure.
-func (g *Gateway) fail(s *session, what string, err error) {
-	g.cfg.Logger.Warn("call failed", "session", s.id, "step", what, "err", err)
-	if g.endSession(s, true, 488, "Not Acceptable Here: "+what+" failed") {
+func (g *Gateway) fail(s *session, step failStep, err error) {
+	g.cfg.Logger.Warn("call failed", "session", s.id, "step", string(step), "err", err)
+	if g.endSession(s, endFailed, true, 488, "Not Acceptable Here: "+step.text()+" failed") {
 		g.count(func(st *Stats) { st.CallsFailed++ })
 	}
 }

@@ -170,6 +170,7 @@ func (g *Gateway) attach(sub *subscription, sock *socket) (*socket, int) {
 	sub.pending = nil
 	g.sockets[sock] = struct{}{}
 	g.wg.Add(2)
+	g.cfg.Logger.Debug("websocket attached", "subscription", sub.id, "replaces", old != nil)
 	return old, 0
 }
 
