@@ -14,6 +14,8 @@ import (
 
 	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/media"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // gatewayFlags are the built-in gateway's knobs, shared by `serve` (flags)
@@ -35,6 +37,7 @@ type gatewayFlags struct {
 	portMax      uint
 	ips          string
 	logger       *slog.Logger // nil: discard
+	metricsAddr  string       // serve /metrics here; "" none
 }
 
 // parseLogLevel parses --log-level.
@@ -81,6 +84,7 @@ func serveCommand() command {
 			fs.UintVar(&gf.portMin, "port-min", 0, "lowest UDP port for media (0: any)")
 			fs.UintVar(&gf.portMax, "port-max", 0, "highest UDP port for media (0: any)")
 			fs.StringVar(&gf.ips, "media-ips", "", "comma-separated local IPs to gather media candidates on (default: the listen host if it is an IP, else all)")
+			fs.StringVar(&gf.metricsAddr, "metrics-listen", "", "serve the gateway's Prometheus metrics (loadgen_gateway_*) on this address's /metrics")
 			fs.StringVar(&logLevel, "log-level", "warn", "log level of the gateway's structured logs on stderr: debug, info, warn or error")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
@@ -106,6 +110,9 @@ type embeddedGateway struct {
 	url    string // http(s)://host:port
 	wsURL  string // ws(s)://host:port
 	errc   chan error
+
+	metricsSrv *http.Server // nil without --metrics-listen
+	metricsURL string       // http://host:port/metrics
 }
 
 // startGateway builds the gateway and its media engine from gf and starts
@@ -168,6 +175,11 @@ func startGateway(gf gatewayFlags, getenv func(string) string) (*embeddedGateway
 	cfg.NewAnswerer = func() (gateway.Answerer, error) {
 		return engine.NewAnswerer(media.PeerOptions{Video: true})
 	}
+	var reg *prometheus.Registry
+	if gf.metricsAddr != "" {
+		reg = prometheus.NewRegistry()
+		cfg.Registerer = reg
+	}
 	gw, err := gateway.New(cfg)
 	if err != nil {
 		engine.Close()
@@ -194,6 +206,20 @@ func startGateway(gf gatewayFlags, getenv func(string) string) (*embeddedGateway
 		wsURL: wsScheme + "://" + ln.Addr().String(),
 		errc:  make(chan error, 1),
 	}
+	if reg != nil {
+		mln, err := net.Listen("tcp", gf.metricsAddr)
+		if err != nil {
+			gw.Shutdown(context.Background())
+			engine.Close()
+			ln.Close()
+			return nil, fmt.Errorf("metrics: listen on %s: %w", gf.metricsAddr, err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+		eg.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		eg.metricsURL = "http://" + mln.Addr().String() + "/metrics"
+		go func() { _ = eg.metricsSrv.Serve(mln) }() // ErrServerClosed after stop
+	}
 	go func() { eg.errc <- srv.Serve(ln) }()
 	return eg, nil
 }
@@ -210,6 +236,11 @@ func (eg *embeddedGateway) stop(ctx context.Context) error {
 	if cerr := eg.engine.Close(); cerr != nil && err == nil {
 		err = cerr
 	}
+	if eg.metricsSrv != nil {
+		if merr := eg.metricsSrv.Shutdown(ctx); merr != nil && err == nil {
+			err = merr
+		}
+	}
 	return err
 }
 
@@ -219,6 +250,9 @@ func serve(ctx context.Context, e *env, gf gatewayFlags) error {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "gateway listening on %s\n", eg.url)
+	if eg.metricsURL != "" {
+		fmt.Fprintf(e.stderr, "gateway metrics on %s\n", eg.metricsURL)
+	}
 	var serveErr error
 	select {
 	case <-ctx.Done():

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -198,4 +199,36 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 		t.Fatal(err)
 	}
 	return certFile, keyFile
+}
+
+// TestServeMetrics serves the gateway's metrics with --metrics-listen and
+// reads them after a subscription.
+func TestServeMetrics(t *testing.T) {
+	sv := startServe(t, []string{"--metrics-listen", "127.0.0.1:0"}, nil)
+	re := regexp.MustCompile(`gateway metrics on (http://127\.0\.0\.1:[0-9]+/metrics)\n`)
+	var m []string
+	for deadline := time.Now().Add(20 * time.Second); m == nil; time.Sleep(10 * time.Millisecond) {
+		if m = re.FindStringSubmatch(sv.stderr.String()); m == nil && time.Now().After(deadline) {
+			t.Fatalf("no metrics line on stderr: %q", sv.stderr)
+		}
+	}
+	sv.subscribe(t, "callee@example.com", "")
+	resp, err := sv.client.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, want := range []string{"loadgen_gateway_subscriptions_open 1\n", "loadgen_gateway_websockets_open 0\n",
+		`loadgen_gateway_calls_ended_total{reason="client_delete"} 0` + "\n", "loadgen_gateway_notifications_dropped_total 0\n"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q:\n%s", want, body)
+		}
+	}
+	if code := sv.interrupt(t); code != exitOK {
+		t.Errorf("exit %d: %s", code, sv.stderr)
+	}
 }

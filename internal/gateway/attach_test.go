@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // logRecords is a slog.Handler that hands every record, as "LEVEL message",
@@ -99,5 +101,8 @@ func TestNotificationsDroppedAreCounted(t *testing.T) {
 	waitLog(t, logs, "WARN notifications dropped: subscription removed", 1)
 	if st := h.g.Stats(); st.NotificationsDropped != outboxSize+2 {
 		t.Errorf("dropped = %d after unsubscribe, want %d", st.NotificationsDropped, outboxSize+2)
+	}
+	if got := testutil.ToFloat64(h.g.metrics.dropped); got != outboxSize+2 {
+		t.Errorf("loadgen_gateway_notifications_dropped_total = %v, want %d", got, outboxSize+2)
 	}
 }

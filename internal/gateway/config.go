@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/token"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Answerer is the media side of one call: a real WebRTC peer (internal/media
@@ -179,8 +180,14 @@ type Config struct {
 	// subscriptionParams.turnCredentials.
 	TURNUsername, TURNPassword string
 
-	// Logger receives diagnostics; nil discards them.
+	// Logger receives structured logs: per-call events at debug, expiries and
+	// shutdown at info, dropped notifications and media failures at warn.
+	// Nil discards them.
 	Logger *slog.Logger
+	// Registerer, when set, gets the gateway's loadgen_gateway_* metrics
+	// (pass the registry the gateway's /metrics serves; never a global one).
+	// A Registerer serves one Gateway.
+	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of ids and reject draws; nil means crypto/rand.

@@ -104,6 +104,7 @@ type Gateway struct {
 	cfg      Config
 	upgrader websocket.Upgrader
 	mux      *http.ServeMux // routes, built once by New
+	metrics  *metrics
 
 	ctx    context.Context // canceled by Shutdown; parent of every session
 	cancel context.CancelFunc
@@ -141,6 +142,12 @@ func New(cfg Config) (*Gateway, error) {
 		Error:            g.upgradeError,
 	}
 	g.mux = g.routes()
+	m, err := newMetrics(g, cfg.Registerer)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	g.metrics = m
 	g.wg.Add(1)
 	go g.janitor()
 	return g, nil
@@ -304,6 +311,7 @@ func (g *Gateway) endSession(s *session, why endReason, notify bool, status int,
 
 // endedLocked records the end of s; g.mu is held.
 func (g *Gateway) endedLocked(s *session, why endReason) {
+	g.metrics.ended.WithLabelValues(string(why)).Inc()
 	g.cfg.Logger.Debug("call ended", "session", s.id, "why", string(why))
 }
 
@@ -434,6 +442,7 @@ func (g *Gateway) notifyLocked(sub *subscription, n notification) {
 // dropLocked counts and logs n notifications of sub that will never be sent; g.mu is held.
 func (g *Gateway) dropLocked(sub *subscription, n int, why string, attrs ...any) {
 	g.stats.NotificationsDropped += uint64(n)
+	g.metrics.dropped.Add(float64(n))
 	g.cfg.Logger.Warn("notifications dropped: "+why, append([]any{"subscription", sub.id, "count", n}, attrs...)...)
 }
 

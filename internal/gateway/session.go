@@ -243,6 +243,7 @@ func (g *Gateway) answerCall(s *session, ans Answerer) bool {
 		return false
 	}
 	g.count(func(st *Stats) { st.CallsAnswered++ })
+	g.metrics.answered.Inc()
 	g.cfg.Logger.Debug("call answered", "session", s.id)
 	return true
 }
@@ -297,6 +298,7 @@ func (g *Gateway) fail(s *session, step failStep, err error) {
 	g.cfg.Logger.Warn("call failed", "session", s.id, "step", string(step), "err", err)
 	if g.endSession(s, endFailed, true, 488, "Not Acceptable Here: "+step.text()+" failed") {
 		g.count(func(st *Stats) { st.CallsFailed++ })
+		g.metrics.failed.WithLabelValues(string(step)).Inc()
 	}
 }
 
