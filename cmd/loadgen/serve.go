@@ -2,20 +2,14 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"strings"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/gateway"
-	"github.com/loadgen/loadgen/internal/media"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // gatewayFlags are the built-in gateway's knobs, shared by `serve` (flags)
@@ -101,42 +95,28 @@ func serveCommand() command {
 	}
 }
 
-// embeddedGateway is a gateway serving on a listener, with its media engine.
-type embeddedGateway struct {
-	gw     *gateway.Gateway
-	engine *media.Engine
-	srv    *http.Server
-	ln     net.Listener
-	url    string // http(s)://host:port
-	wsURL  string // ws(s)://host:port
-	errc   chan error
-
-	metricsSrv *http.Server // nil without --metrics-listen
-	metricsURL string       // http://host:port/metrics
-}
-
-// startGateway builds the gateway and its media engine from gf and starts
-// serving. getenv reads the token key.
-func startGateway(gf gatewayFlags, getenv func(string) string) (*embeddedGateway, error) {
+// serverConfig maps gf onto the gateway server's configuration; getenv reads
+// the token key of --token-key-env.
+func serverConfig(gf gatewayFlags, getenv func(string) string) (gateway.ServerConfig, error) {
 	cfg := gateway.DefaultConfig()
 	if gf.tokenKeyEnv != "" {
 		key := getenv(gf.tokenKeyEnv)
 		if key == "" {
-			return nil, usageErrorf("token mode: environment variable %s is empty or unset", gf.tokenKeyEnv)
+			return gateway.ServerConfig{}, usageErrorf("token mode: environment variable %s is empty or unset", gf.tokenKeyEnv)
 		}
 		if gf.realm == "" {
-			return nil, usageErrorf("token mode needs --realm")
+			return gateway.ServerConfig{}, usageErrorf("token mode needs --realm")
 		}
 		cfg.Mode = gateway.ModeToken
 		cfg.Realms = map[string]string{gf.realm: key}
 	} else if gf.realm != "" {
-		return nil, usageErrorf("--realm needs --token-key-env (token mode)")
+		return gateway.ServerConfig{}, usageErrorf("--realm needs --token-key-env (token mode)")
 	}
 	if (gf.tlsCert == "") != (gf.tlsKey == "") {
-		return nil, usageErrorf("--tls-cert and --tls-key go together")
+		return gateway.ServerConfig{}, usageErrorf("--tls-cert and --tls-key go together")
 	}
 	if gf.portMin > 65535 || gf.portMax > 65535 || gf.portMin > gf.portMax {
-		return nil, usageErrorf("media port range %d-%d is not a valid UDP port range", gf.portMin, gf.portMax)
+		return gateway.ServerConfig{}, usageErrorf("media port range %d-%d is not a valid UDP port range", gf.portMin, gf.portMax)
 	}
 	cfg.AnswerDelay = gf.answerDelay
 	cfg.RingingDelay = gf.ringingDelay
@@ -148,126 +128,50 @@ func startGateway(gf gatewayFlags, getenv func(string) string) (*embeddedGateway
 	if gf.rejectHTTP {
 		cfg.RejectMode = gateway.RejectHTTP
 	}
-
-	ln, err := net.Listen("tcp", gf.listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", gf.listen, err)
-	}
-	ips := splitList(gf.ips)
-	if len(ips) == 0 {
-		if host, _, err := net.SplitHostPort(ln.Addr().String()); err == nil {
-			if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-				ips = []string{host}
-			}
-		}
-	}
-	ecfg := media.EngineConfig{
-		PortMin:         uint16(gf.portMin),
-		PortMax:         uint16(gf.portMax),
-		IncludeLoopback: true,
-		IPs:             ips,
-	}
-	engine, err := media.NewEngine(ecfg)
-	if err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("gateway media engine: %w", err)
-	}
-	cfg.NewAnswerer = func() (gateway.Answerer, error) {
-		return engine.NewAnswerer(media.PeerOptions{Video: true})
-	}
-	var reg *prometheus.Registry
-	if gf.metricsAddr != "" {
-		reg = prometheus.NewRegistry()
-		cfg.Registerer = reg
-	}
-	gw, err := gateway.New(cfg)
-	if err != nil {
-		engine.Close()
-		ln.Close()
-		return nil, usageError(err)
-	}
-	scheme, wsScheme := "http", "ws"
-	srv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
-	if gf.tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(gf.tlsCert, gf.tlsKey)
-		if err != nil {
-			gw.Shutdown(context.Background())
-			engine.Close()
-			ln.Close()
-			return nil, usageErrorf("load TLS certificate: %v", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		ln = tls.NewListener(ln, srv.TLSConfig)
-		scheme, wsScheme = "https", "wss"
-	}
-	eg := &embeddedGateway{
-		gw: gw, engine: engine, srv: srv, ln: ln,
-		url:   scheme + "://" + ln.Addr().String(),
-		wsURL: wsScheme + "://" + ln.Addr().String(),
-		errc:  make(chan error, 1),
-	}
-	if reg != nil {
-		mln, err := net.Listen("tcp", gf.metricsAddr)
-		if err != nil {
-			gw.Shutdown(context.Background())
-			engine.Close()
-			ln.Close()
-			return nil, fmt.Errorf("metrics: listen on %s: %w", gf.metricsAddr, err)
-		}
-		mux := http.NewServeMux()
-		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
-		eg.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-		eg.metricsURL = "http://" + mln.Addr().String() + "/metrics"
-		go func() { _ = eg.metricsSrv.Serve(mln) }() // ErrServerClosed after stop
-	}
-	go func() { eg.errc <- srv.Serve(ln) }()
-	return eg, nil
+	return gateway.ServerConfig{
+		Gateway:       cfg,
+		Listen:        gf.listen,
+		TLSCertFile:   gf.tlsCert,
+		TLSKeyFile:    gf.tlsKey,
+		MediaPortMin:  uint16(gf.portMin),
+		MediaPortMax:  uint16(gf.portMax),
+		MediaIPs:      splitList(gf.ips),
+		MetricsListen: gf.metricsAddr,
+	}, nil
 }
 
-// stop ends every session, stops serving and closes the media engine.
-func (eg *embeddedGateway) stop(ctx context.Context) error {
-	err := eg.gw.Shutdown(ctx)
-	if serr := eg.srv.Shutdown(ctx); serr != nil && err == nil {
-		err = serr
+// startGateway starts the gateway server that gf describes.
+func startGateway(gf gatewayFlags, getenv func(string) string) (*gateway.Server, error) {
+	cfg, err := serverConfig(gf, getenv)
+	if err != nil {
+		return nil, err
 	}
-	if serveErr := <-eg.errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && err == nil {
-		err = serveErr
+	srv, err := gateway.Listen(cfg)
+	if errors.Is(err, gateway.ErrInvalidConfig) {
+		return nil, usageError(err)
 	}
-	if cerr := eg.engine.Close(); cerr != nil && err == nil {
-		err = cerr
-	}
-	if eg.metricsSrv != nil {
-		if merr := eg.metricsSrv.Shutdown(ctx); merr != nil && err == nil {
-			err = merr
-		}
-	}
-	return err
+	return srv, err
 }
 
 func serve(ctx context.Context, e *env, gf gatewayFlags) error {
-	eg, err := startGateway(gf, e.getenv)
+	srv, err := startGateway(gf, e.getenv)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "gateway listening on %s\n", eg.url)
-	if eg.metricsURL != "" {
-		fmt.Fprintf(e.stderr, "gateway metrics on %s\n", eg.metricsURL)
+	fmt.Fprintf(e.stdout, "gateway listening on %s\n", srv.URL())
+	if u := srv.MetricsURL(); u != "" {
+		fmt.Fprintf(e.stderr, "gateway metrics on %s\n", u)
 	}
-	var serveErr error
 	select {
 	case <-ctx.Done():
 	case sig := <-e.interrupts:
 		fmt.Fprintf(e.stderr, "loadgen serve: %v: ending every session\n", sig)
-	case serveErr = <-eg.errc:
-		eg.errc <- serveErr // stop reads it again
+	case <-srv.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := eg.stop(sctx); err != nil && serveErr == nil {
+	if err := srv.Close(sctx); err != nil {
 		return fmt.Errorf("shut down: %w", err)
-	}
-	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", serveErr)
 	}
 	return nil
 }

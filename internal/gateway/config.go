@@ -230,22 +230,22 @@ func DefaultConfig() Config {
 // validate checks cfg and fills zero-valued optional fields with their defaults.
 func (cfg *Config) validate() error {
 	if cfg.NewAnswerer == nil {
-		return fmt.Errorf("gateway: config: NewAnswerer is required")
+		return fmt.Errorf("%w: NewAnswerer is required", ErrInvalidConfig)
 	}
 	if err := cfg.validateMode(); err != nil {
 		return err
 	}
 	if cfg.TokenValidity < 0 || cfg.TokenSkew < 0 {
-		return fmt.Errorf("gateway: config: negative token validity or skew")
+		return fmt.Errorf("%w: negative token validity or skew", ErrInvalidConfig)
 	}
 	if cfg.RingingDelay < 0 || cfg.AnswerDelay < 0 || cfg.ReofferDelay < 0 || cfg.AuditTimeout < 0 {
-		return fmt.Errorf("gateway: config: negative delay or timeout")
+		return fmt.Errorf("%w: negative delay or timeout", ErrInvalidConfig)
 	}
 	if err := cfg.validateReject(); err != nil {
 		return err
 	}
 	if cfg.SubscriptionExpires < 0 || cfg.MaxBodyBytes < 0 {
-		return fmt.Errorf("gateway: config: negative subscription expiry or body limit")
+		return fmt.Errorf("%w: negative subscription expiry or body limit", ErrInvalidConfig)
 	}
 	cfg.fillDefaults()
 	return nil
@@ -258,26 +258,26 @@ func (cfg *Config) validateMode() error {
 		return nil
 	case ModeToken:
 		if len(cfg.Realms) == 0 {
-			return fmt.Errorf("gateway: config: token mode needs at least one realm")
+			return fmt.Errorf("%w: token mode needs at least one realm", ErrInvalidConfig)
 		}
 		for realm, key := range cfg.Realms {
 			if realm == "" {
-				return fmt.Errorf("gateway: config: empty realm name")
+				return fmt.Errorf("%w: empty realm name", ErrInvalidConfig)
 			}
 			if err := token.CheckKey(key); err != nil {
-				return fmt.Errorf("gateway: config: realm %q: %w", realm, err)
+				return fmt.Errorf("%w: realm %q: %w", ErrInvalidConfig, realm, err)
 			}
 		}
 		return nil
 	default:
-		return fmt.Errorf("gateway: config: unknown mode %d", int(cfg.Mode))
+		return fmt.Errorf("%w: unknown mode %d", ErrInvalidConfig, int(cfg.Mode))
 	}
 }
 
 // validateReject checks the fault-injection settings.
 func (cfg *Config) validateReject() error {
 	if cfg.RejectRatio < 0 || cfg.RejectRatio > 1 || cfg.RejectRatio != cfg.RejectRatio {
-		return fmt.Errorf("gateway: config: reject ratio %v is not within [0, 1]", cfg.RejectRatio)
+		return fmt.Errorf("%w: reject ratio %v is not within [0, 1]", ErrInvalidConfig, cfg.RejectRatio)
 	}
 	if cfg.RejectRatio == 0 {
 		return nil
@@ -285,14 +285,14 @@ func (cfg *Config) validateReject() error {
 	switch cfg.RejectMode {
 	case RejectHTTP:
 		if cfg.RejectStatus < 400 || cfg.RejectStatus > 599 {
-			return fmt.Errorf("gateway: config: reject status %d is not an HTTP error status (400-599)", cfg.RejectStatus)
+			return fmt.Errorf("%w: reject status %d is not an HTTP error status (400-599)", ErrInvalidConfig, cfg.RejectStatus)
 		}
 	case RejectCallEnd:
 		if cfg.RejectStatus < 1 {
-			return fmt.Errorf("gateway: config: reject status %d must be positive", cfg.RejectStatus)
+			return fmt.Errorf("%w: reject status %d must be positive", ErrInvalidConfig, cfg.RejectStatus)
 		}
 	default:
-		return fmt.Errorf("gateway: config: unknown reject mode %d", int(cfg.RejectMode))
+		return fmt.Errorf("%w: unknown reject mode %d", ErrInvalidConfig, int(cfg.RejectMode))
 	}
 	return nil
 }

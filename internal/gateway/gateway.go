@@ -66,6 +66,10 @@ var (
 	ErrNoReofferer = errors.New("gateway: answerer does not implement Reofferer")
 	// ErrClosed reports use of a gateway after Shutdown.
 	ErrClosed = errors.New("gateway: closed")
+	// ErrInvalidConfig is wrapped by every error that reports a bad Config or
+	// ServerConfig (as opposed to a failure to listen or to start the media
+	// engine), so that a command can tell usage errors apart.
+	ErrInvalidConfig = errors.New("gateway: invalid config")
 )
 
 // Stats is a snapshot of the gateway's state, for tests and logs.

@@ -496,7 +496,7 @@ func TestManyConcurrentCalls(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			user := "callee" + string(rune('a'+i%26)) + "@example.com"
-			th := &harness{t: t, g: h.g, srv: h.srv, client: h.client}
+			th := &harness{t: t, g: h.g, srv: h.srv, url: h.url, client: h.client}
 			s := th.subscribe(user, "")
 			ws, _, err := th.dial(s.channelPath)
 			if err != nil {

@@ -33,6 +33,7 @@ type harness struct {
 	t      *testing.T
 	g      *Gateway
 	srv    *httptest.Server
+	url    string // http://host:port of the gateway
 	f      *answererFactory
 	client *http.Client
 	// seq orders what the client sees: each HTTP response (resp.seq) and
@@ -60,7 +61,8 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	h := &harness{t: t, g: g, srv: httptest.NewServer(g), f: f, client: &http.Client{Transport: &http.Transport{}, Timeout: waitFor}}
+	srv := httptest.NewServer(g)
+	h := &harness{t: t, g: g, srv: srv, url: srv.URL, f: f, client: &http.Client{Transport: &http.Transport{}, Timeout: waitFor}}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
@@ -99,7 +101,7 @@ func (h *harness) do(method, path string, body any, header ...string) resp {
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	req, err := http.NewRequest(method, h.url+path, rd)
 	if err != nil {
 		h.t.Fatalf("new request: %v", err)
 	}
@@ -216,7 +218,7 @@ var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-
 
 // dial opens the notification websocket of channelPath.
 func (h *harness) dial(channelPath string) (*wsClient, *http.Response, error) {
-	u := "ws" + strings.TrimPrefix(h.srv.URL, "http") + channelPath
+	u := "ws" + strings.TrimPrefix(h.url, "http") + channelPath
 	d := websocket.Dialer{HandshakeTimeout: waitFor}
 	conn, res, err := d.Dial(u, http.Header{"Origin": {"http://127.0.0.1:1"}})
 	if err != nil {
