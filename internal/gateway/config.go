@@ -201,6 +201,7 @@ type Config struct {
 type hooks struct {
 	beforeFlush  func() // a response is written but not yet flushed
 	afterUpgrade func() // a websocket's 101 is out, the socket not yet attached
+	afterSweep   func() // the janitor finished a pass
 }
 
 // DefaultConfig returns the configuration `loadgen serve` starts from: regular

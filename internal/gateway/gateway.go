@@ -222,6 +222,9 @@ func (g *Gateway) janitor() {
 			return
 		case <-t.C:
 			g.sweep()
+			if g.cfg.hooks != nil && g.cfg.hooks.afterSweep != nil {
+				g.cfg.hooks.afterSweep()
+			}
 		}
 	}
 }
