@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/call"
+	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/media"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/signal"
@@ -22,7 +23,7 @@ type callRunner struct {
 
 // newCallRunner provisions the calls of s against restURL (the embedded
 // gateway's, when eg is not nil).
-func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, getenv func(string) string, pionDefaults bool) (*callRunner, error) {
+func newCallRunner(s *scenario.Scenario, restURL string, eg *gateway.Server, getenv func(string) string, pionDefaults bool) (*callRunner, error) {
 	var key string
 	if s.Mode == scenario.ModeToken && s.Token != nil {
 		k, err := s.Token.Key(getenv)
@@ -60,7 +61,7 @@ func newCallRunner(s *scenario.Scenario, restURL string, eg *embeddedGateway, ge
 			client.Close()
 			return nil, usageErrorf("call.ended_by: gateway needs the embedded gateway (no target)")
 		}
-		gw := eg.gw
+		gw := eg.Gateway()
 		ccfg.OnUp = func(sessionID string, hold time.Duration) {
 			time.AfterFunc(hold, func() {
 				// ErrUnknownSession: the call already ended; nothing to do.

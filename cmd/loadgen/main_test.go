@@ -398,12 +398,12 @@ func TestRunExternalTarget(t *testing.T) {
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := eg.stop(ctx); err != nil {
+		if err := eg.Close(ctx); err != nil {
 			t.Error(err)
 		}
 	}()
 	path := writeScenario(t, `
-target: {rest_url: "`+eg.url+`"}
+target: {rest_url: "`+eg.URL()+`"}
 mode: token
 token: {key_env: `+tokenKeyEnv+`, realm: ext, account: "ext-{n}@example.com"}
 load: {rate: 10, max_calls: 3}
@@ -420,7 +420,7 @@ thresholds:
 	if strings.Contains(stderr.String(), "embedded gateway") {
 		t.Errorf("an embedded gateway was started for an external target:\n%s", stderr)
 	}
-	if st := eg.gw.Stats(); st.CallsAnswered != 3 || st.Sessions != 0 || st.Subscriptions != 0 {
+	if st := eg.Gateway().Stats(); st.CallsAnswered != 3 || st.Sessions != 0 || st.Subscriptions != 0 {
 		t.Errorf("external gateway after the run: %+v, want 3 answered calls and nothing left", st)
 	}
 	if sf := readSummary(t, out); sf.Media.PacketsReceived == 0 || sf.Media.PacketsLost != 0 {

@@ -98,7 +98,7 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 
 	// The target: the embedded gateway unless the scenario names one.
 	restURL := s.Target.RESTURL
-	var eg *embeddedGateway
+	var eg *gateway.Server
 	if s.Target.Embedded() {
 		gf := embeddedGatewayFlags(s)
 		eg, err = startGateway(gf, e.getenv)
@@ -106,10 +106,10 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 			return fmt.Errorf("start the embedded gateway: %w", err)
 		}
 		if e.gatewayStarted != nil {
-			e.gatewayStarted(eg.gw)
+			e.gatewayStarted(eg.Gateway())
 		}
 		cleanups = append(cleanups, func() {
-			st := eg.gw.Stats()
+			st := eg.Gateway().Stats()
 			if e.gatewayStopping != nil {
 				e.gatewayStopping(st)
 			}
@@ -118,12 +118,12 @@ func runScenario(ctx context.Context, e *env, path string, o runOptions) (retErr
 			}
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if err := eg.stop(sctx); err != nil {
+			if err := eg.Close(sctx); err != nil {
 				fmt.Fprintf(e.stderr, "loadgen run: stop the embedded gateway: %v\n", err)
 			}
 		})
-		restURL = eg.url
-		fmt.Fprintf(e.stderr, "embedded gateway listening on %s\n", eg.url)
+		restURL = eg.URL()
+		fmt.Fprintf(e.stderr, "embedded gateway listening on %s\n", eg.URL())
 	}
 
 	runner, err := newCallRunner(s, restURL, eg, e.getenv, o.pionDefaults)

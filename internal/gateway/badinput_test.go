@@ -159,3 +159,58 @@ func TestWebsocketUnknownChannel(t *testing.T) {
 	ws2.quiet(50 * time.Millisecond)
 	h.waitStats("one socket", func(st Stats) bool { return st.Sockets == 1 })
 }
+
+// TestRoutingEdges pins the router's answers beyond TestBadInputs: CORS
+// preflights on any path, HEAD on the websocket, paths the ServeMux would
+// redirect, and percent-encoded path users.
+func TestRoutingEdges(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.NewAnswerer = func() (Answerer, error) { return stubAnswerer{}, nil } })
+	s := h.subscribe("callee@example.com", "")
+	base := userBase("callee@example.com")
+	tests := []struct {
+		name, method, path string
+		header             []string
+		status             int
+		allow              string
+		body               string
+	}{
+		{"preflight on a resource", "OPTIONS", base + "/callMe", []string{"Access-Control-Request-Headers", "content-type, x-custom"}, 204, "", ""},
+		{"preflight on an unknown path", "OPTIONS", "/nowhere", nil, 204, "", ""},
+		{"HEAD websocket", "HEAD", s.channelPath, nil, 405, "GET, OPTIONS", ""},
+		{"PATCH callMe", "PATCH", base + "/callMe", nil, 405, "POST, OPTIONS", `{"callControlResponse":{"statusCode":1004,"reason":"Method not allowed"}}`},
+		{"dot segment", "POST", base + "/x/../callMe", nil, 404, "", `{"callControlResponse":{"statusCode":1004,"reason":"Unknown resource"}}`},
+		{"empty path user", "POST", "/rest/version/1/anonymous//subscription", nil, 404, "", `{"callControlResponse":{"statusCode":1004,"reason":"Unknown resource"}}`},
+		{"trailing slash", "POST", base + "/callMe/", nil, 404, "", `{"callControlResponse":{"statusCode":1004,"reason":"Unknown resource"}}`},
+		{"deep sub-resource", "PUT", base + "/callMe/callSessions/x/join/now", nil, 403, "", `{"callControlResponse":{"statusCode":1004,"reason":"Operation not available to anonymous calls"}}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := h.do(tt.method, tt.path, nil, tt.header...)
+			r.expect(t, tt.name, tt.status, tt.body)
+			if got := r.header.Get("Allow"); got != tt.allow {
+				t.Errorf("Allow = %q, want %q", got, tt.allow)
+			}
+			if tt.method != "OPTIONS" {
+				return
+			}
+			if got := r.header.Get("Access-Control-Allow-Methods"); got != "GET, POST, PUT, DELETE, OPTIONS" {
+				t.Errorf("Access-Control-Allow-Methods = %q", got)
+			}
+			want := "Content-Type, Accept, X-Cpaas-Agent"
+			if len(tt.header) > 0 {
+				want = tt.header[1]
+			}
+			if got := r.header.Get("Access-Control-Allow-Headers"); got != want {
+				t.Errorf("Access-Control-Allow-Headers = %q, want %q", got, want)
+			}
+		})
+	}
+	t.Run("percent-encoded path user", func(t *testing.T) {
+		enc := h.subscribe("a/b c@example.com", "")
+		if !strings.Contains(enc.path, "/anonymous/a%2Fb%20c@example.com/subscription/") {
+			t.Fatalf("subscription path %q does not carry the escaped user", enc.path)
+		}
+		h.do("PUT", enc.path, subscribeBody).expect(t, "refresh of an escaped user", 200, "")
+		h.do("DELETE", enc.path, nil).expect(t, "delete of an escaped user", 200, `{"subscribeResponse":{"statusCode":0}}`)
+	})
+}

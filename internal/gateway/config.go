@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/token"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Answerer is the media side of one call: a real WebRTC peer (internal/media
@@ -116,6 +117,9 @@ const (
 	DefaultRingingDelay = 100 * time.Millisecond
 	// DefaultAnswerDelay is the least wait from the callStart response to the answer.
 	DefaultAnswerDelay = 500 * time.Millisecond
+	// DefaultReofferDelay is the least wait from the response to a client's
+	// re-offer (startCallUpdate PUT) to the respondCallUpdate answering it.
+	DefaultReofferDelay = 10 * time.Millisecond
 	// DefaultTokenValidity is how old a token may be when a subscription or call is created.
 	DefaultTokenValidity = time.Hour
 	// DefaultTokenSkew is how far in the future a token timestamp may be.
@@ -148,6 +152,11 @@ type Config struct {
 	// respondCallUpdate carrying the answer (the answer is also never sent
 	// before ringing or before the Answerer is done).
 	AnswerDelay time.Duration
+	// ReofferDelay is the least time between the response to a client's
+	// re-offer (startCallUpdate PUT: hold, unhold) and the respondCallUpdate
+	// carrying the answer, which is never sent before that response anyway.
+	// A real gateway relays the answer from the far end.
+	ReofferDelay time.Duration
 	// Ringing sends the ringing notification (DefaultConfig: true).
 	Ringing bool
 	// RejectRatio is the fraction (0..1) of calls refused (fault injection).
@@ -171,16 +180,33 @@ type Config struct {
 	// subscriptionParams.turnCredentials.
 	TURNUsername, TURNPassword string
 
-	// Logger receives diagnostics; nil discards them.
+	// Logger receives structured logs: per-call events at debug, expiries and
+	// shutdown at info, dropped notifications and media failures at warn.
+	// Nil discards them.
 	Logger *slog.Logger
+	// Registerer, when set, gets the gateway's loadgen_gateway_* metrics
+	// (pass the registry the gateway's /metrics serves; never a global one).
+	// A Registerer serves one Gateway.
+	Registerer prometheus.Registerer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Rand is the source of ids and reject draws; nil means crypto/rand.
 	Rand io.Reader
+
+	hooks *hooks // test-only pauses; nil in production
+}
+
+// hooks lets the package's tests inject pauses at the points where ordering
+// matters. Every field may be nil.
+type hooks struct {
+	beforeFlush  func() // a response is written but not yet flushed
+	afterUpgrade func() // a websocket's 101 is out, the socket not yet attached
+	afterSweep   func() // the janitor finished a pass
 }
 
 // DefaultConfig returns the configuration `loadgen serve` starts from: regular
-// mode, ringing on, DefaultRingingDelay, DefaultAnswerDelay, no rejects
+// mode, ringing on, DefaultRingingDelay, DefaultAnswerDelay,
+// DefaultReofferDelay, no rejects
 // (RejectStatus DefaultRejectStatus with RejectCallEnd), DefaultAuditTimeout,
 // DefaultSubscriptionExpires, DefaultMaxBodyBytes, DefaultTokenValidity and
 // DefaultTokenSkew. NewAnswerer must still be set.
@@ -191,6 +217,7 @@ func DefaultConfig() Config {
 		TokenSkew:           DefaultTokenSkew,
 		RingingDelay:        DefaultRingingDelay,
 		AnswerDelay:         DefaultAnswerDelay,
+		ReofferDelay:        DefaultReofferDelay,
 		Ringing:             true,
 		RejectStatus:        DefaultRejectStatus,
 		RejectMode:          RejectCallEnd,
@@ -204,51 +231,75 @@ func DefaultConfig() Config {
 // validate checks cfg and fills zero-valued optional fields with their defaults.
 func (cfg *Config) validate() error {
 	if cfg.NewAnswerer == nil {
-		return fmt.Errorf("gateway: config: NewAnswerer is required")
+		return fmt.Errorf("%w: NewAnswerer is required", ErrInvalidConfig)
 	}
+	if err := cfg.validateMode(); err != nil {
+		return err
+	}
+	if cfg.TokenValidity < 0 || cfg.TokenSkew < 0 {
+		return fmt.Errorf("%w: negative token validity or skew", ErrInvalidConfig)
+	}
+	if cfg.RingingDelay < 0 || cfg.AnswerDelay < 0 || cfg.ReofferDelay < 0 || cfg.AuditTimeout < 0 {
+		return fmt.Errorf("%w: negative delay or timeout", ErrInvalidConfig)
+	}
+	if err := cfg.validateReject(); err != nil {
+		return err
+	}
+	if cfg.SubscriptionExpires < 0 || cfg.MaxBodyBytes < 0 {
+		return fmt.Errorf("%w: negative subscription expiry or body limit", ErrInvalidConfig)
+	}
+	cfg.fillDefaults()
+	return nil
+}
+
+// validateMode checks the mode and, in token mode, the realms and their keys.
+func (cfg *Config) validateMode() error {
 	switch cfg.Mode {
 	case ModeRegular:
+		return nil
 	case ModeToken:
 		if len(cfg.Realms) == 0 {
-			return fmt.Errorf("gateway: config: token mode needs at least one realm")
+			return fmt.Errorf("%w: token mode needs at least one realm", ErrInvalidConfig)
 		}
 		for realm, key := range cfg.Realms {
 			if realm == "" {
-				return fmt.Errorf("gateway: config: empty realm name")
+				return fmt.Errorf("%w: empty realm name", ErrInvalidConfig)
 			}
 			if err := token.CheckKey(key); err != nil {
-				return fmt.Errorf("gateway: config: realm %q: %w", realm, err)
+				return fmt.Errorf("%w: realm %q: %w", ErrInvalidConfig, realm, err)
 			}
+		}
+		return nil
+	default:
+		return fmt.Errorf("%w: unknown mode %d", ErrInvalidConfig, int(cfg.Mode))
+	}
+}
+
+// validateReject checks the fault-injection settings.
+func (cfg *Config) validateReject() error {
+	if cfg.RejectRatio < 0 || cfg.RejectRatio > 1 || cfg.RejectRatio != cfg.RejectRatio {
+		return fmt.Errorf("%w: reject ratio %v is not within [0, 1]", ErrInvalidConfig, cfg.RejectRatio)
+	}
+	if cfg.RejectRatio == 0 {
+		return nil
+	}
+	switch cfg.RejectMode {
+	case RejectHTTP:
+		if cfg.RejectStatus < 400 || cfg.RejectStatus > 599 {
+			return fmt.Errorf("%w: reject status %d is not an HTTP error status (400-599)", ErrInvalidConfig, cfg.RejectStatus)
+		}
+	case RejectCallEnd:
+		if cfg.RejectStatus < 1 {
+			return fmt.Errorf("%w: reject status %d must be positive", ErrInvalidConfig, cfg.RejectStatus)
 		}
 	default:
-		return fmt.Errorf("gateway: config: unknown mode %d", int(cfg.Mode))
+		return fmt.Errorf("%w: unknown reject mode %d", ErrInvalidConfig, int(cfg.RejectMode))
 	}
-	if cfg.TokenValidity < 0 || cfg.TokenSkew < 0 {
-		return fmt.Errorf("gateway: config: negative token validity or skew")
-	}
-	if cfg.RingingDelay < 0 || cfg.AnswerDelay < 0 || cfg.AuditTimeout < 0 {
-		return fmt.Errorf("gateway: config: negative delay or timeout")
-	}
-	if cfg.RejectRatio < 0 || cfg.RejectRatio > 1 || cfg.RejectRatio != cfg.RejectRatio {
-		return fmt.Errorf("gateway: config: reject ratio %v is not within [0, 1]", cfg.RejectRatio)
-	}
-	if cfg.RejectRatio > 0 {
-		switch cfg.RejectMode {
-		case RejectHTTP:
-			if cfg.RejectStatus < 400 || cfg.RejectStatus > 599 {
-				return fmt.Errorf("gateway: config: reject status %d is not an HTTP error status (400-599)", cfg.RejectStatus)
-			}
-		case RejectCallEnd:
-			if cfg.RejectStatus < 1 {
-				return fmt.Errorf("gateway: config: reject status %d must be positive", cfg.RejectStatus)
-			}
-		default:
-			return fmt.Errorf("gateway: config: unknown reject mode %d", int(cfg.RejectMode))
-		}
-	}
-	if cfg.SubscriptionExpires < 0 || cfg.MaxBodyBytes < 0 {
-		return fmt.Errorf("gateway: config: negative subscription expiry or body limit")
-	}
+	return nil
+}
+
+// fillDefaults sets zero-valued optional fields to their defaults.
+func (cfg *Config) fillDefaults() {
 	if cfg.TokenValidity == 0 {
 		cfg.TokenValidity = DefaultTokenValidity
 	}
@@ -270,5 +321,4 @@ func (cfg *Config) validate() error {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return nil
 }

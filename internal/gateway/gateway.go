@@ -35,6 +35,12 @@
 //
 // A call drawn for rejection (RejectRatio) with RejectCallEnd gets 200, ringing
 // and then callEnd with RejectStatus (486 "Busy Here" by default).
+//
+// Order: nothing a request causes reaches the client before that request's
+// response, which is flushed before: callStart's ringing, sessionProgress and
+// answer, a re-offer's answer (no sooner than ReofferDelay after the PUT's
+// response, as the reference SDK needs for hold and unhold), and the close of
+// an unsubscribed websocket.
 package gateway
 
 import (
@@ -60,6 +66,10 @@ var (
 	ErrNoReofferer = errors.New("gateway: answerer does not implement Reofferer")
 	// ErrClosed reports use of a gateway after Shutdown.
 	ErrClosed = errors.New("gateway: closed")
+	// ErrInvalidConfig is wrapped by every error that reports a bad Config or
+	// ServerConfig (as opposed to a failure to listen or to start the media
+	// engine), so that a command can tell usage errors apart.
+	ErrInvalidConfig = errors.New("gateway: invalid config")
 )
 
 // Stats is a snapshot of the gateway's state, for tests and logs.
@@ -80,12 +90,15 @@ type Stats struct {
 	CallsFailed uint64
 	// CallsExpired counts calls ended because audits stopped.
 	CallsExpired uint64
-	// Notifications counts notifications queued to websockets.
+	// Notifications counts notifications handed to a websocket (queued
+	// ones when their socket attaches).
 	Notifications uint64
 	// Pings counts client keep-alive frames ({"message_type":"ping"}),
 	// taken as liveness and never answered.
 	Pings uint64
-	// NotificationsDropped counts notifications with no open websocket to go to.
+	// NotificationsDropped counts notifications never handed to a websocket
+	// (the subscription's queue full, or the subscription removed first) and
+	// those a closing websocket had not written; each drop is logged.
 	NotificationsDropped uint64
 }
 
@@ -94,6 +107,8 @@ type Stats struct {
 type Gateway struct {
 	cfg      Config
 	upgrader websocket.Upgrader
+	mux      *http.ServeMux // routes, built once by New
+	metrics  *metrics
 
 	ctx    context.Context // canceled by Shutdown; parent of every session
 	cancel context.CancelFunc
@@ -130,6 +145,13 @@ func New(cfg Config) (*Gateway, error) {
 		CheckOrigin:      func(*http.Request) bool { return true }, // browsers call from other origins
 		Error:            g.upgradeError,
 	}
+	g.mux = g.routes()
+	m, err := newMetrics(g, cfg.Registerer)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	g.metrics = m
 	g.wg.Add(1)
 	go g.janitor()
 	return g, nil
@@ -157,9 +179,11 @@ func (g *Gateway) Shutdown(ctx context.Context) error {
 	for s := range g.sockets {
 		socks = append(socks, s)
 	}
+	g.cfg.Logger.Info("gateway shutting down", "subscriptions", len(g.subs), "sessions", len(g.sessions), "websockets", len(g.sockets))
 	for id, sess := range g.sessions {
 		sess.cancel()
 		delete(g.sessions, id)
+		g.endedLocked(sess, endShutdown)
 	}
 	for id, sub := range g.subs {
 		delete(g.subs, id)
@@ -198,6 +222,9 @@ func (g *Gateway) janitor() {
 			return
 		case <-t.C:
 			g.sweep()
+			if g.cfg.hooks != nil && g.cfg.hooks.afterSweep != nil {
+				g.cfg.hooks.afterSweep()
+			}
 		}
 	}
 }
@@ -222,7 +249,7 @@ func (g *Gateway) sweep() {
 	}
 	g.mu.Unlock()
 	for _, s := range unaudited {
-		if g.endSession(s, true, 408, "Call ended: no audit received") {
+		if g.endSession(s, endAuditTimeout, true, 408, "Call ended: no audit received") {
 			g.mu.Lock()
 			g.stats.CallsExpired++
 			g.mu.Unlock()
@@ -231,39 +258,52 @@ func (g *Gateway) sweep() {
 	}
 	for _, sub := range expiredSubs {
 		g.cfg.Logger.Info("subscription expired", "subscription", sub.id)
-		g.removeSubscription(sub, websocket.CloseNormalClosure, "subscription expired")
+		g.removeSubscription(sub, endSubscriptionExpired, websocket.CloseNormalClosure, "subscription expired")
 	}
 }
 
-// removeSubscription drops sub, its sessions (no callEnd) and its socket.
-// It reports whether sub was still registered.
-func (g *Gateway) removeSubscription(sub *subscription, code int, reason string) bool {
+// removeSubscription drops sub, its sessions (no callEnd, ended for why) and
+// closes its socket with code. It reports whether sub was still registered.
+func (g *Gateway) removeSubscription(sub *subscription, why endReason, code int, reason string) bool {
+	sock, ok := g.detachSubscription(sub, why)
+	if sock != nil {
+		sock.close(code, reason)
+	}
+	return ok
+}
+
+// detachSubscription drops sub and its sessions (no callEnd, ended for why)
+// and returns its socket, still open, for the caller to close. It reports
+// whether sub was still registered.
+func (g *Gateway) detachSubscription(sub *subscription, why endReason) (*socket, bool) {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.subs[sub.id] != sub {
-		g.mu.Unlock()
-		return false
+		return nil, false
 	}
 	delete(g.subs, sub.id)
 	delete(g.channels, sub.channel)
 	for id, s := range sub.sessions {
 		delete(g.sessions, id)
 		s.cancel()
+		g.endedLocked(s, why)
 	}
+	if n := len(sub.pending); n > 0 && !g.closed {
+		g.dropLocked(sub, n, "subscription removed before a websocket took them")
+	}
+	sub.pending = nil
 	sock := sub.sock
 	sub.sock = nil
-	g.mu.Unlock()
-	if sock != nil {
-		sock.close(code, reason)
-	}
-	return true
+	g.cfg.Logger.Debug("subscription removed", "subscription", sub.id, "why", string(why))
+	return sock, true
 }
 
-// endSession removes s; with notify it first sends callEnd with status and reason.
-// It reports whether s was still registered.
-func (g *Gateway) endSession(s *session, notify bool, status int, reason string) bool {
+// endSession removes s, which ended for why; with notify it first sends
+// callEnd with status and reason. It reports whether s was still registered.
+func (g *Gateway) endSession(s *session, why endReason, notify bool, status int, reason string) bool {
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	if g.sessions[s.id] != s {
-		g.mu.Unlock()
 		return false
 	}
 	if notify {
@@ -272,8 +312,14 @@ func (g *Gateway) endSession(s *session, notify bool, status int, reason string)
 	delete(g.sessions, s.id)
 	delete(s.sub.sessions, s.id)
 	s.cancel()
-	g.mu.Unlock()
+	g.endedLocked(s, why)
 	return true
+}
+
+// endedLocked records the end of s; g.mu is held.
+func (g *Gateway) endedLocked(s *session, why endReason) {
+	g.metrics.ended.WithLabelValues(string(why)).Inc()
+	g.cfg.Logger.Debug("call ended", "session", s.id, "why", string(why))
 }
 
 // EndCall ends a call from the far side: it sends callEnd with status and
@@ -287,7 +333,7 @@ func (g *Gateway) EndCall(sessionID string, status int, reason string) error {
 	if closed {
 		return ErrClosed
 	}
-	if s == nil || !g.endSession(s, true, status, reason) {
+	if s == nil || !g.endSession(s, endRemote, true, status, reason) {
 		return fmt.Errorf("gateway: end call %q: %w", sessionID, ErrUnknownSession)
 	}
 	return nil
@@ -370,8 +416,9 @@ func (g *Gateway) drawReject() (bool, error) {
 	return u < g.cfg.RejectRatio, nil
 }
 
-// notifyLocked queues one notification to sub's websocket; g.mu is held.
-// Nothing is sent after Shutdown.
+// notifyLocked sends one notification to sub's websocket or, with none
+// attached (or one closing), queues it on sub until a socket attaches; g.mu
+// is held. Nothing is sent after Shutdown.
 func (g *Gateway) notifyLocked(sub *subscription, n notification) {
 	if g.closed {
 		return
@@ -387,12 +434,23 @@ func (g *Gateway) notifyLocked(sub *subscription, n notification) {
 		g.cfg.Logger.Error("marshal notification", "err", err)
 		return
 	}
-	if sub.sock == nil || !sub.sock.send(data) {
-		g.stats.NotificationsDropped++
-		g.cfg.Logger.Warn("notification dropped: no websocket", "subscription", sub.id, "event", n.EventType)
+	if sub.sock != nil && sub.sock.send(data) {
+		g.stats.Notifications++
 		return
 	}
-	g.stats.Notifications++
+	if len(sub.pending) >= outboxSize {
+		g.dropLocked(sub, 1, "no websocket and the queue is full", "event", n.EventType)
+		return
+	}
+	sub.pending = append(sub.pending, data)
+	g.cfg.Logger.Debug("notification queued: no websocket attached", "subscription", sub.id, "event", n.EventType)
+}
+
+// dropLocked counts and logs n notifications of sub that will never be sent; g.mu is held.
+func (g *Gateway) dropLocked(sub *subscription, n int, why string, attrs ...any) {
+	g.stats.NotificationsDropped += uint64(n)
+	g.metrics.dropped.Add(float64(n))
+	g.cfg.Logger.Warn("notifications dropped: "+why, append([]any{"subscription", sub.id, "count", n}, attrs...)...)
 }
 
 // notify is notifyLocked taking g.mu; it drops notifications for sessions

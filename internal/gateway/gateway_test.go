@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -208,7 +209,8 @@ func TestRemoteHoldNeedsReofferer(t *testing.T) {
 }
 
 func TestAnswererFailureEndsCall(t *testing.T) {
-	h := newHarness(t, nil)
+	logs := make(logRecords, 64)
+	h := newHarness(t, func(c *Config) { c.Logger = slog.New(logs) })
 	h.f.fail = errAnswerBoom
 	s := h.subscribe("callee@example.com", "")
 	ws := h.mustDial(s.channelPath)
@@ -218,6 +220,7 @@ func TestAnswererFailureEndsCall(t *testing.T) {
 		t.Errorf("callEnd = %v, want statusCode 488", end)
 	}
 	h.waitStats("failed call counted", func(st Stats) bool { return st.CallsFailed == 1 && st.Answerers == 0 && st.Sessions == 0 })
+	waitLog(t, logs, "WARN call failed", 1)
 }
 
 func TestRejectInjection(t *testing.T) {
@@ -334,7 +337,33 @@ func (c *fakeClock) Advance(d time.Duration) {
 
 func TestSubscriptionRefreshAndExpiry(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1700000000, 0)}
-	h := newHarness(t, func(c *Config) { c.Now = clock.Now; c.AuditTimeout = 40 * time.Millisecond })
+	sweeps := make(chan struct{}, 1)
+	h := newHarness(t, func(c *Config) {
+		c.Now = clock.Now
+		c.AuditTimeout = 40 * time.Millisecond
+		c.hooks = &hooks{afterSweep: func() {
+			select {
+			case sweeps <- struct{}{}:
+			default:
+			}
+		}}
+	})
+	// sweptSince waits until a janitor pass has run entirely after the call:
+	// the pass that ends first after the drain may have started before it.
+	sweptSince := func() {
+		t.Helper()
+		select {
+		case <-sweeps: // a pass that ended earlier
+		default:
+		}
+		for range 2 {
+			select {
+			case <-sweeps:
+			case <-time.After(waitFor):
+				t.Fatal("no janitor pass")
+			}
+		}
+	}
 	r := h.do(http.MethodPost, userBase("callee@example.com")+"/subscription", strings.Replace(subscribeBody, "3600", "70", 1))
 	if r.status != http.StatusOK || dig(r.body, "subscribeResponse", "subscriptionParams", "expires") != 70.0 || dig(r.body, "subscribeResponse", "expires") != 70.0 {
 		t.Fatalf("subscribe for 70 s: %d %s", r.status, r.raw)
@@ -351,7 +380,7 @@ func TestSubscriptionRefreshAndExpiry(t *testing.T) {
 		t.Errorf("refresh service = %v", svc)
 	}
 	clock.Advance(60 * time.Second) // 120 s after creation, 60 s after the refresh: still alive
-	time.Sleep(50 * time.Millisecond)
+	sweptSince()
 	if st := h.g.Stats(); st.Subscriptions != 1 {
 		t.Fatalf("refreshed subscription expired early: %+v", st)
 	}
@@ -493,7 +522,7 @@ func TestManyConcurrentCalls(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			user := "callee" + string(rune('a'+i%26)) + "@example.com"
-			th := &harness{t: t, g: h.g, srv: h.srv, client: h.client}
+			th := &harness{t: t, g: h.g, srv: h.srv, url: h.url, client: h.client}
 			s := th.subscribe(user, "")
 			ws, _, err := th.dial(s.channelPath)
 			if err != nil {

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,9 +33,17 @@ type harness struct {
 	t      *testing.T
 	g      *Gateway
 	srv    *httptest.Server
+	url    string // http://host:port of the gateway
 	f      *answererFactory
 	client *http.Client
+	// seq orders what the client sees: each HTTP response (resp.seq) and
+	// each notification (its seqKey entry) takes the next number on receipt.
+	seq atomic.Int64
 }
+
+// seqKey is the entry a wsClient adds to each notification: the receipt
+// number from the harness's seq (an int64).
+const seqKey = "_receivedSeq"
 
 // newHarness starts a gateway with short delays and real pion answerers;
 // mutate adjusts the configuration.
@@ -52,7 +61,8 @@ func newHarness(t *testing.T, mutate func(*Config)) *harness {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	h := &harness{t: t, g: g, srv: httptest.NewServer(g), f: f, client: &http.Client{Transport: &http.Transport{}, Timeout: waitFor}}
+	srv := httptest.NewServer(g)
+	h := &harness{t: t, g: g, srv: srv, url: srv.URL, f: f, client: &http.Client{Transport: &http.Transport{}, Timeout: waitFor}}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
@@ -71,6 +81,7 @@ type resp struct {
 	header http.Header
 	raw    []byte
 	body   map[string]any
+	seq    int64 // receipt number, once the whole body is read
 }
 
 // do sends one request; body is nil, a string (sent raw) or a value (sent as JSON).
@@ -90,7 +101,7 @@ func (h *harness) do(method, path string, body any, header ...string) resp {
 		}
 		rd = bytes.NewReader(data)
 	}
-	req, err := http.NewRequest(method, h.srv.URL+path, rd)
+	req, err := http.NewRequest(method, h.url+path, rd)
 	if err != nil {
 		h.t.Fatalf("new request: %v", err)
 	}
@@ -109,7 +120,7 @@ func (h *harness) do(method, path string, body any, header ...string) resp {
 	if err != nil {
 		h.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	r := resp{status: res.StatusCode, header: res.Header, raw: raw}
+	r := resp{status: res.StatusCode, header: res.Header, raw: raw, seq: h.seq.Add(1)}
 	if len(raw) > 0 {
 		if err := json.Unmarshal(raw, &r.body); err != nil {
 			h.t.Fatalf("%s %s: status %d, body is not JSON: %q", method, path, res.StatusCode, raw)
@@ -200,19 +211,20 @@ type wsClient struct {
 	mu        sync.Mutex
 	ids       map[string]bool
 	dupID     string
+	seq       *atomic.Int64 // the harness's
 }
 
 var uuidV4 = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
 
 // dial opens the notification websocket of channelPath.
 func (h *harness) dial(channelPath string) (*wsClient, *http.Response, error) {
-	u := "ws" + strings.TrimPrefix(h.srv.URL, "http") + channelPath
+	u := "ws" + strings.TrimPrefix(h.url, "http") + channelPath
 	d := websocket.Dialer{HandshakeTimeout: waitFor}
 	conn, res, err := d.Dial(u, http.Header{"Origin": {"http://127.0.0.1:1"}})
 	if err != nil {
 		return nil, res, err
 	}
-	c := &wsClient{t: h.t, conn: conn, events: make(chan map[string]any, 64), done: make(chan struct{}), ids: map[string]bool{}}
+	c := &wsClient{t: h.t, conn: conn, events: make(chan map[string]any, 64), done: make(chan struct{}), ids: map[string]bool{}, seq: &h.seq}
 	go c.read()
 	h.t.Cleanup(func() { c.close() })
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(`{"message_type":"ping"}`)); err != nil {
@@ -242,6 +254,7 @@ func (c *wsClient) read() {
 			}
 			return
 		}
+		seq := c.seq.Add(1)
 		var env map[string]any
 		if mt != websocket.TextMessage || json.Unmarshal(data, &env) != nil {
 			c.t.Errorf("gateway sent a non-JSON or non-text frame: type %d %q", mt, data)
@@ -262,6 +275,7 @@ func (c *wsClient) read() {
 		}
 		c.ids[id] = true
 		c.mu.Unlock()
+		n[seqKey] = seq
 		c.events <- n
 	}
 }

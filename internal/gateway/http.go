@@ -7,9 +7,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"path"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/loadgen/loadgen/internal/token"
 )
 
@@ -137,17 +140,27 @@ func setCORS(w http.ResponseWriter, r *http.Request) {
 	h.Add("Vary", "Origin")
 }
 
-// writeJSON writes v with status.
+// writeJSON writes v with status and flushes it to the client, so that the
+// client can have the response before any notification the request causes
+// (those wait until writeJSON returns).
 func (g *Gateway) writeJSON(w http.ResponseWriter, status int, v any) {
 	data, err := json.Marshal(v)
 	if err != nil {
 		g.cfg.Logger.Error("marshal response", "err", err)
 		status, data = http.StatusInternalServerError, []byte(`{"callControlResponse":{"statusCode":26,"reason":"Internal server error"}}`)
 	}
-	w.Header().Set("Content-Type", "application/json")
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(data))) // kept when flushed early
 	w.WriteHeader(status)
 	if _, err := w.Write(data); err != nil {
 		g.cfg.Logger.Debug("write response", "err", err)
+	}
+	if g.cfg.hooks != nil && g.cfg.hooks.beforeFlush != nil {
+		g.cfg.hooks.beforeFlush()
+	}
+	if err := http.NewResponseController(w).Flush(); err != nil && !errors.Is(err, http.ErrNotSupported) {
+		g.cfg.Logger.Debug("flush response", "err", err)
 	}
 }
 
@@ -167,6 +180,55 @@ func (g *Gateway) methodNotAllowed(w http.ResponseWriter, shape string, allow ..
 	g.writeError(w, apiError{http.StatusMethodNotAllowed, shape, codeBadRequest, "Method not allowed"})
 }
 
+// notAllowed is a handler answering 405 for a resource that takes only allow.
+func (g *Gateway) notAllowed(shape string, allow ...string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { g.methodNotAllowed(w, shape, allow...) }
+}
+
+// replyError is a handler answering e.
+func (g *Gateway) replyError(e apiError) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) { g.writeError(w, e) }
+}
+
+// unknownResource answers a path the gateway does not serve.
+var unknownResource = apiError{http.StatusNotFound, shapeCall, codeBadRequest, "Unknown resource"}
+
+// routes builds the gateway's router on Go 1.22 ServeMux patterns. Each
+// resource has its method patterns plus a method-less pattern of the same
+// path that answers 405 with the protocol's JSON body and Allow header (the
+// ServeMux's own 405 and 404 are plain text); "/" answers every other path
+// with 404. The {user} wildcard is the percent-decoded path user.
+func (g *Gateway) routes() *http.ServeMux {
+	const (
+		base     = "/rest/version/1/anonymous/{user}"
+		sub      = base + "/subscription"
+		subID    = sub + "/{id}"
+		channel  = base + "/websocket/{channel}"
+		callMe   = base + "/callMe"
+		session  = callMe + "/callSessions/{session}"
+		sessions = session + "/{rest...}"
+	)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST "+sub, g.subscribe)
+	mux.HandleFunc(sub, g.notAllowed(shapeSubscribe, http.MethodPost))
+	mux.HandleFunc("PUT "+subID, g.refresh)
+	mux.HandleFunc("DELETE "+subID, g.unsubscribe)
+	mux.HandleFunc(subID, g.notAllowed(shapeSubscribe, http.MethodPut, http.MethodDelete))
+	mux.HandleFunc("GET "+channel, g.serveWebsocket)
+	mux.HandleFunc("HEAD "+channel, g.notAllowed(shapeSubscribe, http.MethodGet)) // "GET" patterns match HEAD too
+	mux.HandleFunc(channel, g.notAllowed(shapeSubscribe, http.MethodGet))
+	mux.HandleFunc("POST "+callMe, g.callStart)
+	mux.HandleFunc(callMe, g.notAllowed(shapeCall, http.MethodPost))
+	mux.HandleFunc("PUT "+session, g.updateSession)
+	mux.HandleFunc("DELETE "+session, g.deleteSession)
+	// GET (session query) is not available to anonymous calls (§9.5).
+	mux.HandleFunc(session, g.notAllowed(shapeCall, http.MethodPut, http.MethodDelete))
+	// transfer, join and other sub-resources of registered-user calls
+	mux.HandleFunc(sessions, g.replyError(apiError{http.StatusForbidden, shapeCall, codeBadRequest, "Operation not available to anonymous calls"}))
+	mux.HandleFunc("/", g.replyError(unknownResource))
+	return mux
+}
+
 // ServeHTTP serves the REST and websocket resources under
 // /rest/version/1/anonymous/{U}/, answering every request (OPTIONS preflights
 // included) with CORS headers. It is safe for concurrent use.
@@ -183,68 +245,28 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.writeError(w, apiError{http.StatusServiceUnavailable, shapeCall, http.StatusServiceUnavailable, "Gateway shutting down"})
 		return
 	}
-	segs, ok := splitPath(r.URL.EscapedPath())
-	if !ok || len(segs) < 6 || segs[0] != "rest" || segs[1] != "version" || segs[2] != "1" || segs[3] != "anonymous" || segs[4] == "" {
-		g.writeError(w, apiError{http.StatusNotFound, shapeCall, codeBadRequest, "Unknown resource"})
+	if p := r.URL.EscapedPath(); p != cleanPath(p) {
+		// The ServeMux would redirect; no resource has such a path.
+		g.writeError(w, unknownResource)
 		return
 	}
-	user, rest := segs[4], segs[5:]
-	switch {
-	case len(rest) == 1 && rest[0] == "subscription":
-		if r.Method != http.MethodPost {
-			g.methodNotAllowed(w, shapeSubscribe, http.MethodPost)
-			return
-		}
-		g.subscribe(w, r, user)
-	case len(rest) == 2 && rest[0] == "subscription":
-		switch r.Method {
-		case http.MethodPut:
-			g.refresh(w, r, user, rest[1])
-		case http.MethodDelete:
-			g.unsubscribe(w, r, user, rest[1])
-		default:
-			g.methodNotAllowed(w, shapeSubscribe, http.MethodPut, http.MethodDelete)
-		}
-	case len(rest) == 2 && rest[0] == "websocket":
-		if r.Method != http.MethodGet {
-			g.methodNotAllowed(w, shapeSubscribe, http.MethodGet)
-			return
-		}
-		g.serveWebsocket(w, r, user, rest[1])
-	case len(rest) == 1 && rest[0] == "callMe":
-		if r.Method != http.MethodPost {
-			g.methodNotAllowed(w, shapeCall, http.MethodPost)
-			return
-		}
-		g.callStart(w, r, user)
-	case len(rest) == 3 && rest[0] == "callMe" && rest[1] == "callSessions":
-		switch r.Method {
-		case http.MethodPut:
-			g.updateSession(w, r, user, rest[2])
-		case http.MethodDelete:
-			g.deleteSession(w, r, user, rest[2])
-		default: // GET (session query) is not available to anonymous calls (§9.5)
-			g.methodNotAllowed(w, shapeCall, http.MethodPut, http.MethodDelete)
-		}
-	case len(rest) > 3 && rest[0] == "callMe" && rest[1] == "callSessions":
-		// transfer, join and other sub-resources of registered-user calls
-		g.writeError(w, apiError{http.StatusForbidden, shapeCall, codeBadRequest, "Operation not available to anonymous calls"})
-	default:
-		g.writeError(w, apiError{http.StatusNotFound, shapeCall, codeBadRequest, "Unknown resource"})
-	}
+	g.mux.ServeHTTP(w, r)
 }
 
-// splitPath splits an escaped URL path into percent-decoded segments.
-func splitPath(escaped string) ([]string, bool) {
-	parts := strings.Split(strings.TrimPrefix(escaped, "/"), "/")
-	for i, p := range parts {
-		u, err := url.PathUnescape(p)
-		if err != nil {
-			return nil, false
-		}
-		parts[i] = u
+// cleanPath is the canonical form of an escaped path, as the ServeMux
+// computes it: rooted, without empty, "." or ".." segments, trailing slash kept.
+func cleanPath(p string) string {
+	if p == "" {
+		return "/"
 	}
-	return parts, true
+	if p[0] != '/' {
+		p = "/" + p
+	}
+	np := path.Clean(p)
+	if p[len(p)-1] == '/' && np != "/" {
+		np += "/"
+	}
+	return np
 }
 
 // readBody reads the request body within MaxBodyBytes.
@@ -335,7 +357,8 @@ func (g *Gateway) readSubscribeRequest(w http.ResponseWriter, r *http.Request) (
 }
 
 // subscribe serves POST {U}/subscription (§4).
-func (g *Gateway) subscribe(w http.ResponseWriter, r *http.Request, user string) {
+func (g *Gateway) subscribe(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
 	if _, e := g.authorize(r, user, true, shapeAuth); e != nil {
 		g.writeError(w, *e)
 		return
@@ -366,6 +389,7 @@ func (g *Gateway) subscribe(w http.ResponseWriter, r *http.Request, user string)
 	g.channels[sub.channel] = sub
 	g.stats.SubscriptionsTotal++
 	g.mu.Unlock()
+	g.cfg.Logger.Debug("subscription created", "subscription", sub.id, "user", user, "expires", expires)
 	g.writeJSON(w, http.StatusOK, map[string]any{shapeSubscribe: g.subscribeBody(sub)})
 }
 
@@ -424,7 +448,8 @@ func (g *Gateway) lookupSubscription(user, id string) *subscription {
 }
 
 // refresh serves PUT {subscription} (§12).
-func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, user, id string) {
+func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request) {
+	user, id := r.PathValue("user"), r.PathValue("id")
 	if _, e := g.authorize(r, user, false, shapeAuth); e != nil {
 		g.writeError(w, *e)
 		return
@@ -448,17 +473,26 @@ func (g *Gateway) refresh(w http.ResponseWriter, r *http.Request, user, id strin
 
 // unsubscribe serves DELETE {subscription} (§10.2): its calls end without
 // callEnd and its websocket is closed with 1000.
-func (g *Gateway) unsubscribe(w http.ResponseWriter, r *http.Request, user, id string) {
+func (g *Gateway) unsubscribe(w http.ResponseWriter, r *http.Request) {
+	user, id := r.PathValue("user"), r.PathValue("id")
 	if _, e := g.authorize(r, user, false, shapeAuth); e != nil {
 		g.writeError(w, *e)
 		return
 	}
 	sub := g.lookupSubscription(user, id)
-	if sub == nil || !g.removeSubscription(sub, 1000, "unsubscribed") {
+	if sub == nil {
+		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
+		return
+	}
+	sock, ok := g.detachSubscription(sub, endUnsubscribed)
+	if !ok {
 		g.writeError(w, apiError{http.StatusNotFound, shapeSubscribe, codeNoSubscription, "Subscription does not exist"})
 		return
 	}
 	g.writeJSON(w, http.StatusOK, map[string]any{shapeSubscribe: subscribeResponse{}})
+	if sock != nil { // closed after the response, like every effect a client sees
+		sock.close(websocket.CloseNormalClosure, "unsubscribed")
+	}
 }
 
 // requestType classifies a callMeRequest type that is not the expected one.
@@ -474,60 +508,12 @@ func requestTypeError(t string) apiError {
 }
 
 // callStart serves POST {U}/callMe (§6).
-func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request, user string) {
-	account, e := g.authorize(r, user, true, shapeCall)
+func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
+	req, remote, e := g.readCallStart(w, r, user)
 	if e != nil {
 		g.writeError(w, *e)
 		return
-	}
-	var body struct {
-		Req *callMeRequest `json:"callMeRequest"`
-	}
-	if e := g.decodeBody(w, r, shapeCall, &body); e != nil {
-		g.writeError(w, *e)
-		return
-	}
-	req := body.Req
-	if req == nil {
-		g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest"})
-		return
-	}
-	if req.Type != "callStart" {
-		g.writeError(w, requestTypeError(req.Type))
-		return
-	}
-	for _, f := range []struct{ name, v string }{{"to", req.To}, {"from", req.From}, {"sdp", req.SDP}, {"notifyChannelId", req.NotifyChannelID}} {
-		if strings.TrimSpace(f.v) == "" {
-			g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest." + f.name})
-			return
-		}
-	}
-	if !strings.HasPrefix(req.SDP, "v=0") || !strings.Contains(req.SDP, "m=") {
-		g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeInvalidValue, "Invalid value: sdp"})
-		return
-	}
-	remote, caller := displayAddress(req.To), displayAddress(req.From)
-	if g.cfg.Mode == ModeToken {
-		from, e := g.tokenUser(r.URL.Query().Get("tokenrealm"), req.From, true, shapeCall)
-		if e != nil {
-			g.writeError(w, *e)
-			return
-		}
-		to, e := g.tokenUser(r.URL.Query().Get("tokenrealm"), req.To, true, shapeCall)
-		if e != nil {
-			g.writeError(w, *e)
-			return
-		}
-		if stripSIP(from) != stripSIP(account) {
-			g.writeError(w, apiError{http.StatusForbidden, shapeCall, codeBadToken, "Invalid CallMe token: fromToken does not match accountToken"})
-			return
-		}
-		remote, caller = displayAddress(to), displayAddress(from)
-	}
-	// §5.4: a display number without a domain gets the caller's domain glued
-	// on by the client without a separator, so always send user@domain.
-	if i := strings.LastIndex(caller, "@"); !strings.Contains(remote, "@") && i >= 0 {
-		remote += caller[i:]
 	}
 	g.mu.Lock()
 	sub := g.channels[req.NotifyChannelID]
@@ -538,18 +524,102 @@ func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request, user string)
 	}
 	reject, err := g.drawReject()
 	if err != nil {
-		g.writeError(w, apiError{http.StatusInternalServerError, shapeCall, codeInternal, "Internal server error"})
+		g.writeError(w, internalError)
 		return
 	}
 	if reject && g.cfg.RejectMode == RejectHTTP {
 		g.count(func(st *Stats) { st.CallsRejected++ })
+		g.cfg.Logger.Debug("call rejected with HTTP", "status", g.cfg.RejectStatus)
 		g.writeError(w, apiError{g.cfg.RejectStatus, shapeCall, g.cfg.RejectStatus, "Call rejected"})
 		return
 	}
+	s, e := g.addSession(sub, req, remote, reject)
+	if e != nil {
+		g.writeError(w, *e)
+		return
+	}
+	g.writeJSON(w, http.StatusOK, map[string]any{"callMeResponse": callMeResponse{SessionData: s.id}})
+	s.started.sent(time.Now())
+}
+
+// internalError answers a request the gateway could not serve (no random id).
+var internalError = apiError{http.StatusInternalServerError, shapeCall, codeInternal, "Internal server error"}
+
+// readCallStart authorizes, reads and checks a callStart request and returns
+// it with the remoteDisplayNumber to send in notifications.
+func (g *Gateway) readCallStart(w http.ResponseWriter, r *http.Request, user string) (*callMeRequest, string, *apiError) {
+	account, e := g.authorize(r, user, true, shapeCall)
+	if e != nil {
+		return nil, "", e
+	}
+	var body struct {
+		Req *callMeRequest `json:"callMeRequest"`
+	}
+	if e := g.decodeBody(w, r, shapeCall, &body); e != nil {
+		return nil, "", e
+	}
+	req := body.Req
+	if e := checkCallStart(req); e != nil {
+		return nil, "", e
+	}
+	remote, caller := displayAddress(req.To), displayAddress(req.From)
+	if g.cfg.Mode == ModeToken {
+		if remote, caller, e = g.tokenParties(r, req, account); e != nil {
+			return nil, "", e
+		}
+	}
+	// §5.4: a display number without a domain gets the caller's domain glued
+	// on by the client without a separator, so always send user@domain.
+	if i := strings.LastIndex(caller, "@"); !strings.Contains(remote, "@") && i >= 0 {
+		remote += caller[i:]
+	}
+	return req, remote, nil
+}
+
+// checkCallStart checks the fields of a callStart request.
+func checkCallStart(req *callMeRequest) *apiError {
+	if req == nil {
+		return &apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest"}
+	}
+	if req.Type != "callStart" {
+		e := requestTypeError(req.Type)
+		return &e
+	}
+	for _, f := range []struct{ name, v string }{{"to", req.To}, {"from", req.From}, {"sdp", req.SDP}, {"notifyChannelId", req.NotifyChannelID}} {
+		if strings.TrimSpace(f.v) == "" {
+			return &apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest." + f.name}
+		}
+	}
+	if !strings.HasPrefix(req.SDP, "v=0") || !strings.Contains(req.SDP, "m=") {
+		return &apiError{http.StatusBadRequest, shapeCall, codeInvalidValue, "Invalid value: sdp"}
+	}
+	return nil
+}
+
+// tokenParties decodes the toToken and fromToken of a token-mode callStart
+// (§13) and returns the callee and caller addresses they carry.
+func (g *Gateway) tokenParties(r *http.Request, req *callMeRequest, account string) (remote, caller string, _ *apiError) {
+	realm := r.URL.Query().Get("tokenrealm")
+	from, e := g.tokenUser(realm, req.From, true, shapeCall)
+	if e != nil {
+		return "", "", e
+	}
+	to, e := g.tokenUser(realm, req.To, true, shapeCall)
+	if e != nil {
+		return "", "", e
+	}
+	if stripSIP(from) != stripSIP(account) {
+		return "", "", &apiError{http.StatusForbidden, shapeCall, codeBadToken, "Invalid CallMe token: fromToken does not match accountToken"}
+	}
+	return displayAddress(to), displayAddress(from), nil
+}
+
+// addSession registers a new call of sub and starts its goroutine, which
+// waits for s.started (sent once the callStart response is written).
+func (g *Gateway) addSession(sub *subscription, req *callMeRequest, remote string, reject bool) (*session, *apiError) {
 	id, err := g.newID()
 	if err != nil {
-		g.writeError(w, apiError{http.StatusInternalServerError, shapeCall, codeInternal, "Internal server error"})
-		return
+		return nil, &internalError
 	}
 	earlyMedia := false
 	for _, s := range req.Supported {
@@ -559,21 +629,18 @@ func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request, user string)
 	s := &session{
 		id: id, offer: req.SDP, earlyMedia: earlyMedia, reject: reject, remote: remote,
 		ctx: ctx, cancel: cancel,
-		started: make(chan struct{}),
+		started: newReply(),
 		ops:     make(chan op, opQueue),
 	}
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	switch {
 	case g.closed:
-		g.mu.Unlock()
 		cancel()
-		g.writeError(w, apiError{http.StatusServiceUnavailable, shapeCall, http.StatusServiceUnavailable, "Gateway shutting down"})
-		return
+		return nil, &apiError{http.StatusServiceUnavailable, shapeCall, http.StatusServiceUnavailable, "Gateway shutting down"}
 	case g.subs[sub.id] != sub: // unsubscribed meanwhile
-		g.mu.Unlock()
 		cancel()
-		g.writeError(w, badChannel)
-		return
+		return nil, &badChannel
 	}
 	s.sub = sub
 	s.lastAudit = g.cfg.Now()
@@ -581,10 +648,9 @@ func (g *Gateway) callStart(w http.ResponseWriter, r *http.Request, user string)
 	g.sessions[id] = s
 	g.stats.CallsStarted++
 	g.wg.Add(1)
-	g.mu.Unlock()
 	go g.runSession(s)
-	g.writeJSON(w, http.StatusOK, map[string]any{"callMeResponse": callMeResponse{SessionData: id}})
-	close(s.started)
+	g.cfg.Logger.Debug("call started", "session", id, "subscription", sub.id, "reject", reject)
+	return s, nil
 }
 
 // lookupSession returns user's session id, or nil.
@@ -599,7 +665,8 @@ func (g *Gateway) lookupSession(user, id string) *session {
 
 // updateSession serves PUT {U}/callMe/callSessions/{S}: audit,
 // startCallUpdate, respondCallUpdate and sendCustomHeaders (§8, §9).
-func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request, user, id string) {
+func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request) {
+	user, id := r.PathValue("user"), r.PathValue("session")
 	if _, e := g.authorize(r, user, false, shapeCall); e != nil {
 		g.writeError(w, *e)
 		return
@@ -630,7 +697,7 @@ func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request, user, id
 			g.writeError(w, apiError{http.StatusBadRequest, shapeCall, codeBadBody, "Missing callMeRequest.sdp"})
 			return
 		}
-		o := op{kind: opReoffer, sdp: body.Req.SDP}
+		o := op{kind: opReoffer, sdp: body.Req.SDP, reply: newReply()}
 		if t == "respondCallUpdate" {
 			o.kind = opApplyAnswer
 		}
@@ -640,6 +707,7 @@ func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request, user, id
 			g.writeError(w, apiError{http.StatusInternalServerError, shapeCall, codeRetry, "Operation failed, retry"})
 			return
 		}
+		defer func() { o.reply.sent(time.Now()) }() // after the response below
 	default:
 		g.writeError(w, requestTypeError(t))
 		return
@@ -649,13 +717,14 @@ func (g *Gateway) updateSession(w http.ResponseWriter, r *http.Request, user, id
 
 // deleteSession serves DELETE {U}/callMe/callSessions/{S} (§10.1): the call
 // ends without a callEnd notification.
-func (g *Gateway) deleteSession(w http.ResponseWriter, r *http.Request, user, id string) {
+func (g *Gateway) deleteSession(w http.ResponseWriter, r *http.Request) {
+	user, id := r.PathValue("user"), r.PathValue("session")
 	if _, e := g.authorize(r, user, false, shapeCall); e != nil {
 		g.writeError(w, *e)
 		return
 	}
 	s := g.lookupSession(user, id)
-	if s == nil || !g.endSession(s, false, 0, "") {
+	if s == nil || !g.endSession(s, endLocal, false, 0, "") {
 		g.writeError(w, notFoundSession)
 		return
 	}

@@ -29,6 +29,7 @@ type socket struct {
 	code       int // close code written by the writer; 0 = none
 	reason     string
 	writerDone chan struct{}
+	unwritten  []byte // the frame whose write failed; read after writerDone
 }
 
 // close asks the writer to send a close frame (code 0: none) and drop the connection.
@@ -76,6 +77,7 @@ func (s *socket) writer() {
 				err = s.conn.WriteMessage(websocket.TextMessage, b)
 			}
 			if err != nil {
+				s.unwritten = b
 				s.close(0, "")
 				s.finish()
 				return
@@ -95,7 +97,8 @@ func (s *socket) finish() {
 }
 
 // serveWebsocket upgrades GET {U}/websocket/{CH} for a known channel of user.
-func (g *Gateway) serveWebsocket(w http.ResponseWriter, r *http.Request, user, channel string) {
+func (g *Gateway) serveWebsocket(w http.ResponseWriter, r *http.Request) {
+	user, channel := r.PathValue("user"), r.PathValue("channel")
 	g.mu.Lock()
 	sub := g.channels[channel]
 	if sub != nil && sub.user != user {
@@ -115,28 +118,21 @@ func (g *Gateway) serveWebsocket(w http.ResponseWriter, r *http.Request, user, c
 		g.cfg.Logger.Debug("websocket upgrade", "err", err)
 		return // the upgrader has answered
 	}
+	if g.cfg.hooks != nil && g.cfg.hooks.afterUpgrade != nil {
+		g.cfg.hooks.afterUpgrade()
+	}
 	sock := &socket{
 		conn: conn, sub: sub,
 		out:        make(chan []byte, outboxSize),
 		stop:       make(chan struct{}),
 		writerDone: make(chan struct{}),
 	}
-	g.mu.Lock()
-	if g.closed || g.subs[sub.id] != sub {
-		g.mu.Unlock()
-		code := websocket.CloseNormalClosure
-		if g.closed {
-			code = websocket.CloseGoingAway
-		}
+	old, code := g.attach(sub, sock)
+	if code != 0 {
 		sock.close(code, "subscription gone")
 		sock.finish()
 		return
 	}
-	old := sub.sock
-	sub.sock = sock
-	g.sockets[sock] = struct{}{}
-	g.wg.Add(2)
-	g.mu.Unlock()
 	if old != nil {
 		old.close(websocket.CloseNormalClosure, "replaced by a new connection")
 	}
@@ -148,12 +144,66 @@ func (g *Gateway) serveWebsocket(w http.ResponseWriter, r *http.Request, user, c
 	g.readSocket(sock)
 	sock.close(0, "")
 	<-sock.writerDone
+	g.detach(sub, sock)
+}
+
+// attach makes sock sub's websocket and hands it the notifications queued
+// meanwhile (the 101 is out: the client may have started a call already). It
+// returns the socket sock replaces; when sub is gone it attaches nothing and
+// returns the close code to send instead. Attached, it has added the
+// socket's two goroutines to g.wg.
+func (g *Gateway) attach(sub *subscription, sock *socket) (*socket, int) {
 	g.mu.Lock()
-	delete(g.sockets, sock)
-	if sub.sock == sock {
-		sub.sock = nil
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil, websocket.CloseGoingAway
 	}
-	g.mu.Unlock()
+	if g.subs[sub.id] != sub {
+		return nil, websocket.CloseNormalClosure
+	}
+	old := sub.sock
+	sub.sock = sock
+	for _, data := range sub.pending { // at most outboxSize: they all fit
+		sock.out <- data
+	}
+	g.stats.Notifications += uint64(len(sub.pending))
+	sub.pending = nil
+	g.sockets[sock] = struct{}{}
+	g.wg.Add(2)
+	g.cfg.Logger.Debug("websocket attached", "subscription", sub.id, "replaces", old != nil)
+	return old, 0
+}
+
+// detach removes a closed sock, its writer done. Frames it had not written go back to the
+// front of sub's queue while sock was still sub's socket; when a newer
+// socket took over or sub is gone they are dropped, and logged.
+func (g *Gateway) detach(sub *subscription, sock *socket) {
+	var unsent [][]byte
+	if sock.unwritten != nil {
+		unsent = append(unsent, sock.unwritten)
+	}
+	for len(sock.out) > 0 {
+		unsent = append(unsent, <-sock.out)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.sockets, sock)
+	g.stats.Notifications -= uint64(len(unsent)) // counted when handed to sock
+	if sub.sock != sock {
+		if len(unsent) > 0 && !g.closed {
+			g.dropLocked(sub, len(unsent), "websocket closed before writing them")
+		}
+		return
+	}
+	sub.sock = nil
+	if g.closed {
+		return
+	}
+	sub.pending = append(unsent, sub.pending...)
+	if extra := len(sub.pending) - outboxSize; extra > 0 {
+		sub.pending = sub.pending[:outboxSize]
+		g.dropLocked(sub, extra, "websocket closed and the queue is full")
+	}
 }
 
 // readSocket reads client frames until the connection ends. Client pings
