@@ -11,8 +11,10 @@
 //	loadgen tokens --realm R --account A --caller C --callee D
 //	loadgen report results/
 //
-// Exit codes: 0 ok, 1 the tool itself failed, 2 invalid scenario or usage,
-// 99 thresholds crossed.
+// Exit codes (precedence 2 > 1 > 105 > 100 > 99 when several apply):
+// 0 ok, 1 the tool itself failed, 2 invalid scenario or usage, 99 thresholds
+// crossed, 100 the run is invalid (the generator was the bottleneck), 105
+// interrupted by SIGINT or SIGTERM.
 package main
 
 import (
@@ -35,11 +37,23 @@ var version = "dev"
 
 // Exit codes, documented in --help and the README.
 const (
-	exitOK         = 0
-	exitFailure    = 1
-	exitUsage      = 2
-	exitThresholds = 99
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitThresholds  = 99
+	exitInvalid     = 100
+	exitInterrupted = 105
 )
+
+// exitMeanings says what each exit code means, for --help.
+var exitMeanings = map[int]string{
+	exitOK:          "ok",
+	exitFailure:     "the tool itself failed (cannot listen, cannot write results, ...)",
+	exitUsage:       "usage error or invalid scenario",
+	exitThresholds:  "thresholds crossed",
+	exitInvalid:     "the run is invalid: the generator itself was the bottleneck, so the numbers describe it and not the system under test",
+	exitInterrupted: "interrupted by SIGINT or SIGTERM (as k6's external abort)",
+}
 
 // exitError attaches an exit code to an error, so commands return errors and
 // only main turns them into a process exit.
@@ -81,6 +95,8 @@ type env struct {
 	getenv         func(string) string
 	// isTerminal reports whether stderr is a terminal (live progress line).
 	isTerminal bool
+	// termWidth returns the terminal's width in columns (nil or 0: 80).
+	termWidth func() int
 	// interrupts delivers SIGINT/SIGTERM; nil in tests that never interrupt.
 	interrupts <-chan os.Signal
 	// exit ends the process at once (the second Ctrl-C); nil in tests.
@@ -96,7 +112,9 @@ type env struct {
 type command struct {
 	summary string
 	usage   string
-	flags   func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
+	// exitCodes are the codes the command can return (nil: 0, 1 and 2).
+	exitCodes []int
+	flags     func(fs *flag.FlagSet) func(ctx context.Context, e *env, args []string) error
 }
 
 func commands() map[string]command {
@@ -108,8 +126,9 @@ func commands() map[string]command {
 		"report":   reportCommand(),
 		"bench":    benchCommand(),
 		"version": {
-			summary: "print the version",
-			usage:   "loadgen version",
+			summary:   "print the version",
+			usage:     "loadgen version",
+			exitCodes: []int{exitOK},
 			flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
 				return func(_ context.Context, e *env, _ []string) error {
 					fmt.Fprintf(e.stdout, "loadgen %s\n", version)
@@ -123,11 +142,15 @@ func commands() map[string]command {
 func main() {
 	sigs := make(chan os.Signal, 2)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	// A closed stdout (loadgen run ... | head -1) must not kill the run
+	// before its result files are written: writes then fail with EPIPE.
+	signal.Ignore(syscall.SIGPIPE)
 	e := &env{
 		stdout:     os.Stdout,
 		stderr:     os.Stderr,
 		getenv:     os.Getenv,
 		isTerminal: isTerminal(os.Stderr),
+		termWidth:  func() int { return terminalWidth(os.Stderr) },
 		interrupts: sigs,
 		exit:       os.Exit,
 	}
@@ -138,11 +161,12 @@ func main() {
 // runMain dispatches to a subcommand and returns the exit code.
 func runMain(ctx context.Context, e *env, args []string) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		printUsage(e.stderr, cmds)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		printUsage(e.stdout, cmds)
 		return exitOK
 	}
 	if args[0] == "-version" || args[0] == "--version" {
@@ -158,34 +182,67 @@ func runMain(ctx context.Context, e *env, args []string) int {
 	fs := flag.NewFlagSet("loadgen "+args[0], flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	fn := c.flags(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(e.stderr, "Usage: %s\n\n%s\n", c.usage, c.summary)
+	fs.Usage = func() {} // help goes to stdout, below; errors to stderr
+	positional, err := parseInterleaved(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(e.stdout, "Usage: %s\n\n%s\n", c.usage, c.summary)
 		if hasFlags(fs) {
-			fmt.Fprintln(e.stderr, "\nFlags:")
+			fmt.Fprintln(e.stdout, "\nFlags:")
+			fs.SetOutput(e.stdout)
 			fs.PrintDefaults()
 		}
-		fmt.Fprint(e.stderr, exitCodesHelp)
+		fmt.Fprint(e.stdout, exitCodesHelp(c.exitCodes))
+		return exitOK
 	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "Run 'loadgen %s -h' for its flags.\n", args[0])
 		return exitUsage
 	}
-	err := fn(ctx, e, fs.Args())
+	err = fn(ctx, e, positional)
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintf(e.stderr, "loadgen %s: %v\n", args[0], err)
 	}
 	return exitCode(err)
 }
 
-const exitCodesHelp = `
-Exit codes:
-  0   ok
-  1   the tool itself failed (cannot listen, cannot write results, ...)
-  2   invalid scenario or usage
-  99  thresholds crossed
-`
+// parseInterleaved parses flags anywhere among the positional arguments
+// (`loadgen run scenarios/peak.yaml --out results` works, as cobra and k6
+// users expect) and returns the positional ones; after "--" everything is
+// positional.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(pos, rest...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// exitCodesHelp lists the exit codes a command can return (nil: 0, 1, 2),
+// with the precedence when several apply.
+func exitCodesHelp(codes []int) string {
+	if codes == nil {
+		codes = []int{exitOK, exitFailure, exitUsage}
+	}
+	var b strings.Builder
+	b.WriteString("\nExit codes:\n")
+	for _, c := range codes {
+		fmt.Fprintf(&b, "  %-3d %s\n", c, exitMeanings[c])
+	}
+	if len(codes) > 3 {
+		b.WriteString("When several apply: 2 > 1 > 105 > 100 > 99.\n")
+	}
+	return b.String()
+}
 
 func hasFlags(fs *flag.FlagSet) bool {
 	n := 0
@@ -204,7 +261,7 @@ func printUsage(w io.Writer, cmds map[string]command) {
 		fmt.Fprintf(w, "  %-9s %s\n", n, cmds[n].summary)
 	}
 	fmt.Fprintf(w, "\nRun 'loadgen <command> -h' for a command's flags.\n")
-	fmt.Fprint(w, exitCodesHelp)
+	fmt.Fprint(w, exitCodesHelp([]int{exitOK, exitFailure, exitUsage, exitThresholds, exitInvalid, exitInterrupted}))
 }
 
 // isTerminal reports whether f is a character device (a terminal), without

@@ -74,10 +74,19 @@ func TestExitCodes(t *testing.T) {
 	}{
 		{"no command", nil, nil, exitUsage, "Usage:", ""},
 		{"unknown command", []string{"fly"}, nil, exitUsage, `unknown command "fly"`, ""},
-		{"help", []string{"--help"}, nil, exitOK, "99  thresholds crossed", ""},
-		{"command help", []string{"run", "-h"}, nil, exitOK, "Exit codes:", ""},
+		{"help", []string{"--help"}, nil, exitOK, "", "99  thresholds crossed"},
+		{"command help", []string{"run", "-h"}, nil, exitOK, "", "105 interrupted by SIGINT or SIGTERM"},
+		{"validate help lists its codes only", []string{"validate", "-h"}, nil, exitOK, "", "Exit codes:\n  0   ok\n  2   usage error or invalid scenario\n"},
+		{"flags after the file", []string{"run", "/nonexistent/x.yaml", "--out", "/tmp/x"}, nil, exitUsage, "no such file", ""},
+		{"bad flag after the file", []string{"run", "x.yaml", "--nope"}, nil, exitUsage, "flag provided but not defined: -nope", ""},
+		{"log-interval 0", []string{"run", "--log-interval", "0s", "../../scenarios/smoke.yaml"}, nil, exitUsage, "--log-interval must be > 0", ""},
+		{"negative grace", []string{"run", "../../scenarios/smoke.yaml", "--grace", "-1s"}, nil, exitUsage, "--grace must be >= 0", ""},
+		{"bad shard", []string{"run", "--shard", "3/3", "../../scenarios/smoke.yaml"}, nil, exitUsage, "shard 3/3: want 0 <= I < N", ""},
+		{"bad start-at", []string{"run", "--start-at", "noon", "../../scenarios/smoke.yaml"}, nil, exitUsage, "--start-at: want an RFC 3339 instant", ""},
+		{"bad rate override", []string{"run", "../../scenarios/smoke.yaml", "--rate", "-3"}, nil, exitUsage, "load.rate: must be >= 0, got -3 (set by --rate)", ""},
+		{"bad metrics address", []string{"run", "--metrics-listen", "nohost", "../../scenarios/smoke.yaml"}, nil, exitUsage, "--metrics-listen: want host:port", ""},
 		{"bad flag", []string{"run", "--nope", "x.yaml"}, nil, exitUsage, "flag provided but not defined", ""},
-		{"run without file", []string{"run"}, nil, exitUsage, "want exactly one scenario file", ""},
+		{"run without file", []string{"run"}, nil, exitUsage, "want exactly one scenario file, got 0", ""},
 		{"run missing file", []string{"run", "/nonexistent/x.yaml"}, nil, exitUsage, "no such file", ""},
 		{"run invalid scenario", []string{"run", bad}, nil, exitUsage, "load.rate: must be >= 0, got -1", ""},
 		{"validate invalid", []string{"validate", bad}, nil, exitUsage, bad + ":2: load.rate", ""},
@@ -260,8 +269,8 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 	case <-time.After(30 * time.Second):
 		t.Fatalf("run did not end after the interrupt:\n%s", stderr)
 	}
-	if code != exitOK {
-		t.Errorf("exit %d after an interrupt, want 0\nstderr:\n%s", code, stderr)
+	if code != exitInterrupted {
+		t.Errorf("exit %d after an interrupt, want %d\nstderr:\n%s", code, exitInterrupted, stderr)
 	}
 	if atStop.Sessions != 0 || atStop.Subscriptions != 0 || atStop.Sockets != 0 {
 		t.Errorf("gateway at the end of the run: %+v, want no session, subscription or socket", atStop)

@@ -7,17 +7,22 @@ import (
 	"fmt"
 
 	"github.com/loadgen/loadgen/internal/metrics/report"
+	"github.com/loadgen/loadgen/internal/run"
 	"github.com/loadgen/loadgen/internal/scenario"
 )
 
 func validateCommand() command {
 	return command{
 		summary: "check scenario files and print each plan in one line",
-		usage: "loadgen validate FILE...\n\n" +
-			"Decodes each scenario strictly and reports every problem with file, line and field\n" +
-			"(exit 2), or prints the plan: mode, rate and ramps, cap, duration, hold time, media.\n\n" +
+		usage: "loadgen validate [--metrics-listen ADDR] FILE...\n\n" +
+			"Decodes each scenario strictly and makes every check 'loadgen run' makes before it\n" +
+			"starts (media files decode, the token key is set and valid, ended_by gateway has the\n" +
+			"built-in gateway, the metrics address), reporting every problem with file, line and\n" +
+			"field (exit 2), or prints the plan: mode, rate and ramps, cap, duration, hold time, media.\n\n" +
 			"Example:\n  loadgen validate scenarios/*.yaml",
+		exitCodes: []int{exitOK, exitUsage},
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			metricsListen := fs.String("metrics-listen", "", "also check this metrics address, as 'loadgen run --metrics-listen' would")
 			return func(_ context.Context, e *env, args []string) error {
 				if len(args) == 0 {
 					return usageErrorf("no scenario file given")
@@ -25,6 +30,9 @@ func validateCommand() command {
 				bad := 0
 				for _, path := range args {
 					s, err := scenario.Load(path)
+					if err == nil {
+						err = run.Check(s, e.getenv, *metricsListen)
+					}
 					if err != nil {
 						bad++
 						printScenarioErrors(e, err)
@@ -42,16 +50,22 @@ func validateCommand() command {
 }
 
 // printScenarioErrors writes one line per problem of a scenario that failed
-// to load.
+// to load or to pass run's checks.
 func printScenarioErrors(e *env, err error) {
 	var es scenario.Errors
-	if errors.As(err, &es) {
+	var ps run.Problems
+	switch {
+	case errors.As(err, &es):
 		for _, fe := range es {
 			fmt.Fprintln(e.stderr, fe)
 		}
-		return
+	case errors.As(err, &ps):
+		for _, p := range ps {
+			fmt.Fprintln(e.stderr, p)
+		}
+	default:
+		fmt.Fprintln(e.stderr, err)
 	}
-	fmt.Fprintln(e.stderr, err)
 }
 
 func reportCommand() command {

@@ -160,11 +160,15 @@ func (r *Recorder) CallStarted() {
 }
 
 // Dropped counts a scheduled start that found the concurrency cap full.
-func (r *Recorder) Dropped() {
+func (r *Recorder) Dropped() { r.DroppedN(1) }
+
+// DroppedN counts n dropped starts at once (the load engine counts starts
+// it could not issue in bulk).
+func (r *Recorder) DroppedN(n uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.dropped++
-	r.bucket(r.now()).Dropped++
+	r.dropped += n
+	r.bucket(r.now()).Dropped += n
 }
 
 // Record accounts one finished call: every phase it reached, its outcome,
@@ -512,6 +516,8 @@ type Live struct {
 	// the whole run; WindowConnectP99 over the last LiveWindow seconds.
 	// Zero when nothing connected yet.
 	ConnectP99, WindowConnectP99 time.Duration
+	// LagP99 is the scheduler lag's p99 over the whole run.
+	LagP99 time.Duration
 	// TargetRate is the pacer's current rate (calls/s).
 	TargetRate float64
 }
@@ -532,6 +538,7 @@ func (r *Recorder) Live() Live {
 		InProgress:       r.inProgress(),
 		ConnectP99:       time.Duration(r.scheduled[PhaseConnect].ValueAtQuantile(99)) * time.Microsecond,
 		WindowConnectP99: time.Duration(r.live.Merge().ValueAtQuantile(99)) * time.Microsecond,
+		LagP99:           time.Duration(r.lag.ValueAtQuantile(99)) * time.Microsecond,
 	}
 	if r.targetRate != nil {
 		l.TargetRate = r.targetRate(l.Elapsed)

@@ -479,6 +479,7 @@ func (d *decoder) load(n *yaml.Node, path string, l *LoadModel) {
 		{"duration", d.duration(&l.Duration)},
 		{"max_calls", d.uintField(&l.MaxCalls)},
 		{"concurrent", d.intField(&l.Concurrent)},
+		{"failure_pause", d.duration(&l.FailurePause)},
 	})
 }
 

@@ -30,6 +30,7 @@
 //	  duration: 2m
 //	  max_calls: 0
 //	  # ... or closed model: concurrent: 20 (with duration and/or max_calls)
+//	  #     failure_pause: 1s   # a slot whose call failed waits this long
 //	call:
 //	  caller: "sip:caller-{n}@example.com"
 //	  callee: "callee-{n}@example.com"
@@ -52,6 +53,7 @@
 package scenario
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +71,9 @@ const (
 	DefaultSeed uint64 = 1
 	// DefaultMaxConcurrent caps the calls in flight in the open model.
 	DefaultMaxConcurrent = 1000
+	// DefaultFailurePause is how long a closed-model slot whose call failed
+	// waits before its next call, so a refusing gateway is not hammered.
+	DefaultFailurePause = time.Second
 	// DefaultCaller is the caller template (regular mode's from).
 	DefaultCaller = "sip:caller-{n}@example.com"
 	// DefaultCallee is the callee template (the REST path user and the to).
@@ -250,6 +255,9 @@ type LoadModel struct {
 	Duration time.Duration
 	// MaxCalls stops the run after this many starts (0: no limit).
 	MaxCalls uint64
+	// FailurePause is how long a closed-model slot whose call failed waits
+	// before starting the next one (DefaultFailurePause; 0: at once).
+	FailurePause time.Duration
 	// Concurrent, when > 0, selects the closed model: keep this many calls
 	// up, replacing each that ends.
 	Concurrent int
@@ -389,7 +397,7 @@ func defaults() *Scenario {
 	return &Scenario{
 		Target: Target{ICETransportPolicy: ICEAll},
 		Mode:   ModeRegular,
-		Load:   LoadModel{Arrivals: DefaultArrivals, Seed: DefaultSeed, MaxConcurrent: DefaultMaxConcurrent},
+		Load:   LoadModel{Arrivals: DefaultArrivals, Seed: DefaultSeed, MaxConcurrent: DefaultMaxConcurrent, FailurePause: DefaultFailurePause},
 		Call: Call{
 			Caller: DefaultCaller, Callee: DefaultCallee,
 			Hold:    Hold{Distribution: DistFixed, Fixed: DefaultHold},
@@ -411,4 +419,12 @@ func (s *Scenario) File() string { return s.file }
 // Expand replaces every {n} in a template with the call index n.
 func Expand(template string, n uint64) string {
 	return strings.ReplaceAll(template, "{n}", strconv.FormatUint(n, 10))
+}
+
+// Errorf returns a problem of this scenario at the field path, located at
+// the line the field (or its closest written ancestor) has in the file: for
+// checks made outside this package (a media file's content, the token key in
+// the environment), so they read like the file's own errors.
+func (s *Scenario) Errorf(path, format string, a ...any) error {
+	return &FieldError{File: s.file, Line: s.line(path), Path: path, Msg: fmt.Sprintf(format, a...)}
 }

@@ -241,7 +241,13 @@ func (v *validator) load() {
 		if l.Duration <= 0 && l.MaxCalls == 0 && !s.has("load.duration") {
 			v.errorf("load", "needs duration or max_calls, or the run never ends")
 		}
+		if l.FailurePause < 0 {
+			v.errorf("load.failure_pause", "must be >= 0, got %s", l.FailurePause)
+		}
 		return
+	}
+	if s.has("load.failure_pause") {
+		v.errorf("load.failure_pause", "only used with load.concurrent (the open model's starts follow its rate, not the calls' ends)")
 	}
 	if l.Rate < 0 || notFinite(l.Rate) {
 		v.errorf("load.rate", "must be >= 0, got %g", l.Rate)
