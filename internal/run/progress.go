@@ -47,7 +47,7 @@ func (r *runner) progressLoop(ctx context.Context) {
 				live: live, sched: r.sched.Progress(), achieved: achieved, cpu: cpuFrac,
 				total: r.s.Load.TotalDuration(),
 				up:    r.calls.caller.InState(call.StateUp), onHold: r.calls.caller.InState(call.StateOnHold),
-				top:   topFailure(r.rec, live), crossed: r.crossedNow(),
+				top: topFailure(r.rec, live), crossed: r.crossedNow(),
 			}
 			if r.o.Terminal {
 				width := 80
