@@ -436,3 +436,25 @@ thresholds:
 		t.Errorf("media: %+v", sf.Media)
 	}
 }
+
+// TestRunBoundedByDuration: a rate far beyond what the process can issue
+// still ends at its duration (plus the calls' hold), and every start due
+// before the duration is counted as dropped, not walked one by one.
+func TestRunBoundedByDuration(t *testing.T) {
+	path := writeScenario(t, `
+load: {rate: 1000000000, duration: 1s, max_concurrent: 5}
+call: {hold: 100ms}
+gateway: {answer_delay: 10ms, ringing_delay: 5ms}
+`)
+	out := t.TempDir()
+	e, _, stderr := testEnv(nil)
+	start := time.Now()
+	code := runScenarioFile(t, e, "--out", out, path)
+	if el := time.Since(start); el > 40*time.Second {
+		t.Errorf("the run took %s: the schedule was not bounded by its 1s duration", el)
+	}
+	sf := readSummary(t, out)
+	if sf.Calls.Attempted+sf.Calls.Dropped != 1_000_000_000 || sf.Calls.Attempted != sf.Calls.Succeeded+sf.Calls.Failed+sf.Calls.Aborted {
+		t.Errorf("exit %d, calls %+v: want about 1e9 starts, all but a handful dropped\n%s", code, sf.Calls, stderr)
+	}
+}

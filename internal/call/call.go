@@ -596,6 +596,7 @@ func (cl *attempt) end(ctx context.Context) {
 		err := cl.sess.EndCall(ectx)
 		cancel()
 		if err != nil {
+			cl.rec.HangupError = fmt.Sprintf("end the call session: %v", err)
 			cl.fail(ctx, metrics.PhaseEnd, reasonOf(err), err)
 		} else if cl.rec.Instants[metrics.PhaseEnd].IsZero() {
 			cl.rec.Instants[metrics.PhaseEnd] = cl.now()
@@ -607,6 +608,9 @@ func (cl *attempt) end(ctx context.Context) {
 		err := cl.sess.Unsubscribe(ectx)
 		cancel()
 		if err != nil {
+			if cl.rec.HangupError == "" {
+				cl.rec.HangupError = fmt.Sprintf("unsubscribe: %v", err)
+			}
 			cl.fail(ctx, metrics.PhaseEnd, reasonOf(err), fmt.Errorf("unsubscribe: %w", err))
 		}
 	}

@@ -265,6 +265,11 @@ type CallRecord struct {
 	Reason      Reason
 	// Error is the wrapped error text of a failed call (never a label).
 	Error string
+	// HangupError says why the session DELETE or the unsubscribe failed or
+	// timed out ("" when both were answered or not needed): the session or
+	// subscription may remain on the gateway. Set even when the call had
+	// already failed or been aborted for another reason.
+	HangupError string
 	// Media holds the call's media statistics, if media ran.
 	Media MediaStats
 	// Video reports whether the call carried video.

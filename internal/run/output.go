@@ -68,6 +68,14 @@ func newOutput(r *runner) *output {
 // record accounts one finished call: the recorder, then calls.jsonl.
 func (o *output) record(rec metrics.CallRecord) {
 	o.r.rec.Record(rec)
+	if rec.HangupError != "" {
+		o.mu.Lock()
+		o.hangups++
+		if o.hangupWhy == "" {
+			o.hangupWhy = rec.HangupError
+		}
+		o.mu.Unlock()
+	}
 	o.mu.Lock()
 	done := o.finished
 	o.mu.Unlock()
@@ -142,17 +150,25 @@ func (o *output) labels() map[string]string {
 	}
 }
 
-// keepPartial rewrites summary.json every PartialEvery until ctx ends, so
-// a run killed with SIGKILL leaves a parseable summary of what it had
-// recorded (the calls are in calls.jsonl already).
+// keepPartial flushes calls.jsonl every second and rewrites summary.json
+// every PartialEvery until ctx ends, so a run killed with SIGKILL loses at
+// most a second of calls and leaves a parseable summary ("complete": false).
 func (o *output) keepPartial(ctx context.Context) {
-	t := time.NewTicker(PartialEvery)
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case now := <-t.C:
+			if err := o.r.resw.Flush(); err != nil {
+				o.writeFailed(err)
+			}
+			if now.Sub(last) < PartialEvery-100*time.Millisecond {
+				continue
+			}
+			last = now
 			snap := o.r.rec.Snapshot()
 			sf := o.summaryFile(snap, threshold.Evaluate(snap, o.thresholds), o.verdict(snap), false)
 			o.mu.Lock()
@@ -174,6 +190,7 @@ func (o *output) summaryFile(snap *metrics.Snapshot, ths []threshold.Result, v v
 		Title:      o.title(),
 		Labels:     o.labels(),
 		Thresholds: ths, Validity: v, CPU: o.usage(), WithFiles: true,
+		Complete: complete,
 	})
 }
 

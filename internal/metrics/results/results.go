@@ -300,6 +300,20 @@ func WriteSummaryFile(dir string, f *SummaryFile) (err error) {
 	return nil
 }
 
+// Flush writes calls.jsonl's buffered lines to the file, so a killed run
+// loses only what came after the last flush.
+func (r *Writer) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed || r.calls == nil {
+		return nil
+	}
+	if err := r.callsW.Flush(); err != nil {
+		return fmt.Errorf("results: %s: %w", CallsFileName, err)
+	}
+	return nil
+}
+
 // Close flushes and closes every file. Idempotent.
 func (r *Writer) Close() error {
 	r.mu.Lock()

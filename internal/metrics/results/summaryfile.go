@@ -58,6 +58,7 @@ const SummarySchema = "loadgen.summary/v1"
 type SummaryFile struct {
 	Schema         string                   `json:"schema"`
 	Title          string                   `json:"title,omitempty"`
+	Complete       bool                     `json:"complete"`
 	Labels         map[string]string        `json:"labels,omitempty"`
 	Start          time.Time                `json:"start"`
 	End            time.Time                `json:"end"`
@@ -142,12 +143,16 @@ type SummaryFileOptions struct {
 	// WithFiles names the .hlog files and calls.jsonl (as written by
 	// Writer) in the summary.
 	WithFiles bool
+	// Complete marks the final summary of a run that ended (false: a
+	// partial summary rewritten while the run goes on).
+	Complete bool
 }
 
 // NewSummaryFile builds summary.json's content from a snapshot.
 func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	f := &SummaryFile{
 		Schema:         SummarySchema,
+		Complete:       opts.Complete,
 		Title:          opts.Title,
 		Labels:         opts.Labels,
 		Start:          s.Start.UTC(),
