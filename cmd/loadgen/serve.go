@@ -9,6 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
 	"github.com/loadgen/loadgen/internal/gateway"
 )
 
@@ -127,6 +130,14 @@ func serverConfig(gf gatewayFlags, getenv func(string) string) (gateway.ServerCo
 	cfg.RejectStatus = gf.rejectStatus
 	if gf.rejectHTTP {
 		cfg.RejectMode = gateway.RejectHTTP
+	}
+	if gf.metricsAddr != "" {
+		// The process's own health beside the gateway's series: an
+		// operator (and the soak test) sees goroutines, descriptors and
+		// memory return to their baseline after a run.
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		cfg.Registerer = reg
 	}
 	return gateway.ServerConfig{
 		Gateway:       cfg,
