@@ -151,6 +151,9 @@ func (d Delta) Diff() string {
 		return "0"
 	case math.IsInf(ch, 0):
 		return abs
+	case ch >= 1:
+		// Past +100 % a factor reads better than a percentage.
+		return fmt.Sprintf("%s (×%s)", abs, sig3(d.Cand/d.Base))
 	default:
 		return fmt.Sprintf("%s (%s%s%%)", abs, sign, trimFloat(math.Round(math.Abs(ch)*1000)/10))
 	}
@@ -225,7 +228,7 @@ func Compare(base, cand *Data) []Delta {
 		})
 	}
 	if a.CPU != nil || b.CPU != nil {
-		add("generator", "CPU", UnitRatio, LowerIsBetter, func(s *results.SummaryFile) float64 {
+		add("generator", "CPU", UnitRatio, Neutral, func(s *results.SummaryFile) float64 {
 			if s.CPU == nil {
 				return math.NaN()
 			}

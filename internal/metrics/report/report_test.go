@@ -219,15 +219,3 @@ func TestEmptyRun(t *testing.T) {
 		t.Errorf("empty report:\n%s", b)
 	}
 }
-
-func TestNiceAxis(t *testing.T) {
-	tests := []struct{ v, top, step float64 }{
-		{1, 1, 0.2}, {7, 8, 2}, {10, 10, 2}, {95, 100, 20}, {1234, 1500, 500}, {0, 1, 0.25},
-	}
-	for _, tc := range tests {
-		top, step := niceAxis(tc.v)
-		if top != tc.top || step != tc.step {
-			t.Errorf("niceAxis(%v) = %v, %v; want %v, %v", tc.v, top, step, tc.top, tc.step)
-		}
-	}
-}
