@@ -174,7 +174,7 @@ func (c chart) svg() template.HTML {
 				continue
 			}
 			base := stack[p.X]
-			x0, x1 := x(p.X), x(p.X+cv.Width)
+			x0, x1 := x(p.X), x(min(p.X+cv.Width, c.X.hi))
 			wid := max((x1-x0)*0.85, 1)
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`,
 				x0+(x1-x0)*0.075, y(base+p.Y), wid, max(y(base)-y(base+p.Y), 0.5), cv.Color,

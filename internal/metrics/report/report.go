@@ -485,34 +485,39 @@ func allNaN(cs ...curve) bool {
 
 // timelineCharts draws the per-second rates (target, started, succeeded,
 // failed and dropped) and the calls in progress, over an axis that ends
-// with the run.
+// with the run. The last second is usually partial: its counts are scaled
+// to a rate over the part the run covered (dropped when under a quarter
+// second, where the scaling would amplify noise).
 func timelineCharts(tl []metrics.TimelineBucket, duration float64) (rate, load template.HTML) {
-	// The last bucket is usually a partial second; drawn as a full one
-	// it would show a false drop.
-	if len(tl) > 1 && float64(len(tl)) > duration {
+	width := func(i int) float64 { return min(1, duration-float64(i)) }
+	for len(tl) > 1 && width(len(tl)-1) < 0.25 {
 		tl = tl[:len(tl)-1]
 	}
 	if len(tl) == 0 {
 		return "", ""
 	}
-	end := max(duration, float64(len(tl)))
-	get := func(name, color string, dashed, bars bool, f func(b metrics.TimelineBucket) float64) curve {
+	end := max(duration, float64(len(tl)-1)+width(len(tl)-1))
+	get := func(name, color string, dashed, bars, perSecond bool, f func(b metrics.TimelineBucket) float64) curve {
 		c := curve{Name: name, Color: color, Dashed: dashed, Bars: bars, Width: 1}
 		for i, b := range tl {
-			x := float64(i)
-			if !bars {
-				x += 0.5
+			w := max(width(i), 0.25)
+			x, y := float64(i)+w/2, f(b)
+			if bars {
+				x = float64(i)
 			}
-			c.Pts = append(c.Pts, pt{x, f(b)})
+			if perSecond {
+				y /= w
+			}
+			c.Pts = append(c.Pts, pt{x, y})
 		}
 		return c
 	}
 	rates := []curve{
-		get("failed", "#dc2626", false, true, func(b metrics.TimelineBucket) float64 { return float64(b.Failed) }),
-		get("dropped", "#9333ea", false, true, func(b metrics.TimelineBucket) float64 { return float64(b.Dropped) }),
-		get("target rate", "#6b7280", true, false, func(b metrics.TimelineBucket) float64 { return b.TargetRate }),
-		get("started", "#1f6feb", false, false, func(b metrics.TimelineBucket) float64 { return float64(b.Started) }),
-		get("succeeded", "#16a34a", false, false, func(b metrics.TimelineBucket) float64 { return float64(b.Succeeded) }),
+		get("failed", "#dc2626", false, true, true, func(b metrics.TimelineBucket) float64 { return float64(b.Failed) }),
+		get("dropped", "#9333ea", false, true, true, func(b metrics.TimelineBucket) float64 { return float64(b.Dropped) }),
+		get("target rate", "#6b7280", true, false, false, func(b metrics.TimelineBucket) float64 { return b.TargetRate }),
+		get("started", "#1f6feb", false, false, true, func(b metrics.TimelineBucket) float64 { return float64(b.Started) }),
+		get("succeeded", "#16a34a", false, false, true, func(b metrics.TimelineBucket) float64 { return float64(b.Succeeded) }),
 	}
 	_, hi := yRange(rates)
 	for i := range tl {
@@ -520,7 +525,7 @@ func timelineCharts(tl []metrics.TimelineBucket, duration float64) (rate, load t
 	}
 	markers := len(tl) <= 30
 	rate = chart{W: 1120, H: 300, X: timeAxis(end), Y: linearAxis(max(hi, 1), fmtCount), YLabel: "calls/s", Curves: rates, Markers: markers}.svg()
-	prog := []curve{get("in progress", "#0e7490", false, false, func(b metrics.TimelineBucket) float64 { return float64(b.InProgress) })}
+	prog := []curve{get("in progress", "#0e7490", false, false, false, func(b metrics.TimelineBucket) float64 { return float64(b.InProgress) })}
 	_, hi = yRange(prog)
 	load = chart{W: 1120, H: 220, X: timeAxis(end), Y: linearAxis(max(hi, 1), fmtCount), YLabel: "calls", Curves: prog, Markers: markers}.svg()
 	return rate, load
