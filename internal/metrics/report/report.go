@@ -1,7 +1,7 @@
-// Package report renders a run's result directory (summary.json and the
-// HdrHistogram interval logs written by package metrics) as one
-// self-contained HTML file: inline SVG and CSS, no script, nothing fetched
-// from the network.
+// Package report renders a run's result directory (summary.json, the
+// HdrHistogram interval logs and calls.jsonl written by package results)
+// as one self-contained HTML file: inline SVG and CSS, no script, nothing
+// fetched from the network. Compare renders two runs side by side.
 package report
 
 import (
@@ -13,6 +13,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -25,48 +26,9 @@ import (
 // FileName is the report's name inside the result directory.
 const FileName = "report.html"
 
-// Data is what the report shows: the run summary and, per phase, the
-// histograms read back from the interval logs (nil when a log is absent).
-type Data struct {
-	Summary *results.SummaryFile
-	// Scheduled and Service are indexed by metrics.Phase.
-	Scheduled [metrics.NumPhases]*hdrhistogram.Histogram
-	Service   [metrics.NumPhases]*hdrhistogram.Histogram
-}
-
-// Load reads dir/summary.json and the interval logs it names.
-func Load(dir string) (*Data, error) {
-	f, err := os.Open(filepath.Join(dir, results.SummaryFileName))
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	defer f.Close()
-	sf, err := results.ReadSummaryFile(bufio.NewReader(f))
-	if err != nil {
-		return nil, fmt.Errorf("report: %w", err)
-	}
-	d := &Data{Summary: sf}
-	for _, ps := range sf.Phases {
-		p, ok := metrics.ParsePhase(ps.Phase)
-		if !ok {
-			return nil, fmt.Errorf("report: summary.json: unknown phase %q", ps.Phase)
-		}
-		for _, x := range []struct {
-			name string
-			dst  **hdrhistogram.Histogram
-		}{{ps.Log, &d.Scheduled[p]}, {ps.ServiceLog, &d.Service[p]}} {
-			if x.name == "" {
-				continue
-			}
-			_, total, err := results.ReadHlog(filepath.Join(dir, filepath.Base(x.name)))
-			if err != nil {
-				return nil, fmt.Errorf("report: %w", err)
-			}
-			*x.dst = total
-		}
-	}
-	return d, nil
-}
+// maxReasons is how many failure reasons get their own colour over time;
+// the rest are "other".
+const maxReasons = 6
 
 // Write reads the result directory and writes dir/report.html, returning
 // its path.
@@ -76,21 +38,26 @@ func Write(dir string) (string, error) {
 		return "", err
 	}
 	path := filepath.Join(dir, FileName)
+	return path, writeFile(path, func(w io.Writer) error { return WriteHTML(w, d) })
+}
+
+// writeFile creates path and writes it with fn through a buffer.
+func writeFile(path string, fn func(io.Writer) error) error {
 	f, err := os.Create(path)
 	if err != nil {
-		return "", fmt.Errorf("report: %w", err)
+		return fmt.Errorf("report: %w", err)
 	}
 	bw := bufio.NewWriter(f)
-	if err := WriteHTML(bw, d); err != nil {
-		return "", errors.Join(err, f.Close())
+	if err := fn(bw); err != nil {
+		return errors.Join(err, f.Close())
 	}
 	if err := bw.Flush(); err != nil {
-		return "", errors.Join(fmt.Errorf("report: %w", err), f.Close())
+		return errors.Join(fmt.Errorf("report: %w", err), f.Close())
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("report: %w", err)
+		return fmt.Errorf("report: %w", err)
 	}
-	return path, nil
+	return nil
 }
 
 // page is the template's data.
@@ -98,33 +65,44 @@ type page struct {
 	Title      string
 	S          *results.SummaryFile
 	Verdict    string
-	Overview   template.HTML
-	Phases     []phasePlot
+	Cards      []card
 	RateChart  template.HTML
 	LoadChart  template.HTML
+	P99Chart   template.HTML
+	PhaseTime  []plot
+	LagChart   template.HTML
+	FailChart  template.HTML
+	MediaTime  []plot
+	Overview   template.HTML
+	Phases     []plot
 	PhaseRows  []phaseRow
 	Failures   []failureRow
 	Thresholds []results.ThresholdSummary
 	MediaRows  [][2]string
 	Lag        string
+	Width      string
 	Generated  string
 }
 
-type phasePlot struct {
+// card is one headline figure.
+type card struct{ Value, Label string }
+
+// plot is a titled chart.
+type plot struct {
 	Name string
 	SVG  template.HTML
 }
 
 type phaseRow struct {
 	Phase, Timing                        string
-	Count                                int64
+	Count                                string
 	Min, P50, P90, P99, P999, P9999, Max string
 	First                                bool
 }
 
 type failureRow struct {
 	Phase, Reason string
-	Count         uint64
+	Count         string
 	Share         string
 }
 
@@ -134,14 +112,20 @@ func WriteHTML(w io.Writer, d *Data) error {
 	if s == nil {
 		return errors.New("report: no summary")
 	}
-	pg := page{Title: "loadgen report", S: s, Generated: s.End.UTC().Format(time.RFC3339)}
-	if s.Title != "" {
-		pg.Title += ": " + s.Title
+	pg := page{Title: "loadgen report", S: s, Generated: s.End.UTC().Format(time.RFC3339),
+		Width: fmtAxisSeconds(d.Width)}
+	if name := runName(s); name != "" {
+		pg.Title += ": " + name
 	}
 	pg.Verdict = "VALID: the generator kept up; these numbers describe the system under test."
 	if !s.Valid {
 		pg.Verdict = "INVALID: the generator itself was a bottleneck; these numbers describe loadgen, not the system under test."
 	}
+	pg.Cards = cards(s)
+	pg.RateChart, pg.LoadChart = timelineCharts(s.Timeline, s.Duration)
+	pg.P99Chart, pg.PhaseTime, pg.LagChart = latencyOverTime(d)
+	pg.FailChart = failuresOverTime(d)
+	pg.MediaTime = mediaOverTime(d)
 
 	var all []series
 	for p := range metrics.NumPhases {
@@ -156,12 +140,11 @@ func WriteHTML(w io.Writer, d *Data) error {
 		if len(ss) == 0 {
 			continue
 		}
-		pg.Phases = append(pg.Phases, phasePlot{Name: p.String(), SVG: percentilePlot(ss, 560, 300)})
+		pg.Phases = append(pg.Phases, plot{Name: p.String(), SVG: percentilePlot(ss, 560, 300)})
 	}
 	if len(all) > 0 {
 		pg.Overview = percentilePlot(all, 1120, 420)
 	}
-	pg.RateChart, pg.LoadChart = timelineCharts(s.Timeline, s.Duration)
 
 	for _, ps := range s.Phases {
 		for i, t := range []struct {
@@ -171,54 +154,25 @@ func WriteHTML(w io.Writer, d *Data) error {
 			if ps.Phase == metrics.PhaseEnd.String() && i == 1 {
 				continue
 			}
-			r := phaseRow{Phase: ps.Phase, Timing: t.name, Count: t.st.Count, First: i == 0}
+			r := phaseRow{Phase: ps.Phase, Timing: t.name, Count: fmtInt(uint64(t.st.Count)), First: i == 0}
 			if t.st.Count > 0 {
-				r.Min, r.P50, r.P90, r.P99 = fmtUS(t.st.Min), fmtUS(t.st.P50), fmtUS(t.st.P90), fmtUS(t.st.P99)
-				r.P999, r.P9999, r.Max = fmtUS(t.st.P999), fmtUS(t.st.P9999), fmtUS(t.st.Max)
+				r.Min, r.P50, r.P90, r.P99 = fmtUSi(t.st.Min), fmtUSi(t.st.P50), fmtUSi(t.st.P90), fmtUSi(t.st.P99)
+				r.P999, r.P9999, r.Max = fmtUSi(t.st.P999), fmtUSi(t.st.P9999), fmtUSi(t.st.Max)
 			}
 			pg.PhaseRows = append(pg.PhaseRows, r)
 		}
 	}
 	finished := max(s.Calls.Succeeded+s.Calls.Failed+s.Calls.Aborted, 1)
 	for _, f := range s.Failures {
-		pg.Failures = append(pg.Failures, failureRow{Phase: f.Phase, Reason: f.Reason, Count: f.Count,
-			Share: fmt.Sprintf("%.2f%%", 100*float64(f.Count)/float64(finished))})
+		pg.Failures = append(pg.Failures, failureRow{Phase: f.Phase, Reason: f.Reason, Count: fmtInt(f.Count),
+			Share: fmtPct(float64(f.Count) / float64(finished))})
 	}
 	pg.Thresholds = s.Thresholds
 	if l := s.Lag; l.Count > 0 {
-		pg.Lag = fmt.Sprintf("p50 %s · p90 %s · p99 %s · p99.9 %s · max %s", fmtUS(l.P50), fmtUS(l.P90), fmtUS(l.P99), fmtUS(l.P999), fmtUS(l.Max))
+		pg.Lag = fmt.Sprintf("p50 %s · p90 %s · p99 %s · p99.9 %s · max %s", fmtUSi(l.P50), fmtUSi(l.P90), fmtUSi(l.P99), fmtUSi(l.P999), fmtUSi(l.Max))
 	}
-	m := s.Media
-	if m.Calls > 0 {
-		loss := "n/a"
-		if m.LossRate != nil {
-			loss = fmt.Sprintf("%.3f%%", 100**m.LossRate)
-		}
-		pg.MediaRows = [][2]string{
-			{"calls with media", fmt.Sprint(m.Calls)},
-			{"packets sent / received / lost", fmt.Sprintf("%d / %d / %d", m.PacketsSent, m.PacketsReceived, m.PacketsLost)},
-			{"bytes sent / received", fmt.Sprintf("%d / %d", m.BytesSent, m.BytesReceived)},
-			{"loss", loss},
-			{"wrong stream received", fmt.Sprint(m.IntegrityFailures)},
-		}
-		if m.Jitter.Count > 0 {
-			pg.MediaRows = append(pg.MediaRows, [2]string{"jitter p50 / p99 / max", fmtUS(m.Jitter.P50) + " / " + fmtUS(m.Jitter.P99) + " / " + fmtUS(m.Jitter.Max)})
-		}
-		if m.RTT.Count > 0 {
-			pg.MediaRows = append(pg.MediaRows, [2]string{"RTT p50 / p99 / max", fmtUS(m.RTT.P50) + " / " + fmtUS(m.RTT.P99) + " / " + fmtUS(m.RTT.Max)})
-		}
-		if m.MOS.Count > 0 {
-			pg.MediaRows = append(pg.MediaRows, [2]string{"MOS avg / min / max (E-model)",
-				fmt.Sprintf("%.2f / %.2f / %.2f", m.MOS.Mean/metrics.MOSScale, float64(m.MOS.Min)/metrics.MOSScale, float64(m.MOS.Max)/metrics.MOSScale)})
-		}
-	}
-	t, err := template.New("report").Funcs(template.FuncMap{
-		"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
-		"rate": func(f float64) string { return fmt.Sprintf("%.2f", f) },
-		"dur": func(sec float64) string {
-			return metrics.FormatDuration(time.Duration(sec * float64(time.Second)).Round(time.Millisecond))
-		},
-	}).Parse(pageTemplate)
+	pg.MediaRows = mediaRows(s.Media)
+	t, err := template.New("report").Funcs(templateFuncs()).Parse(pageTemplate)
 	if err != nil {
 		return fmt.Errorf("report: template: %w", err)
 	}
@@ -228,269 +182,357 @@ func WriteHTML(w io.Writer, d *Data) error {
 	return nil
 }
 
-// fmtUS formats microseconds.
-func fmtUS(v int64) string { return metrics.FormatDuration(time.Duration(v) * time.Microsecond) }
-
-// phaseColor gives each phase a distinct colour in the overview plot.
-func phaseColor(p metrics.Phase) string {
-	colors := [metrics.NumPhases]string{
-		"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f",
+// runName names a run: its scenario label, else its title.
+func runName(s *results.SummaryFile) string {
+	if n := s.Labels["scenario"]; n != "" {
+		return n
 	}
-	if p < 0 || p >= metrics.NumPhases {
-		return "#000"
-	}
-	return colors[p]
+	return s.Title
 }
 
-// series is one curve of a percentile plot.
-type series struct {
-	Name   string
-	Color  string
-	Dashed bool
-	H      *hdrhistogram.Histogram
+// templateFuncs are the templates' functions.
+func templateFuncs() template.FuncMap {
+	return template.FuncMap{
+		"dur":     func(sec float64) string { return fmtUS(math.Round(sec*1e3) * 1e3) },
+		"runName": runName,
+	}
 }
 
-// percentilePlot draws latency by percentile with the percentile axis in
-// 1/(1−q), log-scaled, as HdrHistogram's plotter does: 0%, 90%, 99%, 99.9%
-// ... are evenly spaced. The x range ends at the decade the data supports
-// (one in n values: 1/(1−q) ≤ n), at least 99 % and at most 99.999 %.
-func percentilePlot(ss []series, w, h int) template.HTML {
-	const ml, mr, mt = 70, 36, 16
-	// The legend takes one row per few series.
-	rows := 1
-	for lx, i := float64(ml), 0; i < len(ss); i++ {
-		width := 40 + 6.5*float64(len(fmt.Sprintf("%s (n=%d)", ss[i].Name, ss[i].H.TotalCount())))
-		if lx+width > float64(w) && lx > ml {
-			lx, rows = ml, rows+1
-		}
-		lx += width
+// cards are the headline figures of a run.
+func cards(s *results.SummaryFile) []card {
+	cs := []card{
+		{fmtCount(s.Rate.Achieved) + "/s", "achieved calls/s"},
+		{fmtCount(s.Rate.TargetMean) + "/s", "target calls/s (mean)"},
+		{fmtCount(float64(s.Calls.Attempted)), "attempted"},
+		{fmtCount(float64(s.Calls.Succeeded)), "succeeded"},
+		{fmtCount(float64(s.Calls.Failed)), "failed"},
+		{fmtCount(float64(s.Calls.Aborted)), "aborted"},
+		{fmtCount(float64(s.Calls.Dropped)), "dropped (cap full)"},
 	}
-	mb := 42 + 16*rows
-	h += 16 * (rows - 1)
-	pw, ph := float64(w-ml-mr), float64(h-mt-mb)
-	var maxN int64
-	var maxV int64
-	for _, s := range ss {
-		maxN = max(maxN, s.H.TotalCount())
-		maxV = max(maxV, s.H.Max())
+	if fin := s.Calls.Succeeded + s.Calls.Failed; fin > 0 {
+		cs = append(cs, card{fmtPct(float64(s.Calls.Succeeded) / float64(fin)), "success of completed"})
 	}
-	decades := math.Ceil(math.Log10(float64(maxN)))
-	decades = min(max(decades, 2), 5)
-	yMax, yStep, unit, div := niceDurationAxis(maxV)
-	x := func(dec float64) float64 { return ml + pw*dec/decades }
-	y := func(v float64) float64 { return mt + ph*(1-v/yMax) }
+	if c := s.CPU; c != nil {
+		cs = append(cs, card{fmtPct(c.Utilization), fmt.Sprintf("generator CPU of %d (peak %s)", c.CPUs, fmtPct(c.Peak))})
+	}
+	return cs
+}
 
+// mediaRows is the media table.
+func mediaRows(m results.MediaSummary) [][2]string {
+	if m.Calls == 0 {
+		return nil
+	}
+	loss := "n/a"
+	if m.LossRate != nil {
+		loss = fmtPct(*m.LossRate)
+	}
+	rows := [][2]string{
+		{"calls with media", fmtInt(m.Calls)},
+		{"packets sent / received / lost", fmtInt(m.PacketsSent) + " / " + fmtInt(m.PacketsReceived) + " / " + fmtInt(m.PacketsLost)},
+		{"bytes sent / received", fmtBytes(m.BytesSent) + " / " + fmtBytes(m.BytesReceived)},
+		{"loss", loss},
+		{"wrong stream received", fmtInt(m.IntegrityFailures)},
+	}
+	if m.Jitter.Count > 0 {
+		rows = append(rows, [2]string{"jitter p50 / p99 / max", fmtUSi(m.Jitter.P50) + " / " + fmtUSi(m.Jitter.P99) + " / " + fmtUSi(m.Jitter.Max)})
+	}
+	if m.RTT.Count > 0 {
+		rows = append(rows, [2]string{"RTT p50 / p99 / max", fmtUSi(m.RTT.P50) + " / " + fmtUSi(m.RTT.P99) + " / " + fmtUSi(m.RTT.Max)})
+	}
+	if m.MOS.Count > 0 {
+		rows = append(rows, [2]string{"MOS avg / min / max (E-model)",
+			fmt.Sprintf("%.2f / %.2f / %.2f", m.MOS.Mean/metrics.MOSScale, float64(m.MOS.Min)/metrics.MOSScale, float64(m.MOS.Max)/metrics.MOSScale)})
+	}
+	return rows
+}
+
+// fmtInt prints an exact count with thin-space thousands separators.
+func fmtInt(v uint64) string {
+	s := strconv.FormatUint(v, 10)
 	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" font-family="sans-serif" font-size="12">`, w, h, w, h)
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="#fff" stroke="#ccc"/>`, ml, mt, pw, ph)
-	for v := 0.0; v <= yMax+yStep/2; v += yStep {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/>`, ml, ml+pw, y(v), y(v))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, ml-6, y(v), trimFloat(v/div)+unit)
-	}
-	labels := []string{"0%", "90%", "99%", "99.9%", "99.99%", "99.999%"}
-	for dec := 0.0; dec <= decades; dec++ {
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#ddd"/>`, x(dec), x(dec), mt, mt+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(dec), mt+ph+16, labels[int(dec)])
-	}
-	// 50 % sits at 1/(1−q) = 2.
-	fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#eee" stroke-dasharray="3,3"/>`, x(math.Log10(2)), x(math.Log10(2)), mt, mt+ph)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#666">50%%</text>`, x(math.Log10(2)), mt+ph+16)
-	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#444">percentile (log scale of 1/(1−q))</text>`, ml+pw/2, mt+ph+32)
-
-	const steps = 200
-	for _, s := range ss {
-		var pts strings.Builder
-		for i := 0; i <= steps; i++ {
-			dec := decades * float64(i) / steps
-			q := 100 * (1 - math.Pow(10, -dec))
-			v := float64(s.H.ValueAtQuantile(q))
-			fmt.Fprintf(&pts, "%.1f,%.1f ", x(dec), y(v))
+	for i, r := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteString("\u202f")
 		}
-		dash := ""
-		if s.Dashed {
-			dash = ` stroke-dasharray="6,4"`
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`, s.Color, dash, strings.TrimSpace(pts.String()))
+		b.WriteRune(r)
 	}
-	// Legend along the bottom, wrapping onto more rows.
-	lx, ly := float64(ml), float64(h-mb+44)
-	for _, s := range ss {
-		dash := ""
-		if s.Dashed {
-			dash = ` stroke-dasharray="6,4"`
-		}
-		label := fmt.Sprintf("%s (n=%d)", s.Name, s.H.TotalCount())
-		width := 40 + 6.5*float64(len(label))
-		if lx+width > float64(w) && lx > ml {
-			lx, ly = ml, ly+16
-		}
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%.1f" y2="%.1f" stroke="%s" stroke-width="3"%s/>`, lx, lx+22, ly, ly, s.Color, dash)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" dominant-baseline="middle">%s</text>`, lx+27, ly, template.HTMLEscapeString(label))
-		lx += width
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // built from numbers and escaped labels
+	return b.String()
 }
 
-// niceDurationAxis picks a y range for microsecond values: the top, the
-// tick step, the unit label and the divisor from µs to that unit.
-func niceDurationAxis(maxUS int64) (top, step float64, unit string, div float64) {
-	top, step = niceAxis(float64(max(maxUS, 1)))
-	switch {
-	case top >= 1e6:
-		return top, step, "s", 1e6
-	case top >= 1e3:
-		return top, step, "ms", 1e3
-	default:
-		return top, step, "µs", 1
+// fmtBytes prints a byte count: 950 B, 1.2 kB, 35 MB.
+func fmtBytes(v uint64) string {
+	if v < 1000 {
+		return strconv.FormatUint(v, 10) + " B"
 	}
+	return fmtCount(float64(v)) + "B"
 }
 
-// niceAxis returns a top ≥ v and a step dividing it into 4-8 ticks of
-// 1, 2 or 5 × 10^k.
-func niceAxis(v float64) (top, step float64) {
-	if v <= 0 {
-		return 1, 0.25
+// bucketMid is the middle of bucket i of width w, the last one cut at the
+// run's end.
+func bucketMid(i int, w, end float64) float64 {
+	lo := float64(i) * w
+	hi := min(lo+w, end)
+	if hi <= lo {
+		return lo
 	}
-	raw := v / 5
-	mag := math.Pow(10, math.Floor(math.Log10(raw)))
-	switch r := raw / mag; {
-	case r <= 1:
-		step = mag
-	case r <= 2:
-		step = 2 * mag
-	case r <= 5:
-		step = 5 * mag
-	default:
-		step = 10 * mag
-	}
-	return math.Ceil(v/step) * step, step
+	return (lo + hi) / 2
 }
 
-// trimFloat prints v with up to 3 decimals and no trailing zeros.
-func trimFloat(v float64) string {
-	s := fmt.Sprintf("%.3f", v)
-	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
-	if s == "-0" {
-		return "0"
+// quantileCurve is a percentile of each bucket's histogram over time.
+func quantileCurve(name, color string, dashed bool, hs []*hdrhistogram.Histogram, q, w, end float64) curve {
+	c := curve{Name: name, Color: color, Dashed: dashed}
+	for i, h := range hs {
+		y := math.NaN()
+		if h.TotalCount() > 0 {
+			y = float64(h.ValueAtQuantile(q))
+		}
+		c.Pts = append(c.Pts, pt{bucketMid(i, w, end), y})
 	}
-	return s
+	return c
+}
+
+// yRange is the smallest and largest finite Y of the curves (1, 1 when
+// there is none).
+func yRange(cs []curve) (lo, hi float64) {
+	lo, hi = math.Inf(1), math.Inf(-1)
+	for _, c := range cs {
+		for _, p := range c.Pts {
+			if !math.IsNaN(p.Y) {
+				lo, hi = min(lo, p.Y), max(hi, p.Y)
+			}
+		}
+	}
+	if math.IsInf(lo, 1) {
+		return 1, 1
+	}
+	return lo, hi
+}
+
+// nonEmpty reports whether any histogram holds a value.
+func nonEmpty(hs []*hdrhistogram.Histogram) bool {
+	for _, h := range hs {
+		if h.TotalCount() > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// latencyOverTime draws the p99 of every phase over time on a log axis,
+// then per phase p50/p95/p99 from the scheduled start and the service
+// p99, then the scheduler lag.
+func latencyOverTime(d *Data) (all template.HTML, per []plot, lag template.HTML) {
+	end := d.Summary.Duration
+	markers := int(math.Ceil(end/d.Width)) <= 30
+	var p99s []curve
+	for p := range metrics.NumPhases {
+		hs := d.ScheduledOverTime[p]
+		if !nonEmpty(hs) {
+			continue
+		}
+		p99s = append(p99s, quantileCurve(p.String(), phaseColor(p), false, hs, 99, d.Width, end))
+		cs := []curve{
+			quantileCurve("p50", "#16a34a", false, hs, 50, d.Width, end),
+			quantileCurve("p95", "#d97706", false, hs, 95, d.Width, end),
+			quantileCurve("p99", "#dc2626", false, hs, 99, d.Width, end),
+		}
+		if sv := d.ServiceOverTime[p]; p != metrics.PhaseEnd && nonEmpty(sv) {
+			cs = append(cs, quantileCurve("service p99", "#7c3aed", true, sv, 99, d.Width, end))
+		}
+		lo, hi := yRange(cs)
+		per = append(per, plot{Name: p.String(), SVG: chart{W: 560, H: 260, X: timeAxis(end), Y: durationAxis(lo, hi, false),
+			Curves: cs, Markers: markers}.svg()})
+	}
+	if len(p99s) > 0 {
+		lo, hi := yRange(p99s)
+		all = chart{W: 1120, H: 400, X: timeAxis(end), Y: durationAxis(lo, hi, true), XLabel: "time since the start",
+			YLabel: "p99 (log scale)", Curves: p99s, Markers: markers}.svg()
+	}
+	if nonEmpty(d.LagOverTime) {
+		cs := []curve{
+			quantileCurve("max", "#9ca3af", true, d.LagOverTime, 100, d.Width, end),
+			quantileCurve("p50", "#16a34a", false, d.LagOverTime, 50, d.Width, end),
+			quantileCurve("p99", "#dc2626", false, d.LagOverTime, 99, d.Width, end),
+		}
+		lo, hi := yRange(cs)
+		lag = chart{W: 1120, H: 240, X: timeAxis(end), Y: durationAxis(lo, hi, false), YLabel: "scheduler lag", Curves: cs, Markers: markers}.svg()
+	}
+	return all, per, lag
+}
+
+// failuresOverTime stacks the failed calls per bucket by phase/reason
+// (the most frequent reasons, the rest as "other"); empty when no call
+// failed or calls.jsonl is absent.
+func failuresOverTime(d *Data) template.HTML {
+	c := d.Calls
+	if c == nil || len(c.Reasons) == 0 {
+		return ""
+	}
+	end := d.Summary.Duration
+	keys := c.Reasons
+	other := len(keys) > maxReasons
+	if other {
+		keys = keys[:maxReasons-1]
+	}
+	var cs []curve
+	var hi float64
+	for ki, k := range keys {
+		cv := curve{Name: k, Color: categoryColor(ki), Bars: true, Width: d.Width}
+		for i, b := range c.Buckets {
+			cv.Pts = append(cv.Pts, pt{float64(i) * d.Width, float64(b.Failures[k])})
+		}
+		cs = append(cs, cv)
+	}
+	if other {
+		cv := curve{Name: "other", Color: categoryColor(maxReasons), Bars: true, Width: d.Width}
+		for i, b := range c.Buckets {
+			n := 0
+			for k, v := range b.Failures {
+				if !containsString(keys, k) {
+					n += v
+				}
+			}
+			cv.Pts = append(cv.Pts, pt{float64(i) * d.Width, float64(n)})
+		}
+		cs = append(cs, cv)
+	}
+	for i := range c.Buckets {
+		var sum float64
+		for _, cv := range cs {
+			sum += cv.Pts[i].Y
+		}
+		hi = max(hi, sum)
+	}
+	return chart{W: 1120, H: 260, X: timeAxis(end), Y: linearAxis(max(hi, 1), fmtCount),
+		YLabel: "failed calls per " + fmtAxisSeconds(d.Width), Curves: cs}.svg()
+}
+
+// containsString reports whether ss holds s.
+func containsString(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// mediaOverTime draws, from the calls that ended in each bucket, the
+// downlink loss, jitter and RTT percentiles and the MOS estimate.
+func mediaOverTime(d *Data) []plot {
+	c := d.Calls
+	if c == nil {
+		return nil
+	}
+	end := d.Summary.Duration
+	markers := int(math.Ceil(end/d.Width)) <= 30
+	mk := func(name, color string, dashed bool, f func(b CallBucket) float64) curve {
+		cv := curve{Name: name, Color: color, Dashed: dashed}
+		for i, b := range c.Buckets {
+			cv.Pts = append(cv.Pts, pt{bucketMid(i, d.Width, end), f(b)})
+		}
+		return cv
+	}
+	var out []plot
+	loss := mk("downlink loss", "#dc2626", false, func(b CallBucket) float64 {
+		if n := b.PacketsReceived + b.PacketsLost; n > 0 {
+			return 100 * float64(b.PacketsLost) / float64(n)
+		}
+		return math.NaN()
+	})
+	if _, hi := yRange([]curve{loss}); !allNaN(loss) {
+		out = append(out, plot{"Downlink loss", chart{W: 560, H: 240, X: timeAxis(end),
+			Y: linearAxis(max(hi, 0.1), func(v float64) string { return trimFloat(v) + "%" }), Curves: []curve{loss}, Markers: markers}.svg()})
+	}
+	jr := []curve{
+		mk("jitter p50", "#0891b2", false, func(b CallBucket) float64 { return quantile(b.Jitter, 0.5) }),
+		mk("jitter p99", "#0891b2", true, func(b CallBucket) float64 { return quantile(b.Jitter, 0.99) }),
+		mk("RTT p50", "#b45309", false, func(b CallBucket) float64 { return quantile(b.RTT, 0.5) }),
+		mk("RTT p99", "#b45309", true, func(b CallBucket) float64 { return quantile(b.RTT, 0.99) }),
+	}
+	if lo, hi := yRange(jr); !allNaN(jr...) {
+		out = append(out, plot{"Jitter and RTT (per call)", chart{W: 560, H: 240, X: timeAxis(end), Y: durationAxis(lo, hi, false),
+			Curves: jr, Markers: markers}.svg()})
+	}
+	mos := []curve{
+		mk("MOS min", "#dc2626", true, func(b CallBucket) float64 { return quantile(b.MOS, 0) }),
+		mk("MOS avg", "#16a34a", false, func(b CallBucket) float64 { return mean(b.MOS) }),
+	}
+	if !allNaN(mos...) {
+		ya := axis{lo: 1, hi: 5, ticks: []float64{1, 2, 3, 4, 5}, format: trimFloat}
+		out = append(out, plot{"MOS estimate (E-model)", chart{W: 560, H: 240, X: timeAxis(end), Y: ya, Curves: mos, Markers: markers}.svg()})
+	}
+	ended := mk("calls ended", "#1f6feb", false, func(b CallBucket) float64 { return float64(b.Ended) })
+	if _, hi := yRange([]curve{ended}); !allNaN(ended) {
+		out = append(out, plot{"Calls ended per " + fmtAxisSeconds(d.Width), chart{W: 560, H: 240, X: timeAxis(end),
+			Y: linearAxis(max(hi, 1), fmtCount), Curves: []curve{ended}, Markers: markers}.svg()})
+	}
+	return out
+}
+
+// allNaN reports whether no curve has a finite point.
+func allNaN(cs ...curve) bool {
+	for _, c := range cs {
+		for _, p := range c.Pts {
+			if !math.IsNaN(p.Y) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // timelineCharts draws the per-second rates (target, started, succeeded,
-// failed and dropped) and the calls in progress.
+// failed and dropped) and the calls in progress, over an axis that ends
+// with the run. The last second is usually partial: its counts are scaled
+// to a rate over the part the run covered (dropped when under a quarter
+// second, where the scaling would amplify noise).
 func timelineCharts(tl []metrics.TimelineBucket, duration float64) (rate, load template.HTML) {
-	// The last bucket is usually a partial second; drawn as a full one
-	// it would show a false drop.
-	if len(tl) > 1 && float64(len(tl)) > duration {
+	width := func(i int) float64 { return min(1, duration-float64(i)) }
+	for len(tl) > 1 && width(len(tl)-1) < 0.25 {
 		tl = tl[:len(tl)-1]
 	}
 	if len(tl) == 0 {
 		return "", ""
 	}
-	n := len(tl)
-	get := func(f func(b metrics.TimelineBucket) float64) []float64 {
-		out := make([]float64, n)
+	end := max(duration, float64(len(tl)-1)+width(len(tl)-1))
+	get := func(name, color string, dashed, bars, perSecond bool, f func(b metrics.TimelineBucket) float64) curve {
+		c := curve{Name: name, Color: color, Dashed: dashed, Bars: bars, Width: 1}
 		for i, b := range tl {
-			out[i] = f(b)
+			w := max(width(i), 0.25)
+			x, y := float64(i)+w/2, f(b)
+			if bars {
+				x = float64(i)
+			}
+			if perSecond {
+				y /= w
+			}
+			c.Pts = append(c.Pts, pt{x, y})
 		}
-		return out
+		return c
 	}
-	rate = lineChart(1120, 320, "calls/s", []line{
-		{"target rate", "#6b7280", true, false, get(func(b metrics.TimelineBucket) float64 { return b.TargetRate })},
-		{"started", "#1f6feb", false, false, get(func(b metrics.TimelineBucket) float64 { return float64(b.Started) })},
-		{"succeeded", "#16a34a", false, false, get(func(b metrics.TimelineBucket) float64 { return float64(b.Succeeded) })},
-		{"failed", "#dc2626", false, true, get(func(b metrics.TimelineBucket) float64 { return float64(b.Failed) })},
-		{"dropped", "#9333ea", false, true, get(func(b metrics.TimelineBucket) float64 { return float64(b.Dropped) })},
-	})
-	load = lineChart(1120, 240, "calls", []line{
-		{"in progress", "#0e7490", false, false, get(func(b metrics.TimelineBucket) float64 { return float64(b.InProgress) })},
-	})
+	rates := []curve{
+		get("failed", "#dc2626", false, true, true, func(b metrics.TimelineBucket) float64 { return float64(b.Failed) }),
+		get("dropped", "#9333ea", false, true, true, func(b metrics.TimelineBucket) float64 { return float64(b.Dropped) }),
+		get("target rate", "#6b7280", true, false, false, func(b metrics.TimelineBucket) float64 { return b.TargetRate }),
+		get("started", "#1f6feb", false, false, true, func(b metrics.TimelineBucket) float64 { return float64(b.Started) }),
+		get("succeeded", "#16a34a", false, false, true, func(b metrics.TimelineBucket) float64 { return float64(b.Succeeded) }),
+	}
+	_, hi := yRange(rates)
+	for i := range tl {
+		hi = max(hi, rates[0].Pts[i].Y+rates[1].Pts[i].Y)
+	}
+	markers := len(tl) <= 30
+	rate = chart{W: 1120, H: 300, X: timeAxis(end), Y: linearAxis(max(hi, 1), fmtCount), YLabel: "calls/s", Curves: rates, Markers: markers}.svg()
+	prog := []curve{get("in progress", "#0e7490", false, false, false, func(b metrics.TimelineBucket) float64 { return float64(b.InProgress) })}
+	_, hi = yRange(prog)
+	load = chart{W: 1120, H: 220, X: timeAxis(end), Y: linearAxis(max(hi, 1), fmtCount), YLabel: "calls", Curves: prog, Markers: markers}.svg()
 	return rate, load
 }
 
-// line is one timeline series; Bars draws it as bars.
-type line struct {
-	Name   string
-	Color  string
-	Dashed bool
-	Bars   bool
-	V      []float64
-}
-
-// lineChart draws series over seconds.
-func lineChart(w, h int, yLabel string, ls []line) template.HTML {
-	const ml, mr, mt, mb = 70, 36, 16, 58
-	pw, ph := float64(w-ml-mr), float64(h-mt-mb)
-	n := len(ls[0].V)
-	var maxV float64
-	for _, l := range ls {
-		for _, v := range l.V {
-			maxV = max(maxV, v)
-		}
-	}
-	top, step := niceAxis(max(maxV, 1))
-	xTop, xStep := niceAxis(float64(max(n, 1)))
-	x := func(sec float64) float64 { return ml + pw*sec/xTop }
-	y := func(v float64) float64 { return mt + ph*(1-v/top) }
-	var b strings.Builder
-	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" font-family="sans-serif" font-size="12">`, w, h, w, h)
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="#fff" stroke="#ccc"/>`, ml, mt, pw, ph)
-	for v := 0.0; v <= top+step/2; v += step {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/>`, ml, ml+pw, y(v), y(v))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, ml-6, y(v), trimFloat(v))
-	}
-	for s := 0.0; s <= xTop+xStep/2; s += xStep {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(s), mt+ph+16, trimFloat(s)+"s")
-	}
-	fmt.Fprintf(&b, `<text x="14" y="%.1f" transform="rotate(-90 14 %.1f)" text-anchor="middle" fill="#444">%s</text>`, mt+ph/2, mt+ph/2, yLabel)
-	bw := max(pw/xTop*0.8/2, 0.5)
-	bi := 0
-	for _, l := range ls {
-		if l.Bars {
-			for i, v := range l.V {
-				if v > 0 {
-					fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`, x(float64(i))+float64(bi)*bw, y(v), bw, y(0)-y(v), l.Color)
-				}
-			}
-			bi++
-			continue
-		}
-		var pts strings.Builder
-		for i, v := range l.V {
-			fmt.Fprintf(&pts, "%.1f,%.1f ", x(float64(i)+0.5), y(v))
-		}
-		dash := ""
-		if l.Dashed {
-			dash = ` stroke-dasharray="6,4"`
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`, l.Color, dash, strings.TrimSpace(pts.String()))
-	}
-	lx := float64(ml)
-	for _, l := range ls {
-		if l.Bars {
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="14" height="10" fill="%s"/>`, lx+4, h-13, l.Color)
-		} else {
-			dash := ""
-			if l.Dashed {
-				dash = ` stroke-dasharray="6,4"`
-			}
-			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="%s" stroke-width="3"%s/>`, lx, lx+22, h-8, h-8, l.Color, dash)
-		}
-		fmt.Fprintf(&b, `<text x="%.1f" y="%d" dominant-baseline="middle">%s</text>`, lx+27, h-8, template.HTMLEscapeString(l.Name))
-		lx += 40 + 7*float64(len(l.Name))
-	}
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // built from numbers and escaped labels
-}
-
-// pageTemplate is the whole report page.
-const pageTemplate = `<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{.Title}}</title>
-<style>
-body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#111;background:#fafafa;max-width:1160px}
+// styles is the pages' CSS.
+const styles = `body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px;color:#111;background:#fafafa;max-width:1160px}
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #ddd;padding-bottom:4px}
 .meta{color:#555;font-size:13px}
 .verdict{padding:10px 14px;border-radius:6px;margin:14px 0;font-weight:600}
@@ -498,57 +540,75 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bott
 .verdict ul{margin:6px 0 0;font-weight:normal}.notes{color:#555;font-size:13px}
 .cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
 .card b{display:block;font-size:20px}.card span{color:#555;font-size:12px}
-table{border-collapse:collapse;background:#fff;font-size:13px}th,td{border:1px solid #ddd;padding:4px 10px;text-align:right}
+table{border-collapse:collapse;background:#fff;font-size:13px;font-variant-numeric:tabular-nums}th,td{border:1px solid #ddd;padding:4px 10px;text-align:right}
 th{background:#f3f4f6}td.l,th.l{text-align:left}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}.plot{background:#fff;border:1px solid #ddd;border-radius:6px;padding:6px}
 .plot h3{font-size:14px;margin:2px 6px 4px}svg{max-width:100%;height:auto}
 .ok{color:#15803d;font-weight:600}.fail{color:#b91c1c;font-weight:600}
-</style></head><body>
+.better{color:#15803d;background:#f0fdf4}.worse{color:#b91c1c;background:#fef2f2}.same{color:#6b7280}
+.hint{color:#555;font-size:13px;margin:4px 0 8px}
+`
+
+// pageTemplate is the whole report page.
+const pageTemplate = `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+<style>` + styles + `</style></head><body>
 <h1>{{.Title}}</h1>
 <div class="meta">started {{.S.Start.UTC.Format "2006-01-02 15:04:05 MST"}} · duration {{dur .S.Duration}} · schema {{.S.Schema}}{{range $k, $v := .S.Labels}} · {{$k}}={{$v}}{{end}}</div>
 <div class="verdict {{if .S.Valid}}valid{{else}}invalid{{end}}">{{.Verdict}}{{if .S.InvalidReasons}}<ul>{{range .S.InvalidReasons}}<li>{{.}}</li>{{end}}</ul>{{end}}</div>
 {{if .S.Notes}}<div class="notes">{{range .S.Notes}}<div>note: {{.}}</div>{{end}}</div>{{end}}
 
-<h2>Calls</h2>
+<h2 id="calls">Calls</h2>
 <div class="cards">
-<div class="card"><b>{{rate .S.Rate.Achieved}}</b><span>achieved calls/s</span></div>
-<div class="card"><b>{{rate .S.Rate.TargetMean}}</b><span>target calls/s (mean)</span></div>
-<div class="card"><b>{{.S.Calls.Attempted}}</b><span>attempted</span></div>
-<div class="card"><b>{{.S.Calls.Succeeded}}</b><span>succeeded</span></div>
-<div class="card"><b>{{.S.Calls.Failed}}</b><span>failed</span></div>
-<div class="card"><b>{{.S.Calls.Aborted}}</b><span>aborted</span></div>
-<div class="card"><b>{{.S.Calls.Dropped}}</b><span>dropped (cap full)</span></div>
-{{with .S.CPU}}<div class="card"><b>{{pct .Utilization}}</b><span>generator CPU of {{.CPUs}} (peak {{pct .Peak}})</span></div>{{end}}
-</div>
+{{range .Cards}}<div class="card"><b>{{.Value}}</b><span>{{.Label}}</span></div>
+{{end}}</div>
 
-<h2>Timeline</h2>
-<div class="plot"><h3>Rate per second</h3>{{.RateChart}}</div>
-<div class="plot" style="margin-top:12px"><h3>Calls in progress</h3>{{.LoadChart}}</div>
+<h2 id="timeline">Timeline</h2>
+{{if .RateChart}}<div class="plot"><h3>Rate per second</h3>{{.RateChart}}</div>
+<div class="plot" style="margin-top:12px"><h3>Calls in progress</h3>{{.LoadChart}}</div>{{else}}<p>No timeline.</p>{{end}}
 
-<h2>Latency by percentile</h2>
+<h2 id="latency-over-time">Latency over time</h2>
+<p class="hint">From the HdrHistogram interval logs, in buckets of {{.Width}}; each point is the bucket's percentile.</p>
+{{if .P99Chart}}<div class="plot"><h3>p99 of every phase</h3>{{.P99Chart}}</div>
+<div class="grid" style="margin-top:12px">
+{{range .PhaseTime}}<div class="plot"><h3>{{.Name}}</h3>{{.SVG}}</div>
+{{end}}</div>{{else}}<p>No phase was measured.</p>{{end}}
+{{if .LagChart}}<div class="plot" style="margin-top:12px"><h3>Scheduler lag</h3>{{.LagChart}}</div>{{end}}
+
+<h2 id="failures-over-time">Failures over time</h2>
+{{if .FailChart}}<div class="plot"><h3>Failed calls by phase/reason</h3>{{.FailChart}}</div>{{else}}<p>No call failed{{if not .S.Failures}}.{{else}} (no calls.jsonl to place the failures in time).{{end}}</p>{{end}}
+
+<h2 id="media-over-time">Media over time</h2>
+{{if .MediaTime}}<p class="hint">Per call, placed at the call's end.</p><div class="grid">
+{{range .MediaTime}}<div class="plot"><h3>{{.Name}}</h3>{{.SVG}}</div>
+{{end}}</div>{{else}}<p>No calls.jsonl or no call reported media.</p>{{end}}
+
+<h2 id="percentiles">Latency by percentile</h2>
 {{if .Overview}}<div class="plot"><h3>All phases, from the scheduled start</h3>{{.Overview}}</div>{{else}}<p>No phase was measured.</p>{{end}}
 <div class="grid" style="margin-top:12px">
 {{range .Phases}}<div class="plot"><h3>{{.Name}}</h3>{{.SVG}}</div>
 {{end}}</div>
 
-<h2>Phase times</h2>
+<h2 id="phase-times">Phase times</h2>
 <table><tr><th class="l">phase</th><th class="l">timing</th><th>count</th><th>min</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th></tr>
 {{range .PhaseRows}}<tr><td class="l">{{if .First}}{{.Phase}}{{end}}</td><td class="l">{{.Timing}}</td><td>{{.Count}}</td><td>{{.Min}}</td><td>{{.P50}}</td><td>{{.P90}}</td><td>{{.P99}}</td><td>{{.P999}}</td><td>{{.P9999}}</td><td>{{.Max}}</td></tr>
-{{end}}<tr><td class="l">scheduler lag</td><td class="l"></td><td>{{.S.Lag.Count}}</td><td colspan="8" class="l">{{.Lag}}</td></tr>
+{{end}}<tr><td class="l">scheduler lag</td><td class="l"></td><td>{{.S.Lag.Count}}</td><td colspan="7" class="l">{{.Lag}}</td></tr>
 </table>
 
-<h2>Failures</h2>
+<h2 id="failures">Failures</h2>
 {{if .Failures}}<table><tr><th class="l">phase</th><th class="l">reason</th><th>calls</th><th>of finished</th></tr>
 {{range .Failures}}<tr><td class="l">{{.Phase}}</td><td class="l">{{.Reason}}</td><td>{{.Count}}</td><td>{{.Share}}</td></tr>
 {{end}}</table>{{else}}<p>No call failed.</p>{{end}}
 
-<h2>Media</h2>
+<h2 id="media">Media</h2>
 {{if .MediaRows}}<table>{{range .MediaRows}}<tr><td class="l">{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</table>{{else}}<p>No call reported media.</p>{{end}}
 
-{{if .Thresholds}}<h2>Thresholds</h2>
+{{if .Thresholds}}<h2 id="thresholds">Thresholds</h2>
 <table><tr><th class="l">metric</th><th class="l">expression</th><th>measured</th><th class="l">result</th></tr>
 {{range .Thresholds}}<tr><td class="l">{{.Metric}}</td><td class="l">{{.Expr}}</td><td>{{.MeasuredText}}</td><td class="l">{{if .OK}}<span class="ok">ok</span>{{else}}<span class="fail">FAILED</span>{{end}}</td></tr>
 {{end}}</table>{{end}}
-<p class="meta">Generated by loadgen from {{.S.Schema}} and the HdrHistogram interval logs; snapshot taken {{.Generated}}.</p>
+<p class="meta">Generated by loadgen from {{.S.Schema}}, the HdrHistogram interval logs and calls.jsonl; snapshot taken {{.Generated}}.</p>
 </body></html>
 `

@@ -146,15 +146,26 @@ func TestWrite(t *testing.T) {
 	for _, want := range []string{
 		"<title>loadgen report: sample</title>", "VALID", "ice_failed", "99.9%", "<polyline",
 		"Rate per second", "Calls in progress", "p(99) &lt; 1s", "target rate", "from scheduled start", "service time",
+		`id="latency-over-time"`, "p99 of every phase", "service p99", "Scheduler lag",
+		`id="failures-over-time"`, "ice/ice_failed", `id="media-over-time"`, "Downlink loss", "Jitter and RTT", "MOS estimate",
+		"1m30s", // the time axis ends with the run (90 s)
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
-	if got := strings.Count(html, "<svg"); got != 3+int(metrics.NumPhases) {
-		t.Errorf("%d svg plots, want %d", got, 3+int(metrics.NumPhases))
+	// Timeline (2), p99 overview, one per phase over time, lag, failures,
+	// media (4), percentile overview and one per phase.
+	if got, want := strings.Count(html, "<svg"), 2+1+int(metrics.NumPhases)+1+1+4+1+int(metrics.NumPhases); got != want {
+		t.Errorf("%d svg plots, want %d", got, want)
 	}
-	// Self-contained: no script, no external resource.
+	checkSelfContained(t, html)
+}
+
+// checkSelfContained fails when a page has a script, fetches anything or
+// has non-finite coordinates.
+func checkSelfContained(t *testing.T, html string) {
+	t.Helper()
 	for _, bad := range []string{"<script", "src=", "href=", "@import", "url("} {
 		if strings.Contains(html, bad) {
 			t.Errorf("report contains %q", bad)
@@ -206,17 +217,5 @@ func TestEmptyRun(t *testing.T) {
 	}
 	if !strings.Contains(string(b), "No phase was measured") || strings.Contains(string(b), "NaN") {
 		t.Errorf("empty report:\n%s", b)
-	}
-}
-
-func TestNiceAxis(t *testing.T) {
-	tests := []struct{ v, top, step float64 }{
-		{1, 1, 0.2}, {7, 8, 2}, {10, 10, 2}, {95, 100, 20}, {1234, 1500, 500}, {0, 1, 0.25},
-	}
-	for _, tc := range tests {
-		top, step := niceAxis(tc.v)
-		if top != tc.top || step != tc.step {
-			t.Errorf("niceAxis(%v) = %v, %v; want %v, %v", tc.v, top, step, tc.top, tc.step)
-		}
 	}
 }
