@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -205,9 +206,47 @@ thresholds:
   failures: ["count == 0"]
 `)
 	out := t.TempDir()
+	junit, md := filepath.Join(out, "junit.xml"), filepath.Join(out, "summary.md")
 	e, stdout, stderr := testEnv(nil)
-	if code := runScenarioFile(t, e, "--out", out, path); code != exitThresholds {
+	if code := runScenarioFile(t, e, path, "--out", out, "--junit", junit, "--summary-md", md); code != exitThresholds {
 		t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, exitThresholds, stdout, stderr)
+	}
+	// The JUnit file: a case per threshold and one for validity; the
+	// crossed threshold is the one failure, with its measured value.
+	data, err := os.ReadFile(junit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		Suites []struct {
+			Cases []struct {
+				Name    string `xml:"name,attr"`
+				Failure *struct {
+					Message string `xml:"message,attr"`
+				} `xml:"failure"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(data, &suites); err != nil {
+		t.Fatalf("junit.xml does not parse: %v\n%s", err, data)
+	}
+	cases, failures := 0, 0
+	for _, s := range suites.Suites {
+		for _, c := range s.Cases {
+			cases++
+			if c.Failure != nil {
+				failures++
+				if !strings.Contains(c.Failure.Message, "p(99) < 1ms") || !strings.Contains(c.Failure.Message, "measured") {
+					t.Errorf("failure message %q", c.Failure.Message)
+				}
+			}
+		}
+	}
+	if cases != 3 || failures != 1 {
+		t.Errorf("junit.xml has %d cases and %d failures, want 3 (2 thresholds + validity) and 1\n%s", cases, failures, data)
+	}
+	if md, err := os.ReadFile(md); err != nil || !strings.Contains(string(md), "❌") {
+		t.Errorf("summary.md = %q, %v: want the crossed threshold marked", md, err)
 	}
 	if !regexp.MustCompile(`thresholds crossed: connect: p\(99\) < 1ms: measured [0-9.]+ms: FAILED`).MatchString(stderr.String()) {
 		t.Errorf("stderr does not list the crossed threshold with its value:\n%s", stderr)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path/filepath"
 
 	"github.com/loadgen/loadgen/internal/metrics/report"
 	"github.com/loadgen/loadgen/internal/run"
@@ -71,20 +72,34 @@ func printScenarioErrors(e *env, err error) {
 func reportCommand() command {
 	return command{
 		summary: "write a self-contained HTML report of a run's results",
-		usage: "loadgen report DIR\n\n" +
-			"Reads summary.json and the .hlog files that 'loadgen run --out DIR' wrote and\n" +
-			"writes DIR/report.html: percentile plots per phase, the rate and in-progress\n" +
-			"timeline, failures and thresholds. Opens offline; no network needed.",
+		usage: "loadgen report DIR\n       loadgen report [--out FILE] BASELINE_DIR CANDIDATE_DIR\n\n" +
+			"Reads summary.json, the .hlog files and calls.jsonl that 'loadgen run --out DIR'\n" +
+			"(or 'loadgen merge --out DIR') wrote and writes DIR/report.html: latency over time\n" +
+			"per phase, percentiles, the rate and in-progress timeline, failures and media over\n" +
+			"time, thresholds. With two directories, compares them side by side (baseline\n" +
+			"against candidate) in CANDIDATE_DIR/compare.html. Opens offline; no network needed.",
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
+			out := fs.String("out", "", "with two directories: where to write the comparison (default CANDIDATE_DIR/compare.html)")
 			return func(_ context.Context, e *env, args []string) error {
-				if len(args) != 1 {
-					return usageErrorf("want exactly one results directory")
+				switch len(args) {
+				case 1:
+					path, err := report.Write(args[0])
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "report written to %s\n", path)
+				case 2:
+					path := *out
+					if path == "" {
+						path = filepath.Join(args[1], report.CompareFileName)
+					}
+					if err := report.WriteCompare(path, args[0], args[1]); err != nil {
+						return err
+					}
+					fmt.Fprintf(e.stdout, "comparison written to %s\n", path)
+				default:
+					return usageErrorf("want one results directory, or two to compare")
 				}
-				path, err := report.Write(args[0])
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.stdout, "report written to %s\n", path)
 				return nil
 			}
 		},

@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/cpu"
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/ciout"
 	"github.com/loadgen/loadgen/internal/metrics/results"
 	"github.com/loadgen/loadgen/internal/metrics/summary"
 	"github.com/loadgen/loadgen/internal/metrics/threshold"
@@ -263,7 +266,39 @@ func (o *output) report() (*Result, error) {
 
 // writeCIFiles writes the JUnit and Markdown files when asked for.
 func (o *output) writeCIFiles(snap *metrics.Snapshot, res *Result) error {
-	_ = snap
-	_ = res
+	opts := ciout.Options{
+		Title: o.r.s.Name, RunID: o.r.o.RunID, Version: o.r.o.Version, Labels: o.labels(),
+		Thresholds: res.Thresholds, Validity: res.Verdict, CPU: o.usage(),
+	}
+	var errs []error
+	for _, f := range []struct {
+		path  string
+		write func(io.Writer, *metrics.Snapshot, ciout.Options) error
+	}{{o.r.o.JUnit, ciout.WriteJUnit}, {o.r.o.SummaryMarkdown, ciout.WriteMarkdown}} {
+		if f.path == "" {
+			continue
+		}
+		if err := writeFile(f.path, func(w io.Writer) error { return f.write(w, snap, opts) }); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// writeFile creates path and writes it with write, reporting a failed
+// close too.
+func writeFile(path string, write func(io.Writer) error) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("write %s: %w", path, cerr)
+		}
+	}()
+	if err := write(f); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
 	return nil
 }
