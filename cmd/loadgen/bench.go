@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -62,9 +60,9 @@ func benchCommand() command {
 			fs.StringVar(&f.jsonPath, "json", "", `write the JSON result here (default bench/results/<date>-<host>[-quick].json; "none": do not write)`)
 			fs.StringVar(&f.loadgen, "loadgen", "", "loadgen binary to run as gateway and generator (default: this executable)")
 			fs.StringVar(&f.modes, "modes", "lean,pion-defaults", "passes to run, in order: lean, pion-defaults")
-			fs.StringVar(&f.setupRates, "setup-rates", joinFloats(d.SetupRates), "setup ladder rates, calls/s, ascending ('' skips it) [quick: "+joinFloats(q.SetupRates)+"]")
-			fs.StringVar(&f.audio, "audio-calls", joinInts(d.AudioLevels), "steady audio ladder, concurrent calls, ascending ('' skips it) [quick: "+joinInts(q.AudioLevels)+"]")
-			fs.StringVar(&f.video, "video-calls", joinInts(d.VideoLevels), "steady audio+video ladder, concurrent calls, ascending ('' skips it) [quick: "+joinInts(q.VideoLevels)+"]")
+			fs.StringVar(&f.setupRates, "setup-rates", bench.JoinFloats(d.SetupRates), "setup ladder rates, calls/s, ascending ('' skips it) [quick: "+bench.JoinFloats(q.SetupRates)+"]")
+			fs.StringVar(&f.audio, "audio-calls", bench.JoinInts(d.AudioLevels), "steady audio ladder, concurrent calls, ascending ('' skips it) [quick: "+bench.JoinInts(q.AudioLevels)+"]")
+			fs.StringVar(&f.video, "video-calls", bench.JoinInts(d.VideoLevels), "steady audio+video ladder, concurrent calls, ascending ('' skips it) [quick: "+bench.JoinInts(q.VideoLevels)+"]")
 			fs.DurationVar(&f.setupDur, "setup-duration", d.SetupDuration, "how long each setup rate is offered [quick: "+q.SetupDuration.String()+"]")
 			fs.DurationVar(&f.setupHold, "setup-hold", d.SetupHold, "setup calls' hold once media flows")
 			fs.DurationVar(&f.window, "window", d.Window, "steady window every call must stay up for [quick: "+q.Window.String()+"]")
@@ -114,17 +112,17 @@ func (f *benchFlags) options(set map[string]bool) (bench.Options, error) {
 		}
 	}
 	if set["setup-rates"] {
-		v, err := parseFloats(f.setupRates)
+		v, err := bench.ParseFloats(f.setupRates)
 		errs = append(errs, err)
 		o.SetupRates = v
 	}
 	if set["audio-calls"] {
-		v, err := parseInts(f.audio)
+		v, err := bench.ParseInts(f.audio)
 		errs = append(errs, err)
 		o.AudioLevels = v
 	}
 	if set["video-calls"] {
-		v, err := parseInts(f.video)
+		v, err := bench.ParseInts(f.video)
 		errs = append(errs, err)
 		o.VideoLevels = v
 	}
@@ -209,9 +207,9 @@ func runBench(ctx context.Context, e *env, o bench.Options, f benchFlags, cmdlin
 	}
 	if path := f.jsonPath; path != "none" {
 		if path == "" {
-			path = defaultBenchJSON(res.Machine.Date, res.Machine.Host, f.quick)
+			path = bench.DefaultJSONPath(res.Machine.Date, res.Machine.Host, f.quick)
 		}
-		if err := writeBenchJSON(path, res); err != nil {
+		if err := res.WriteJSONFile(path); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "results written to %s\n", path)
@@ -225,80 +223,4 @@ func runBench(ctx context.Context, e *env, o bench.Options, f benchFlags, cmdlin
 		}
 	}
 	return nil
-}
-
-// defaultBenchJSON is bench/results/<date>-<host>[-quick].json, with -2,
-// -3, ... when that file exists already.
-func defaultBenchJSON(date time.Time, host string, quick bool) string {
-	if host == "" {
-		host = "unknown"
-	}
-	base := date.UTC().Format("2006-01-02") + "-" + host
-	if quick {
-		base += "-quick"
-	}
-	path := filepath.Join("bench", "results", base+".json")
-	for i := 2; ; i++ {
-		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-			return path
-		}
-		path = filepath.Join("bench", "results", base+"-"+strconv.Itoa(i)+".json")
-	}
-}
-
-// writeBenchJSON writes res to path, creating its directory.
-func writeBenchJSON(path string, res *bench.Result) (retErr error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	out, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("write results: %w", err)
-	}
-	defer func() {
-		if err := out.Close(); err != nil && retErr == nil {
-			retErr = fmt.Errorf("write results: %w", err)
-		}
-	}()
-	return res.WriteJSON(out)
-}
-
-func joinFloats(v []float64) string {
-	s := make([]string, len(v))
-	for i, f := range v {
-		s[i] = strconv.FormatFloat(f, 'g', -1, 64)
-	}
-	return strings.Join(s, ",")
-}
-
-func joinInts(v []int) string {
-	s := make([]string, len(v))
-	for i, n := range v {
-		s[i] = strconv.Itoa(n)
-	}
-	return strings.Join(s, ",")
-}
-
-func parseFloats(s string) ([]float64, error) {
-	var out []float64
-	for _, p := range splitList(s) {
-		f, err := strconv.ParseFloat(p, 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad number %q", p)
-		}
-		out = append(out, f)
-	}
-	return out, nil
-}
-
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for _, p := range splitList(s) {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return nil, fmt.Errorf("bad count %q", p)
-		}
-		out = append(out, n)
-	}
-	return out, nil
 }
