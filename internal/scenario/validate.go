@@ -139,12 +139,16 @@ func hasTURN(ss []ICEServer) bool {
 	return false
 }
 
-// wsFromREST derives the websocket base from the REST base.
+// wsFromREST derives the websocket base from the REST base. URL schemes
+// are case-insensitive (RFC 3986 §3.1): "HTTP://h:1" gives "ws://h:1".
 func wsFromREST(rest string) string {
-	if r, ok := strings.CutPrefix(rest, "https://"); ok {
-		return "wss://" + r
+	if len(rest) >= len("https://") && strings.EqualFold(rest[:len("https://")], "https://") {
+		return "wss://" + rest[len("https://"):]
 	}
-	return "ws://" + strings.TrimPrefix(rest, "http://")
+	if len(rest) >= len("http://") && strings.EqualFold(rest[:len("http://")], "http://") {
+		rest = rest[len("http://"):]
+	}
+	return "ws://" + rest
 }
 
 func (v *validator) url(path, raw string, schemes ...string) {
