@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 )
@@ -86,8 +87,11 @@ func Parse(file string, data []byte) (*Scenario, error) {
 		return nil, Errors{&FieldError{File: file, Line: line, Msg: msg}}
 	}
 	if root.Kind == 0 || len(root.Content) == 0 {
-		return nil, Errors{&FieldError{File: file, Msg: "empty scenario"}}
+		return nil, Errors{&FieldError{File: file, Line: 1, Msg: "empty scenario"}}
 	}
+	// A problem with no line of its own (a required top-level field left
+	// out) points at the document's top mapping.
+	s.lines[""] = root.Content[0].Line
 	d.scenario(root.Content[0], s)
 	errs := d.errs
 	for _, e := range s.Validate() {
@@ -107,16 +111,18 @@ func Parse(file string, data []byte) (*Scenario, error) {
 }
 
 // yamlErr splits a yaml syntax error "yaml: line N: msg" into N and msg.
+// yaml.v3 leaves the line out for a problem on the first line, so a
+// message without one is on line 1.
 func yamlErr(err error) (int, string) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	rest, ok := strings.CutPrefix(msg, "line ")
 	if !ok {
-		return 0, msg
+		return 1, msg
 	}
 	num, text, ok := strings.Cut(rest, ": ")
 	n, perr := strconv.Atoi(num)
-	if !ok || perr != nil {
-		return 0, msg
+	if !ok || perr != nil || n <= 0 {
+		return 1, msg
 	}
 	return n, text
 }
@@ -167,7 +173,12 @@ type field struct {
 	decode func(n *yaml.Node, path string)
 }
 
+// join appends key to path. A key holding control characters (a line
+// break) is quoted, so that every message stays on one line.
 func join(path, key string) string {
+	if strings.ContainsFunc(key, unicode.IsControl) {
+		key = strconv.Quote(key)
+	}
 	if path == "" {
 		return key
 	}

@@ -30,7 +30,8 @@ func (v *validator) errorf(path, format string, a ...any) {
 	v.errs = append(v.errs, &FieldError{File: v.s.file, Line: v.s.line(path), Path: path, Msg: fmt.Sprintf(format, a...)})
 }
 
-// line finds the line of path, or of its closest ancestor that has one.
+// line finds the line of path, or of its closest ancestor that has one
+// (the document's top mapping, recorded as "", for a top-level field).
 func (s *Scenario) line(path string) int {
 	for p := path; p != ""; {
 		if l, ok := s.lines[p]; ok {
@@ -42,7 +43,7 @@ func (s *Scenario) line(path string) int {
 		}
 		p = p[:i]
 	}
-	return 0
+	return s.lines[""]
 }
 
 // has reports whether path was written in the file.
@@ -138,12 +139,16 @@ func hasTURN(ss []ICEServer) bool {
 	return false
 }
 
-// wsFromREST derives the websocket base from the REST base.
+// wsFromREST derives the websocket base from the REST base. URL schemes
+// are case-insensitive (RFC 3986 §3.1): "HTTP://h:1" gives "ws://h:1".
 func wsFromREST(rest string) string {
-	if r, ok := strings.CutPrefix(rest, "https://"); ok {
-		return "wss://" + r
+	if len(rest) >= len("https://") && strings.EqualFold(rest[:len("https://")], "https://") {
+		return "wss://" + rest[len("https://"):]
 	}
-	return "ws://" + strings.TrimPrefix(rest, "http://")
+	if len(rest) >= len("http://") && strings.EqualFold(rest[:len("http://")], "http://") {
+		rest = rest[len("http://"):]
+	}
+	return "ws://" + rest
 }
 
 func (v *validator) url(path, raw string, schemes ...string) {
@@ -271,9 +276,16 @@ func (v *validator) load() {
 			v.errorf("load.duration", "not used with load.stages (the run lasts as long as the stages add up to)")
 		}
 		peak := l.Rate
+		var total time.Duration
 		for i, st := range l.Stages {
 			p := index("load.stages", i)
 			v.positiveDur(p+".duration", st.Duration)
+			if st.Duration > 0 {
+				if total > math.MaxInt64-st.Duration {
+					v.errorf(p+".duration", "the stages add up to more than %s", time.Duration(math.MaxInt64))
+				}
+				total += min(st.Duration, math.MaxInt64-total)
+			}
 			if st.Target < 0 {
 				v.errorf(p+".target", "must be >= 0, got %g", st.Target)
 			}
@@ -431,7 +443,7 @@ func (v *validator) thresholds() {
 		t := &v.s.Thresholds[i]
 		n := seen[t.Metric]
 		seen[t.Metric] = n + 1
-		p := index("thresholds."+t.Metric, n)
+		p := index(join("thresholds", t.Metric), n)
 		line := t.Line
 		if line == 0 {
 			line = v.s.line(p)

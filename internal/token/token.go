@@ -182,16 +182,14 @@ func Decode(key, token string) (user string, ts time.Time, err error) {
 		if len(token) < macHexLen+IVLen+2*aes.BlockSize {
 			return "", time.Time{}, fmt.Errorf("%w: %d characters is too short for a CBC token", ErrMalformed, len(token))
 		}
-		gotMAC, err := hex.DecodeString(token[:macHexLen])
-		if err != nil {
+		gotMAC := token[:macHexLen]
+		if _, err := hex.DecodeString(gotMAC); err != nil {
 			return "", time.Time{}, fmt.Errorf("%w: MAC is not hex: %v", ErrMalformed, err)
 		}
+		// §13.4 compares the upper-case hex text, so a MAC whose case was
+		// changed is a tampered token too.
 		ivCt := token[macHexLen:]
-		wantMAC, err := hex.DecodeString(macHex(key, ivCt))
-		if err != nil {
-			return "", time.Time{}, fmt.Errorf("token: decode: %w", err)
-		}
-		if subtle.ConstantTimeCompare(gotMAC, wantMAC) != 1 {
+		if subtle.ConstantTimeCompare([]byte(gotMAC), []byte(macHex(key, ivCt))) != 1 {
 			return "", time.Time{}, ErrMAC
 		}
 		iv := ivCt[:IVLen]
@@ -245,13 +243,16 @@ func RandomIV() (string, error) {
 	return string(out), nil
 }
 
-// parseMillis parses a decimal millisecond timestamp of digits only.
+// parseMillis parses a decimal millisecond timestamp: digits with an
+// optional leading '-', the whole range Mint writes with
+// strconv.FormatInt (judging it is the caller's job).
 func parseMillis(s string) (int64, error) {
-	if s == "" || len(s) > 18 {
+	digits := strings.TrimPrefix(s, "-")
+	if digits == "" || len(digits) > 19 {
 		return 0, fmt.Errorf("%w: timestamp %q is not a millisecond count", ErrMalformed, s)
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
 			return 0, fmt.Errorf("%w: timestamp %q is not a millisecond count", ErrMalformed, s)
 		}
 	}
