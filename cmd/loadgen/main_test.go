@@ -497,3 +497,55 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 		t.Errorf("exit %d, calls %+v: want about 1e9 starts, all but a handful dropped\n%s", code, sf.Calls, stderr)
 	}
 }
+
+// TestRunMetricsLinger: with --metrics-linger, /metrics stays up after the
+// run with the final values: nothing in progress, the summary's counts.
+func TestRunMetricsLinger(t *testing.T) {
+	path := writeScenario(t, `
+name: linger
+load: {rate: 10, max_calls: 4}
+call: {hold: 200ms}
+gateway: {answer_delay: 10ms, ringing_delay: 5ms}
+`)
+	out := t.TempDir()
+	e, stdout, stderr := testEnv(nil)
+	interrupts := make(chan os.Signal, 1)
+	e.interrupts = interrupts
+	done := make(chan int, 1)
+	go func() {
+		done <- runScenarioFile(t, e, path, "--out", out, "--metrics-listen", "127.0.0.1:0", "--metrics-linger", "1m")
+	}()
+	// The summary is printed when the run is over; /metrics then lingers.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(stderr.String(), "--metrics-linger") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the run did not reach its linger:\n%s", stderr)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	url := regexp.MustCompile(`metrics on (http://[0-9.:]+/metrics)`).FindStringSubmatch(stderr.String())[1]
+	fams := scrape(t, url)
+	if v := gauge(fams, "loadgen_calls_in_progress"); v != 0 {
+		t.Errorf("final loadgen_calls_in_progress = %v, want 0", v)
+	}
+	var total float64
+	for _, m := range fams["loadgen_calls_total"].Metrics {
+		total += float64(m.Value)
+	}
+	sf := readSummary(t, out)
+	if want := sf.Calls.Succeeded + sf.Calls.Failed + sf.Calls.Aborted; total != float64(want) || want != 4 {
+		t.Errorf("final loadgen_calls_total = %v, summary.json %+v", total, sf.Calls)
+	}
+	if !strings.Contains(stdout.String(), "loadgen summary") {
+		t.Errorf("the summary was not printed before the linger")
+	}
+	interrupts <- os.Interrupt // ends the linger early
+	select {
+	case code := <-done:
+		if code != exitOK {
+			t.Errorf("exit %d after a linger ended by a signal, want 0 (the run itself was complete)\n%s", code, stderr)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the linger did not end on a signal")
+	}
+}

@@ -185,6 +185,9 @@ func (o *Options) defaults(s *scenario.Scenario) {
 	if o.MetricsListen == "" {
 		o.MetricsListen = s.Outputs.MetricsListen
 	}
+	if o.MetricsLinger == 0 {
+		o.MetricsLinger = s.Outputs.MetricsLinger
+	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 5 * time.Second
 		if o.Terminal {

@@ -403,6 +403,7 @@ func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
 			d.mapping(n, p, []field{
 				{"metrics_listen", d.str(&s.Outputs.MetricsListen)},
 				{"out_dir", d.str(&s.Outputs.OutDir)},
+				{"metrics_linger", d.duration(&s.Outputs.MetricsLinger)},
 			})
 		}},
 		{"gateway", func(n *yaml.Node, p string) {

@@ -374,6 +374,9 @@ type Outputs struct {
 	MetricsListen string
 	// OutDir receives summary.json, the .hlog files and calls.jsonl ("" = none).
 	OutDir string
+	// MetricsLinger keeps /metrics up this long after the run, with the
+	// final values (0: it stops with the run).
+	MetricsLinger time.Duration
 }
 
 // Gateway tunes the embedded gateway.

@@ -468,6 +468,9 @@ func (v *validator) thresholds() {
 
 func (v *validator) outputs() {
 	o := v.s.Outputs
+	if o.MetricsLinger < 0 {
+		v.errorf("outputs.metrics_linger", "must be >= 0, got %s", o.MetricsLinger)
+	}
 	if o.MetricsListen != "" {
 		_, port, err := net.SplitHostPort(o.MetricsListen)
 		if err == nil {
