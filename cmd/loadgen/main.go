@@ -124,6 +124,7 @@ func commands() map[string]command {
 		"validate": validateCommand(),
 		"tokens":   tokensCommand(),
 		"report":   reportCommand(),
+		"merge":    mergeCommand(),
 		"bench":    benchCommand(),
 		"version": {
 			summary:   "print the version",
