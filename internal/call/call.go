@@ -237,7 +237,30 @@ func (cl *attempt) fail(ctx context.Context, phase metrics.Phase, reason metrics
 		cl.rec.Outcome, reason = metrics.OutcomeAborted, metrics.ReasonCanceled
 	}
 	cl.rec.FailedPhase, cl.rec.Reason = phase, reason
+	cl.rec.Status = statusOf(err)
 	cl.rec.Error = fmt.Sprintf("%s: %v", phase, err)
+}
+
+// statusOf is the gateway's status behind err: the status code of the
+// notification that ended the call (callEnd, callCancel, a failed audit),
+// or the HTTP status of a failed request (else its SPiDR statusCode); 0
+// when err carries none. metrics.StatusLabel bounds it for labels.
+func statusOf(err error) int {
+	var re *remoteEnd
+	if errors.As(err, &re) {
+		if re.n.StatusCode != 0 {
+			return re.n.StatusCode
+		}
+		err = re.n.Err // an audit's own *signal.Error
+	}
+	var se *signal.Error
+	if errors.As(err, &se) {
+		if se.HTTPStatus != 0 {
+			return se.HTTPStatus
+		}
+		return se.Code
+	}
+	return 0
 }
 
 // reasonOf classifies an error from signal or media.

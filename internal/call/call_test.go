@@ -225,18 +225,22 @@ func TestCallFailures(t *testing.T) {
 		call   func(t *testing.T, r *rig, c *Config)
 		phase  metrics.Phase
 		reason metrics.Reason
+		status string // the record's StatusLabel; "none" when empty
 	}{
 		{"rejected with callEnd 486", func(g *gateway.Config) { g.RejectRatio, g.RejectMode = 1, gateway.RejectCallEnd }, nil,
-			metrics.PhaseConnect, metrics.ReasonRemoteEnded},
-		{"rejected with HTTP 486", func(g *gateway.Config) {
+			metrics.PhaseConnect, metrics.ReasonRemoteEnded, "486"},
+		{"rejected with callEnd 480", func(g *gateway.Config) {
+			g.RejectRatio, g.RejectMode, g.RejectStatus = 1, gateway.RejectCallEnd, 480
+		}, nil, metrics.PhaseConnect, metrics.ReasonRemoteEnded, "480"},
+		{"rejected with HTTP 503", func(g *gateway.Config) {
 			g.RejectRatio, g.RejectMode, g.RejectStatus = 1, gateway.RejectHTTP, 503
-		}, nil, metrics.PhaseStart, metrics.ReasonHTTPStatus},
+		}, nil, metrics.PhaseStart, metrics.ReasonHTTPStatus, "503"},
 		{"answer too late", func(g *gateway.Config) { g.AnswerDelay = 3 * time.Second }, func(_ *testing.T, _ *rig, c *Config) {
 			c.Timeouts.Answer = 300 * time.Millisecond
-		}, metrics.PhaseConnect, metrics.ReasonTimeout},
+		}, metrics.PhaseConnect, metrics.ReasonTimeout, ""},
 		{"gateway never ends the call", nil, func(_ *testing.T, _ *rig, c *Config) {
 			c.EndedBy, c.Timeouts.End = scenario.EndedByGateway, 300*time.Millisecond
-		}, metrics.PhaseEnd, metrics.ReasonTimeout},
+		}, metrics.PhaseEnd, metrics.ReasonTimeout, ""},
 		{"remote end during hold", nil, func(t *testing.T, r *rig, c *Config) {
 			c.Hold.Fixed = 10 * time.Second
 			c.OnUp = func(id string, _ time.Duration) {
@@ -244,7 +248,7 @@ func TestCallFailures(t *testing.T) {
 					t.Errorf("gateway EndCall: %v", err)
 				}
 			}
-		}, metrics.PhaseMedia, metrics.ReasonRemoteEnded},
+		}, metrics.PhaseMedia, metrics.ReasonRemoteEnded, ""},
 		{"connection refused", nil, func(t *testing.T, _ *rig, c *Config) {
 			sc, err := signal.NewClient(signal.Config{BaseURL: closedPort(t)})
 			if err != nil {
@@ -252,10 +256,10 @@ func TestCallFailures(t *testing.T) {
 			}
 			t.Cleanup(func() { sc.Close() })
 			c.Signal = sc
-		}, metrics.PhaseSubscribe, metrics.ReasonTransport},
+		}, metrics.PhaseSubscribe, metrics.ReasonTransport, ""},
 		{"credentials fail", nil, func(_ *testing.T, _ *rig, c *Config) {
 			c.Credentials = func(uint64, time.Time) (signal.Credentials, error) { return signal.Credentials{}, errors.New("no") }
-		}, metrics.PhaseSubscribe, metrics.ReasonLocal},
+		}, metrics.PhaseSubscribe, metrics.ReasonLocal, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,6 +270,13 @@ func TestCallFailures(t *testing.T) {
 			rec := runCall(t, r.cfg, t.Context())
 			if rec.Outcome != metrics.OutcomeFailed || rec.FailedPhase != tt.phase || rec.Reason != tt.reason {
 				t.Errorf("call = %v/%v/%v (%s), want failed/%v/%v", rec.Outcome, rec.FailedPhase, rec.Reason, rec.Error, tt.phase, tt.reason)
+			}
+			want := tt.status
+			if want == "" {
+				want = "none"
+			}
+			if got := rec.StatusLabel(); got != want {
+				t.Errorf("status = %q (%d), want %q", got, rec.Status, want)
 			}
 			checkGatewayClean(t, r.gw)
 		})

@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -263,6 +264,11 @@ type CallRecord struct {
 	Outcome     Outcome
 	FailedPhase Phase
 	Reason      Reason
+	// Status is the gateway's status behind a failure: the callEnd (or
+	// callCancel, audit) notification's status code, or else the HTTP
+	// status of the failed request; 0 when there was none. Labels use
+	// StatusLabel, which bounds it.
+	Status int
 	// Error is the wrapped error text of a failed call (never a label).
 	Error string
 	// Media holds the call's media statistics, if media ran.
@@ -270,3 +276,42 @@ type CallRecord struct {
 	// Video reports whether the call carried video.
 	Video bool
 }
+
+// StatusNone and StatusOther are the normalised statuses (NormalizeStatus):
+// no status at all, and a status outside 100..699.
+const (
+	StatusNone  = 0
+	StatusOther = -1
+)
+
+// NormalizeStatus bounds a gateway or HTTP status for use as a label: a
+// status in 100..699 (HTTP and SIP codes) is kept, 0 stays StatusNone and
+// anything else becomes StatusOther.
+func NormalizeStatus(status int) int {
+	switch {
+	case status == 0:
+		return StatusNone
+	case status >= 100 && status <= 699:
+		return status
+	default:
+		return StatusOther
+	}
+}
+
+// StatusLabel is the label value of a status: the 3-digit code for
+// 100..699, "none" for 0 and "other" for anything else, so a label made
+// from it takes at most 602 values.
+func StatusLabel(status int) string {
+	switch s := NormalizeStatus(status); s {
+	case StatusNone:
+		return "none"
+	case StatusOther:
+		return "other"
+	default:
+		return strconv.Itoa(s)
+	}
+}
+
+// StatusLabel is the bounded label value of the record's Status (see the
+// function StatusLabel).
+func (r CallRecord) StatusLabel() string { return StatusLabel(r.Status) }

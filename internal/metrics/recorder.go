@@ -265,7 +265,7 @@ func (r *Recorder) Record(rec CallRecord) {
 // failureKey classifies a failed call; an unknown outcome or a reason
 // outside the closed set is a local error, so labels stay bounded.
 func failureKey(rec CallRecord) FailureKey {
-	k := FailureKey{Phase: rec.FailedPhase, Reason: rec.Reason}
+	k := FailureKey{Phase: rec.FailedPhase, Reason: rec.Reason, Status: NormalizeStatus(rec.Status)}
 	if k.Phase < 0 || k.Phase >= NumPhases {
 		k.Phase = PhaseSubscribe
 	}
@@ -489,7 +489,7 @@ func (r *Recorder) Merge(o *Recorder) error {
 	return nil
 }
 
-// Failures returns a copy of the failed-call counts by phase and reason,
+// Failures returns a copy of the failed-call counts by phase, reason and status,
 // without copying any histogram (for the progress line).
 func (r *Recorder) Failures() map[FailureKey]uint64 {
 	r.mu.Lock()

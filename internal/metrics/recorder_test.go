@@ -114,15 +114,25 @@ func TestRecorderOutcomesAndEnd(t *testing.T) {
 	ended.Instants[metrics.PhaseEnd] = base.Add(time.Minute + 2*time.Millisecond)
 	r.CallStarted()
 	r.Record(ended)
+	r.CallStarted()
+	r.CallStarted()
+	rec.Reason, rec.Status = metrics.ReasonRemoteEnded, 486
+	r.Record(rec)
+	rec.Status = 46 // a SPiDR code outside 100..699: "other"
+	r.Record(rec)
 	s := r.Snapshot()
-	want := map[metrics.FailureKey]uint64{{metrics.PhaseWebsocket, metrics.ReasonTimeout}: 1, {metrics.PhaseWebsocket, metrics.ReasonLocal}: 1}
+	want := map[metrics.FailureKey]uint64{
+		{Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonTimeout}: 1, {Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonLocal}: 1,
+		{Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonRemoteEnded, Status: 486}:                 1,
+		{Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonRemoteEnded, Status: metrics.StatusOther}: 1,
+	}
 	if !reflect.DeepEqual(s.Failures, want) {
 		t.Errorf("failures = %v, want %v", s.Failures, want)
 	}
 	if got := r.Failures(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Failures() = %v, want %v", got, want)
 	}
-	if s.Attempted != 4 || s.Failed != 2 || s.Succeeded != 1 || s.Dropped != 1 || s.InProgress != 1 {
+	if s.Attempted != 6 || s.Failed != 4 || s.Succeeded != 1 || s.Dropped != 1 || s.InProgress != 1 {
 		t.Errorf("attempted %d failed %d succeeded %d dropped %d in progress %d", s.Attempted, s.Failed, s.Succeeded, s.Dropped, s.InProgress)
 	}
 	for _, h := range []int64{s.Scheduled[metrics.PhaseEnd].Max(), s.Service[metrics.PhaseEnd].Max()} {

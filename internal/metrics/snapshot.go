@@ -32,10 +32,13 @@ func newMOSHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, 5*MOSScale, HistogramSigFigs)
 }
 
-// FailureKey is where and why calls failed.
+// FailureKey is where and why calls failed, with the gateway's status
+// (normalised by NormalizeStatus, so the set stays bounded; StatusLabel
+// gives its label value).
 type FailureKey struct {
 	Phase  Phase
 	Reason Reason
+	Status int
 }
 
 // MediaTotals sums the media statistics of every recorded call.

@@ -162,7 +162,7 @@ func NewCollector(snap func() *metrics.Snapshot, opts CollectorOptions) *Collect
 		rtt:          d("media_rtt_seconds", "Per-call round-trip time measured by RTCP."),
 		mos:          d("call_mos", "Per-call MOS estimate (ITU-T G.107 E-model from codec, loss, jitter and RTT)."),
 		calls:        d("calls_total", "Finished calls by outcome.", "outcome"),
-		failures:     d("call_failures_total", "Failed calls by the phase they failed in and the cause.", "phase", "reason"),
+		failures:     d("call_failures_total", "Failed calls by the phase they failed in, the cause, and the gateway's status (the callEnd status code or the HTTP status: a 3-digit code, none or other).", "phase", "reason", "status"),
 		attempted:    d("calls_attempted_total", "Calls handed to a worker; rate() of it is the achieved call rate."),
 		dropped:      d("calls_dropped_total", "Scheduled call starts dropped because the concurrency cap was full."),
 		inProgress:   d("calls_in_progress", "Calls started and not yet finished."),
@@ -232,7 +232,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.calls, s.Failed, metrics.OutcomeFailed.String())
 	counter(c.calls, s.Aborted, metrics.OutcomeAborted.String())
 	for k, v := range s.Failures {
-		counter(c.failures, v, k.Phase.String(), string(k.Reason))
+		counter(c.failures, v, k.Phase.String(), string(k.Reason), metrics.StatusLabel(k.Status))
 	}
 	counter(c.attempted, s.Attempted)
 	counter(c.dropped, s.Dropped)

@@ -135,7 +135,7 @@ func TestPrometheusScrape(t *testing.T) {
 		{"loadgen_calls_total", map[string]string{"outcome": "success", "scenario": "smoke", "mode": "token"}, 10},
 		{"loadgen_calls_total", map[string]string{"outcome": "failed"}, 2},
 		{"loadgen_calls_total", map[string]string{"outcome": "aborted"}, 0},
-		{"loadgen_call_failures_total", map[string]string{"phase": "ice", "reason": "timeout"}, 2},
+		{"loadgen_call_failures_total", map[string]string{"phase": "ice", "reason": "timeout", "status": "none"}, 2},
 		{"loadgen_calls_attempted_total", nil, 13},
 		{"loadgen_calls_dropped_total", nil, 1},
 		{"loadgen_media_packets_sent_total", nil, 1000},
@@ -204,7 +204,7 @@ func TestPrometheusScrape(t *testing.T) {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
-				case "phase", "timing", "outcome", "reason", "scenario", "mode", "run_id", "shard", "version", "shards":
+				case "phase", "timing", "outcome", "reason", "status", "scenario", "mode", "run_id", "shard", "version", "shards":
 				default:
 					t.Errorf("%s has label %s", name, l.GetName())
 				}
@@ -335,9 +335,9 @@ func TestCollectorCompare(t *testing.T) {
 loadgen_calls_total{outcome="aborted",scenario="smoke",shard="0"} 0
 loadgen_calls_total{outcome="failed",scenario="smoke",shard="0"} 2
 loadgen_calls_total{outcome="success",scenario="smoke",shard="0"} 10
-# HELP loadgen_call_failures_total Failed calls by the phase they failed in and the cause.
+# HELP loadgen_call_failures_total Failed calls by the phase they failed in, the cause, and the gateway's status (the callEnd status code or the HTTP status: a 3-digit code, none or other).
 # TYPE loadgen_call_failures_total counter
-loadgen_call_failures_total{phase="ice",reason="timeout",scenario="smoke",shard="0"} 2
+loadgen_call_failures_total{phase="ice",reason="timeout",scenario="smoke",shard="0",status="none"} 2
 # HELP loadgen_calls_dropped_total Scheduled call starts dropped because the concurrency cap was full.
 # TYPE loadgen_calls_dropped_total counter
 loadgen_calls_dropped_total{scenario="smoke",shard="0"} 1

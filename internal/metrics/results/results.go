@@ -185,6 +185,11 @@ type CallLine struct {
 	Outcome     string `json:"outcome"`
 	FailedPhase string `json:"failed_phase,omitempty"`
 	Reason      string `json:"reason,omitempty"`
+	// Status is the gateway's status behind a failed or aborted call as a
+	// bounded label ("486", "none", "other"; see metrics.StatusLabel) and
+	// StatusCode the raw value (omitted when 0).
+	Status     string `json:"status,omitempty"`
+	StatusCode int    `json:"status_code,omitempty"`
 	Error       string `json:"error,omitempty"`
 	// Phases maps each phase the call reached to its instant and its
 	// durations in microseconds.
@@ -220,6 +225,9 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 	}
 	if rec.Outcome == metrics.OutcomeFailed {
 		l.FailedPhase, l.Reason = rec.FailedPhase.String(), string(rec.Reason)
+	}
+	if rec.Outcome == metrics.OutcomeFailed || rec.Outcome == metrics.OutcomeAborted {
+		l.Status, l.StatusCode = rec.StatusLabel(), rec.Status
 	}
 	for p := range metrics.NumPhases {
 		at := rec.Instants[p]

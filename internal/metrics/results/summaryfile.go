@@ -32,7 +32,7 @@ const SummarySchema = "loadgen.summary/v1"
 //	  "rate": {"target_mean": 10, "target_final": 10, "achieved": 9.98},   // calls/s
 //	  "calls": {"attempted": 600, "succeeded": 590, "failed": 8,
 //	            "aborted": 2, "in_progress": 0, "dropped": 0},
-//	  "failures": [{"phase": "ice", "reason": "timeout", "count": 5}],     // descending count
+//	  "failures": [{"phase": "ice", "reason": "timeout", "status": "none", "count": 5}],  // descending count
 //	  "phases": [{"phase": "subscribe",
 //	              "scheduled": {stats}, "service": {stats},
 //	              "hlog": "subscribe.hlog", "service_hlog": "subscribe_service.hlog"}, ...],
@@ -96,10 +96,13 @@ type CallsSummary struct {
 	Dropped    uint64 `json:"dropped"`
 }
 
-// FailureRow is one phase/reason count.
+// FailureRow is one phase/reason/status count. Status is the gateway's
+// status behind the failures (the callEnd status code or the HTTP status)
+// as metrics.StatusLabel writes it: "486", "none" or "other".
 type FailureRow struct {
 	Phase  string `json:"phase"`
 	Reason string `json:"reason"`
+	Status string `json:"status"`
 	Count  uint64 `json:"count"`
 }
 
@@ -171,7 +174,7 @@ func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 		f.Timeline = []metrics.TimelineBucket{}
 	}
 	for _, fc := range metrics.SortedFailures(s.Failures) {
-		f.Failures = append(f.Failures, FailureRow{Phase: fc.Phase.String(), Reason: string(fc.Reason), Count: fc.Count})
+		f.Failures = append(f.Failures, FailureRow{Phase: fc.Phase.String(), Reason: string(fc.Reason), Status: metrics.StatusLabel(fc.Status), Count: fc.Count})
 	}
 	for p := range metrics.NumPhases {
 		ps := PhaseSummary{Phase: p.String(), Scheduled: metrics.StatsOf(s.Scheduled[p]), Service: metrics.StatsOf(s.Service[p])}

@@ -53,10 +53,10 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	}
 
 	if len(s.Failures) > 0 {
-		ew.printf("\nfailures (phase/reason)\n")
+		ew.printf("\nfailures (phase/reason, gateway status)\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		for _, f := range metrics.SortedFailures(s.Failures) {
-			fmt.Fprintf(tw, "  %s/%s\t%d\t%.2f%%\n", f.Phase, f.Reason, f.Count, 100*float64(f.Count)/float64(max(s.Finished(), 1)))
+			fmt.Fprintf(tw, "  %s/%s\t%s\t%d\t%.2f%%\n", f.Phase, f.Reason, metrics.StatusLabel(f.Status), f.Count, 100*float64(f.Count)/float64(max(s.Finished(), 1)))
 		}
 		ew.check(tw.Flush())
 	}

@@ -1,0 +1,54 @@
+package results
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/loadgen/loadgen/internal/metrics"
+)
+
+// callLineJSON encodes rec's calls.jsonl line and decodes it into a map,
+// so the test sees exactly the keys a reader sees.
+func callLineJSON(t *testing.T, rec metrics.CallRecord) map[string]any {
+	t.Helper()
+	b, err := json.Marshal(NewCallLine(rec))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestCallLineStatus(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name       string
+		outcome    metrics.Outcome
+		status     int
+		wantStatus any // nil: absent
+		wantCode   any
+	}{
+		{"callEnd 486", metrics.OutcomeFailed, 486, "486", 486.0},
+		{"no status", metrics.OutcomeFailed, 0, "none", nil},
+		{"SPiDR code", metrics.OutcomeFailed, 46, "other", 46.0},
+		{"aborted", metrics.OutcomeAborted, 0, "none", nil},
+		{"success", metrics.OutcomeSuccess, 0, nil, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.CallRecord{Scheduled: base, Started: base, Outcome: tt.outcome, Status: tt.status,
+				FailedPhase: metrics.PhaseConnect, Reason: metrics.ReasonRemoteEnded}
+			m := callLineJSON(t, rec)
+			if got := m["status"]; got != tt.wantStatus {
+				t.Errorf("status = %v, want %v", got, tt.wantStatus)
+			}
+			if got := m["status_code"]; got != tt.wantCode {
+				t.Errorf("status_code = %v, want %v", got, tt.wantCode)
+			}
+		})
+	}
+}
