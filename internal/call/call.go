@@ -237,6 +237,7 @@ func (cl *attempt) fail(ctx context.Context, phase metrics.Phase, reason metrics
 		cl.rec.Outcome, reason = metrics.OutcomeAborted, metrics.ReasonCanceled
 	}
 	cl.rec.FailedPhase, cl.rec.Reason = phase, reason
+	cl.rec.FailedAt = cl.now()
 	cl.rec.Status = statusOf(err)
 	cl.rec.Error = fmt.Sprintf("%s: %v", phase, err)
 }

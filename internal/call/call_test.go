@@ -271,6 +271,9 @@ func TestCallFailures(t *testing.T) {
 			if rec.Outcome != metrics.OutcomeFailed || rec.FailedPhase != tt.phase || rec.Reason != tt.reason {
 				t.Errorf("call = %v/%v/%v (%s), want failed/%v/%v", rec.Outcome, rec.FailedPhase, rec.Reason, rec.Error, tt.phase, tt.reason)
 			}
+			if rec.FailedAt.IsZero() || rec.FailedAt.Before(rec.Started) {
+				t.Errorf("failed at %v, started %v: want a failure instant after the start", rec.FailedAt, rec.Started)
+			}
 			want := tt.status
 			if want == "" {
 				want = "none"

@@ -264,6 +264,10 @@ type CallRecord struct {
 	Outcome     Outcome
 	FailedPhase Phase
 	Reason      Reason
+	// FailedAt is when the call failed (or was aborted): the instant its
+	// first failure was detected, from the same clock as Instants (so
+	// FailedAt - Scheduled is the time to failure); zero for a success.
+	FailedAt time.Time
 	// Status is the gateway's status behind a failure: the callEnd (or
 	// callCancel, audit) notification's status code, or else the HTTP
 	// status of the failed request; 0 when there was none. Labels use

@@ -52,3 +52,16 @@ func TestCallLineStatus(t *testing.T) {
 		})
 	}
 }
+
+func TestCallLineFailedAt(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := metrics.CallRecord{Scheduled: base, Started: base.Add(time.Millisecond), Outcome: metrics.OutcomeFailed,
+		FailedPhase: metrics.PhaseConnect, Reason: metrics.ReasonTimeout, FailedAt: base.Add(1234567 * time.Microsecond)}
+	if got := callLineJSON(t, rec)["failed_at_ms"]; got != 1234.567 {
+		t.Errorf("failed_at_ms = %v, want 1234.567 (from the scheduled start)", got)
+	}
+	rec.Outcome, rec.FailedAt = metrics.OutcomeSuccess, time.Time{}
+	if got, ok := callLineJSON(t, rec)["failed_at_ms"]; ok {
+		t.Errorf("success has failed_at_ms %v", got)
+	}
+}

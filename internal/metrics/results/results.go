@@ -190,7 +190,10 @@ type CallLine struct {
 	// StatusCode the raw value (omitted when 0).
 	Status     string `json:"status,omitempty"`
 	StatusCode int    `json:"status_code,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// FailedAtMS is when a failed or aborted call failed, in milliseconds
+	// from its scheduled start (µs resolution): its time to failure.
+	FailedAtMS *float64 `json:"failed_at_ms,omitempty"`
+	Error      string   `json:"error,omitempty"`
 	// Phases maps each phase the call reached to its instant and its
 	// durations in microseconds.
 	Phases   map[string]PhaseTimes `json:"phases"`
@@ -228,6 +231,10 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 	}
 	if rec.Outcome == metrics.OutcomeFailed || rec.Outcome == metrics.OutcomeAborted {
 		l.Status, l.StatusCode = rec.StatusLabel(), rec.Status
+		if !rec.FailedAt.IsZero() {
+			ms := float64(rec.FailedAt.Sub(sched).Microseconds()) / 1000
+			l.FailedAtMS = &ms
+		}
 	}
 	for p := range metrics.NumPhases {
 		at := rec.Instants[p]
