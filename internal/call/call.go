@@ -185,9 +185,10 @@ func (cl *attempt) now() time.Time { return cl.c.cfg.Now() }
 // ends: loadgen's DELETE of the call session (or the gateway's callEnd with
 // EndedBy gateway), then the DELETE of the subscription. Each phase has its
 // timeout; the first failure classifies the call as failed in that phase with
-// a reason. Failures while the call is up (after the first media and before
-// it starts to end: a remote end, a failed hold or unhold, media that fails
-// the integrity check) are charged to the media phase. Whatever happens,
+// a reason. A failed hold or unhold re-offer is charged to the hold or
+// unhold phase; other failures while the call is up (after the first media
+// and before it starts to end: a remote end, media that fails the integrity
+// check) are charged to the media phase. Whatever happens,
 // including ctx being cancelled (the call is then aborted), the call is ended
 // properly: the session DELETE and the unsubscribe each get timeouts.end on a
 // context that ctx's cancellation does not cut short.
@@ -445,14 +446,14 @@ func (cl *attempt) up(ctx context.Context, hold time.Duration) (metrics.Phase, m
 			return metrics.PhaseMedia, reasonOf(err), err
 		}
 		if err := cl.renegotiate(ctx, true); err != nil {
-			return metrics.PhaseMedia, reasonOf(err), fmt.Errorf("hold: %w", err)
+			return metrics.PhaseHold, reasonOf(err), fmt.Errorf("hold: %w", err)
 		}
 		cl.set(StateOnHold)
 		if err := until(h.At + h.Duration); err != nil {
 			return metrics.PhaseMedia, reasonOf(err), err
 		}
 		if err := cl.renegotiate(ctx, false); err != nil {
-			return metrics.PhaseMedia, reasonOf(err), fmt.Errorf("unhold: %w", err)
+			return metrics.PhaseUnhold, reasonOf(err), fmt.Errorf("unhold: %w", err)
 		}
 		cl.set(StateUp)
 	}
@@ -489,7 +490,24 @@ func (cl *attempt) up(ctx context.Context, hold time.Duration) (metrics.Phase, m
 }
 
 // renegotiate puts the call on hold or takes it off: offer, PUT, answer.
+// Each re-offer is recorded in rec.Reoffers (phase hold or unhold), timed
+// from the request (before the offer is made) to the answer applied.
 func (cl *attempt) renegotiate(ctx context.Context, hold bool) error {
+	ro := metrics.Reoffer{Phase: metrics.PhaseUnhold, Requested: cl.now()}
+	if hold {
+		ro.Phase = metrics.PhaseHold
+	}
+	err := cl.reoffer(ctx, hold)
+	if err == nil {
+		ro.Applied = cl.now()
+		cl.rec.Instants[ro.Phase] = ro.Applied
+	}
+	cl.rec.Reoffers = append(cl.rec.Reoffers, ro)
+	return err
+}
+
+// reoffer makes the hold or unhold offer, sends it and applies the answer.
+func (cl *attempt) reoffer(ctx context.Context, hold bool) error {
 	t := cl.c.cfg.Timeouts
 	sctx, cancel := context.WithTimeout(ctx, t.Start)
 	defer cancel()

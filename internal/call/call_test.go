@@ -131,6 +131,9 @@ func checkSuccess(t *testing.T, rec metrics.CallRecord) {
 	}
 	prev := rec.Started
 	for _, p := range metrics.Phases() {
+		if p == metrics.PhaseHold || p == metrics.PhaseUnhold {
+			continue // only calls that hold: see checkReoffers
+		}
 		at := rec.Instants[p]
 		if at.IsZero() {
 			t.Errorf("phase %v has no instant", p)
@@ -147,6 +150,33 @@ func checkSuccess(t *testing.T, rec metrics.CallRecord) {
 	}
 	if rec.Media.PacketsReceived == 0 || !rec.Media.IntegrityOK {
 		t.Errorf("media = %+v, want packets received and integrity ok", rec.Media)
+	}
+}
+
+// checkReoffers checks that a call which held n times recorded n hold and
+// n unhold re-offers, in order, each applied after it was requested and
+// within the media..end span, and the phase instants are the last ones.
+func checkReoffers(t *testing.T, rec metrics.CallRecord, n int) {
+	t.Helper()
+	if len(rec.Reoffers) != 2*n {
+		t.Fatalf("%d re-offers, want %d", len(rec.Reoffers), 2*n)
+	}
+	prev := rec.Instants[metrics.PhaseMedia]
+	for i, ro := range rec.Reoffers {
+		want := metrics.PhaseHold
+		if i%2 == 1 {
+			want = metrics.PhaseUnhold
+		}
+		if ro.Phase != want || ro.Requested.Before(prev) || ro.Duration() <= 0 {
+			t.Errorf("re-offer %d = %v requested %v after media, took %v; want %v, in order, applied", i, ro.Phase, ro.Requested.Sub(rec.Instants[metrics.PhaseMedia]), ro.Duration(), want)
+		}
+		prev = ro.Applied
+		if rec.Instants[ro.Phase].Before(ro.Applied) {
+			t.Errorf("instant of %v is before its re-offer %d", ro.Phase, i)
+		}
+	}
+	if n == 0 && (!rec.Instants[metrics.PhaseHold].IsZero() || !rec.Instants[metrics.PhaseUnhold].IsZero()) {
+		t.Error("hold instants without a hold")
 	}
 }
 
@@ -172,6 +202,7 @@ func TestCallSuccess(t *testing.T) {
 			}
 			rec := runCall(t, r.cfg, t.Context())
 			checkSuccess(t, rec)
+			checkReoffers(t, rec, len(r.cfg.HoldUnhold))
 			if rec.Index != 3 || rec.Video != r.cfg.Video {
 				t.Errorf("index/video = %d/%v, want 3/%v", rec.Index, rec.Video, r.cfg.Video)
 			}

@@ -37,12 +37,27 @@ const (
 	// PhaseEnd ends when the session DELETE is answered; it is timed from
 	// the instant the call began to end, not from the scheduled start.
 	PhaseEnd
+	// PhaseHold is a mid-call hold re-offer: timed from the hold request
+	// (the hold offer being made) to the gateway's answer applied. A call
+	// may hold several times; each re-offer is one value (see
+	// CallRecord.Reoffers).
+	PhaseHold
+	// PhaseUnhold is the unhold re-offer, timed as PhaseHold.
+	PhaseUnhold
 	// NumPhases is the number of phases; not a phase.
 	NumPhases
 )
 
 var phaseNames = [NumPhases]string{
-	"subscribe", "websocket", "start", "ringing", "connect", "ice", "dtls", "media", "end",
+	"subscribe", "websocket", "start", "ringing", "connect", "ice", "dtls", "media", "end", "hold", "unhold",
+}
+
+// SelfTimed reports whether the phase is timed from its own beginning (end:
+// from when the call began to end; hold and unhold: from the re-offer's
+// request) rather than from the call's start: its scheduled and service
+// durations are then the same value.
+func (p Phase) SelfTimed() bool {
+	return p == PhaseEnd || p == PhaseHold || p == PhaseUnhold
 }
 
 // String returns the phase's label value, e.g. "connect".
@@ -53,7 +68,9 @@ func (p Phase) String() string {
 	return phaseNames[p]
 }
 
-// Phases returns every phase in call order.
+// Phases returns every phase in call order (hold and unhold, which happen
+// between media and end, come last so that the enum's older values keep
+// their numbers).
 func Phases() []Phase {
 	ps := make([]Phase, NumPhases)
 	for i := range ps {
@@ -245,6 +262,25 @@ type MediaStreamStats struct {
 	UplinkJitter       time.Duration `json:"uplink_jitter_ns"`
 }
 
+// Reoffer is one hold or unhold re-offer of a call.
+type Reoffer struct {
+	// Phase is PhaseHold or PhaseUnhold.
+	Phase Phase
+	// Requested is when the re-offer began (the offer about to be made).
+	Requested time.Time
+	// Applied is when the gateway's answer was applied; zero when the
+	// re-offer failed (the call then failed in Phase).
+	Applied time.Time
+}
+
+// Duration is Applied - Requested, or 0 for a failed re-offer.
+func (r Reoffer) Duration() time.Duration {
+	if r.Applied.IsZero() || r.Requested.IsZero() {
+		return 0
+	}
+	return r.Applied.Sub(r.Requested)
+}
+
 // CallRecord is everything one finished call reports to the recorder. The
 // worker builds one per call; the recorder, calls.jsonl and the summary read
 // it.
@@ -256,7 +292,12 @@ type CallRecord struct {
 	// Started is when the call actually started (Started-Scheduled = lag).
 	Started time.Time
 	// Instants holds the instant each phase completed; zero if it did not.
+	// For PhaseHold and PhaseUnhold it is the last re-offer's applied
+	// answer; Reoffers holds every one.
 	Instants [NumPhases]time.Time
+	// Reoffers are the call's mid-call hold and unhold re-offers in order,
+	// each recorded as one PhaseHold or PhaseUnhold value.
+	Reoffers []Reoffer
 	// EndBegan is when the call started to end (local hang-up decided, or
 	// remote end received); PhaseEnd is timed from it.
 	EndBegan time.Time

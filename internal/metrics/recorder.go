@@ -167,7 +167,8 @@ func (r *Recorder) Dropped() {
 	r.bucket(r.now()).Dropped++
 }
 
-// Record accounts one finished call: every phase it reached, its outcome,
+// Record accounts one finished call: every phase it reached (each hold
+// and unhold re-offer one value), its outcome,
 // its scheduler lag and its media. A call recorded without CallStarted is
 // counted as attempted too.
 func (r *Recorder) Record(rec CallRecord) {
@@ -188,7 +189,7 @@ func (r *Recorder) Record(rec CallRecord) {
 	}
 	for p := range NumPhases {
 		at := rec.Instants[p]
-		if at.IsZero() {
+		if at.IsZero() || p == PhaseHold || p == PhaseUnhold { // re-offers: below
 			continue
 		}
 		if p == PhaseEnd {
@@ -215,6 +216,17 @@ func (r *Recorder) Record(rec CallRecord) {
 			var ignored uint64
 			r.recordDuration(r.live.Current, at.Sub(sched), &ignored)
 		}
+	}
+	for _, ro := range rec.Reoffers {
+		p := ro.Phase
+		if (p != PhaseHold && p != PhaseUnhold) || ro.Applied.IsZero() || ro.Requested.IsZero() {
+			continue
+		}
+		d := ro.Duration()
+		r.recordDuration(r.scheduled[p], d, &r.clamped.Scheduled[p])
+		r.recordDuration(r.service[p], d, &r.clamped.Service[p])
+		r.recordInterval(r.interval.Scheduled[p], d)
+		r.recordInterval(r.interval.Service[p], d)
 	}
 
 	r.finished++

@@ -365,3 +365,43 @@ func TestRecorderStreams(t *testing.T) {
 		}
 	}
 }
+
+// TestRecorderReoffers: each hold and unhold re-offer of a call is one
+// value of its phase's histograms (both timings), timed from its request;
+// a failed re-offer records nothing; the instants of the phases are not
+// timed from the scheduled start.
+func TestRecorderReoffers(t *testing.T) {
+	clk := metricstest.NewClock()
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
+	base := clk.Now()
+	rec := metricstest.Call(base, 0, metrics.OutcomeSuccess, map[metrics.Phase]time.Duration{metrics.PhaseMedia: time.Second})
+	at := func(d time.Duration) time.Time { return base.Add(d) }
+	rec.Reoffers = []metrics.Reoffer{
+		{Phase: metrics.PhaseHold, Requested: at(2 * time.Second), Applied: at(2*time.Second + 30*time.Millisecond)},
+		{Phase: metrics.PhaseUnhold, Requested: at(3 * time.Second), Applied: at(3*time.Second + 40*time.Millisecond)},
+		{Phase: metrics.PhaseHold, Requested: at(4 * time.Second), Applied: at(4*time.Second + 50*time.Millisecond)},
+		{Phase: metrics.PhaseUnhold, Requested: at(5 * time.Second)}, // failed
+	}
+	rec.Instants[metrics.PhaseHold] = rec.Reoffers[2].Applied
+	rec.Instants[metrics.PhaseUnhold] = rec.Reoffers[1].Applied
+	r.Record(rec)
+	s := r.Snapshot()
+	for _, tc := range []struct {
+		p        metrics.Phase
+		count    int64
+		min, max int64 // µs
+	}{{metrics.PhaseHold, 2, 30000, 50000}, {metrics.PhaseUnhold, 1, 40000, 40000}} {
+		for _, service := range []bool{false, true} {
+			h := s.PhaseHistogram(tc.p, service)
+			if h.TotalCount() != tc.count || !h.ValuesAreEquivalent(h.Min(), tc.min) || !h.ValuesAreEquivalent(h.Max(), tc.max) {
+				t.Errorf("%v (service %v): count %d min %d max %d, want %d %d..%d", tc.p, service, h.TotalCount(), h.Min(), h.Max(), tc.count, tc.min, tc.max)
+			}
+		}
+	}
+	if !metrics.PhaseHold.SelfTimed() || !metrics.PhaseEnd.SelfTimed() || metrics.PhaseConnect.SelfTimed() {
+		t.Error("SelfTimed: want end, hold and unhold only")
+	}
+	if p, ok := metrics.ParsePhase("unhold"); !ok || p != metrics.PhaseUnhold {
+		t.Errorf("ParsePhase(unhold) = %v, %v", p, ok)
+	}
+}

@@ -65,3 +65,23 @@ func TestCallLineFailedAt(t *testing.T) {
 		t.Errorf("success has failed_at_ms %v", got)
 	}
 }
+
+func TestCallLineReoffers(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	rec := metrics.CallRecord{Scheduled: base, Started: base, Outcome: metrics.OutcomeFailed, FailedPhase: metrics.PhaseUnhold,
+		Reason: metrics.ReasonTimeout, Reoffers: []metrics.Reoffer{
+			{Phase: metrics.PhaseHold, Requested: base.Add(time.Second), Applied: base.Add(time.Second + 25*time.Millisecond)},
+			{Phase: metrics.PhaseUnhold, Requested: base.Add(2 * time.Second)},
+		}}
+	rec.Instants[metrics.PhaseHold] = rec.Reoffers[0].Applied
+	l := NewCallLine(rec)
+	if len(l.Reoffers) != 2 || l.Reoffers[0].DurationUS != 25000 || l.Reoffers[1].Applied != nil || l.Reoffers[1].Phase != "unhold" {
+		t.Errorf("reoffers = %+v", l.Reoffers)
+	}
+	if got := l.Phases["hold"]; got.ScheduledUS != 25000 || got.ServiceUS != 25000 {
+		t.Errorf("phases[hold] = %+v, want 25 ms both (from the request)", got)
+	}
+	if _, ok := l.Phases["unhold"]; ok {
+		t.Error("failed unhold has a phase entry")
+	}
+}

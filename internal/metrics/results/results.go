@@ -195,19 +195,32 @@ type CallLine struct {
 	FailedAtMS *float64 `json:"failed_at_ms,omitempty"`
 	Error      string   `json:"error,omitempty"`
 	// Phases maps each phase the call reached to its instant and its
-	// durations in microseconds.
-	Phases   map[string]PhaseTimes `json:"phases"`
-	EndBegan *time.Time            `json:"end_began,omitempty"`
-	Media    *metrics.MediaStats   `json:"media,omitempty"`
-	MOS      *float64              `json:"mos,omitempty"`
-	Video    bool                  `json:"video,omitempty"`
+	// durations in microseconds (hold and unhold: the last re-offer's).
+	Phases map[string]PhaseTimes `json:"phases"`
+	// Reoffers lists every hold and unhold re-offer in order.
+	Reoffers []ReofferLine       `json:"reoffers,omitempty"`
+	EndBegan *time.Time          `json:"end_began,omitempty"`
+	Media    *metrics.MediaStats `json:"media,omitempty"`
+	MOS      *float64            `json:"mos,omitempty"`
+	Video    bool                `json:"video,omitempty"`
+}
+
+// ReofferLine is one hold or unhold re-offer in calls.jsonl: when it was
+// requested, when its answer was applied (absent when it failed) and the
+// duration between, recorded as one value of the phase's histograms.
+type ReofferLine struct {
+	Phase      string     `json:"phase"`
+	Requested  time.Time  `json:"requested"`
+	Applied    *time.Time `json:"applied,omitempty"`
+	DurationUS int64      `json:"duration_us,omitempty"`
 }
 
 // PhaseTimes is when a call completed a phase.
 type PhaseTimes struct {
 	At time.Time `json:"at"`
 	// ScheduledUS and ServiceUS are the durations recorded in the
-	// histograms (end: both from EndBegan).
+	// histograms (end: both from EndBegan; hold, unhold: both from the
+	// re-offer's request).
 	ScheduledUS int64 `json:"scheduled_us"`
 	ServiceUS   int64 `json:"service_us"`
 }
@@ -242,6 +255,9 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 			continue
 		}
 		pt := PhaseTimes{At: at.UTC(), ScheduledUS: at.Sub(sched).Microseconds(), ServiceUS: at.Sub(started).Microseconds()}
+		if p == metrics.PhaseHold || p == metrics.PhaseUnhold {
+			continue // from Reoffers, below
+		}
 		if p == metrics.PhaseEnd {
 			if rec.EndBegan.IsZero() {
 				continue
@@ -250,6 +266,16 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 			pt.ServiceUS = pt.ScheduledUS
 		}
 		l.Phases[p.String()] = pt
+	}
+	for _, ro := range rec.Reoffers {
+		rl := ReofferLine{Phase: ro.Phase.String(), Requested: ro.Requested.UTC()}
+		if !ro.Applied.IsZero() {
+			at := ro.Applied.UTC()
+			rl.Applied, rl.DurationUS = &at, ro.Duration().Microseconds()
+			// The phase's entry is the last applied re-offer.
+			l.Phases[ro.Phase.String()] = PhaseTimes{At: at, ScheduledUS: rl.DurationUS, ServiceUS: rl.DurationUS}
+		}
+		l.Reoffers = append(l.Reoffers, rl)
 	}
 	if !rec.EndBegan.IsZero() {
 		eb := rec.EndBegan.UTC()

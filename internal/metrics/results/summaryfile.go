@@ -53,8 +53,10 @@ const SummarySchema = "loadgen.summary/v1"
 // {stats} is {"count", "min", "mean", "p50", "p90", "p99", "p99_9", "p99_99",
 // "max", "clamped"} in microseconds (MOS: × 100), as HdrHistogram reports
 // them (highest equivalent value, 3 significant digits). Phases appear in
-// call order; "end" is timed from the moment the call began to end, so its
-// service and scheduled figures are the same.
+// the metrics.Phase order (call order, then hold and unhold); "end" is timed
+// from the moment the call began to end, "hold" and "unhold" per re-offer
+// from its request to its answer applied, so their service and scheduled
+// figures are the same.
 type SummaryFile struct {
 	Schema         string                   `json:"schema"`
 	Title          string                   `json:"title,omitempty"`

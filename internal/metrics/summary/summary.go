@@ -61,7 +61,7 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		ew.check(tw.Flush())
 	}
 
-	ew.printf("\nphase times (scheduled: from the scheduled start; service: from the actual start; end: from hang-up)\n")
+	ew.printf("\nphase times (scheduled: from the scheduled start; service: from the actual start; end: from hang-up; hold/unhold: each re-offer, request to answer applied)\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "phase\ttiming\tcount\tmin\tp50\tp90\tp99\tp99.9\tmax\t\n")
 	row := func(name, timing string, h *hdrhistogram.Histogram) {
@@ -74,8 +74,18 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 			us(st.Min), us(st.P50), us(st.P90), us(st.P99), us(st.P999), us(st.Max))
 	}
 	for p := range metrics.NumPhases {
-		row(p.String(), "scheduled", s.Scheduled[p])
-		if p != metrics.PhaseEnd {
+		if (p == metrics.PhaseHold || p == metrics.PhaseUnhold) && s.Scheduled[p].TotalCount() == 0 {
+			continue // no call held: no rows
+		}
+		timing := "scheduled"
+		if p.SelfTimed() {
+			timing = "re-offer"
+			if p == metrics.PhaseEnd {
+				timing = "hang-up"
+			}
+		}
+		row(p.String(), timing, s.Scheduled[p])
+		if !p.SelfTimed() {
 			row("", "service", s.Service[p])
 		}
 	}
