@@ -167,7 +167,21 @@ type attempt struct {
 	answer     *signal.Notification // latest respondCallUpdate not yet consumed
 	remote     *remoteEnd           // set once the gateway ended the call
 	subscribed bool
-	started    bool // callStart accepted: the call must be ended
+	started    bool          // callStart accepted: the call must be ended
+	sigRTT     time.Duration // fastest REST exchange so far (see timed)
+}
+
+// timed runs one REST exchange and keeps the fastest one's duration: the
+// call's signalling RTT estimate (an upper bound of the network RTT: one
+// request and response, plus the gateway's processing), which the MOS uses
+// when RTCP gave no RTT.
+func (cl *attempt) timed(fn func() error) error {
+	t0 := cl.now()
+	err := fn()
+	if d := cl.now().Sub(t0); err == nil && d > 0 && (cl.sigRTT == 0 || d < cl.sigRTT) {
+		cl.sigRTT = d
+	}
+	return err
 }
 
 func (cl *attempt) set(s State) {
@@ -213,6 +227,7 @@ func (c *Caller) Run(ctx context.Context, st Start) metrics.CallRecord {
 	cl.end(ctx)
 	if cl.peer != nil {
 		cl.rec.Media = cl.peer.Stats()
+		cl.rec.Media.SignallingRTT = cl.sigRTT
 		_ = cl.peer.Close() // idempotent; its error would only repeat the call's
 	}
 	if cl.sess != nil {
@@ -330,7 +345,8 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 	}
 	cl.set(StateSubscribing)
 	if ph, r, err := cl.step(ctx, t.Start, metrics.PhaseSubscribe, func(ctx context.Context) error {
-		s, err := cfg.Signal.Subscribe(ctx, creds)
+		var s *signal.Session
+		err := cl.timed(func() (err error) { s, err = cfg.Signal.Subscribe(ctx, creds); return err })
 		if err == nil {
 			cl.sess, cl.subscribed = s, true
 		}
@@ -355,7 +371,8 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 		if err != nil {
 			return fmt.Errorf("create offer: %w", err)
 		}
-		id, err := cl.sess.StartCall(ctx, offer, cfg.Options)
+		var id string
+		err = cl.timed(func() (err error) { id, err = cl.sess.StartCall(ctx, offer, cfg.Options); return err })
 		if err != nil {
 			return err
 		}
@@ -516,7 +533,7 @@ func (cl *attempt) reoffer(ctx context.Context, hold bool) error {
 		return err
 	}
 	cl.answer = nil
-	if err := cl.sess.StartCallUpdate(sctx, offer); err != nil {
+	if err := cl.timed(func() error { return cl.sess.StartCallUpdate(sctx, offer) }); err != nil {
 		return err
 	}
 	if err := cl.wait(ctx, t.Answer, nil, func() bool { return cl.answer != nil }); err != nil {

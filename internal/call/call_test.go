@@ -148,6 +148,9 @@ func checkSuccess(t *testing.T, rec metrics.CallRecord) {
 		}
 		prev = at
 	}
+	if rec.Media.SignallingRTT <= 0 {
+		t.Errorf("no signalling RTT estimate: the MOS would have no delay without RTCP")
+	}
 	if rec.Media.PacketsReceived == 0 || !rec.Media.IntegrityOK {
 		t.Errorf("media = %+v, want packets received and integrity ok", rec.Media)
 	}

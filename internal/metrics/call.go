@@ -175,9 +175,14 @@ type MediaStats struct {
 	Reordered   uint64 `json:"reordered"`
 	// Jitter is the audio stream's downlink interarrival jitter (RFC
 	// 3550 §6.4.1, every arriving packet).
-	Jitter     time.Duration `json:"jitter_ns"`
-	RTT        time.Duration `json:"rtt_ns"`
-	LateWrites uint64        `json:"late_writes"`
+	Jitter time.Duration `json:"jitter_ns"`
+	// RTT is the media path's latest round-trip time from RTCP (0: no
+	// sample); SignallingRTT is the call's signalling estimate (the
+	// fastest of its REST exchanges: an upper bound of the network RTT),
+	// used for the MOS when RTT is 0 (see Delay).
+	RTT           time.Duration `json:"rtt_ns"`
+	SignallingRTT time.Duration `json:"signalling_rtt_ns,omitempty"`
+	LateWrites    uint64        `json:"late_writes"`
 	// FirstLateWrite and LastLateWrite are when the first and the last
 	// late frame were due (zero without late writes), so a late write can
 	// be placed in time (a benchmark's steady window, say).

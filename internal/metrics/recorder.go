@@ -51,6 +51,8 @@ type Recorder struct {
 	service    [NumPhases]*hdrhistogram.Histogram
 	lag        *hdrhistogram.Histogram
 	jitter     *hdrhistogram.Histogram
+	upJitter   *hdrhistogram.Histogram
+	gap        *hdrhistogram.Histogram
 	rtt        *hdrhistogram.Histogram
 	mos        *hdrhistogram.Histogram
 	clamped    Clamped
@@ -104,6 +106,8 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 		targetRate: opts.TargetRate,
 		lag:        NewLatencyHistogram(),
 		jitter:     NewLatencyHistogram(),
+		upJitter:   NewLatencyHistogram(),
+		gap:        NewLatencyHistogram(),
 		rtt:        NewLatencyHistogram(),
 		mos:        newMOSHistogram(),
 		failures:   make(map[FailureKey]uint64),
@@ -259,8 +263,25 @@ func (r *Recorder) Record(rec CallRecord) {
 		r.media.Duplicates += m.Duplicates
 		r.media.Reordered += m.Reordered
 		r.media.LateWrites += m.LateWrites
-		if !m.IntegrityOK && m.PacketsReceived > 0 {
+		r.media.WriteErrors += m.WriteErrors
+		if m.IntegrityFailed() {
 			r.media.IntegrityFailures++
+		}
+		for _, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+			r.media.StallMissing += ss.StallMissing
+			r.media.TailMissing += ss.TailMissing
+		}
+		if m.UplinkReports > 0 {
+			r.media.UplinkCalls++
+			r.media.UplinkPacketsLost += m.UplinkPacketsLost
+			for _, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+				if ss.UplinkReports > 0 {
+					r.media.UplinkPacketsSent += ss.PacketsSent
+				}
+			}
+			if m.UplinkJitter > 0 {
+				r.recordDuration(r.upJitter, m.UplinkJitter, &r.clamped.UplinkJitter)
+			}
 		}
 		if m.Jitter > 0 {
 			r.recordDuration(r.jitter, m.Jitter, &r.clamped.Jitter)
@@ -268,8 +289,20 @@ func (r *Recorder) Record(rec CallRecord) {
 		if m.RTT > 0 {
 			r.recordDuration(r.rtt, m.RTT, &r.clamped.RTT)
 		}
+		r.recordDuration(r.gap, m.LongestGap, &r.clamped.Gap)
+		switch _, src := m.Delay(); src {
+		case MOSDelayRTCP:
+			r.media.MOSDelayRTCP++
+		case MOSDelaySignalling:
+			r.media.MOSDelaySignalling++
+		default:
+			r.media.MOSDelayUnknown++
+		}
 		if mos, ok := m.MOS(); ok {
 			r.recordValue(r.mos, int64(mos*MOSScale+0.5))
+		}
+		for k, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+			r.streams[k].add(ss.totals())
 		}
 	}
 }
@@ -400,6 +433,8 @@ func (r *Recorder) Snapshot() *Snapshot {
 		Taken:        now,
 		Lag:          r.lag.Clone(),
 		Jitter:       r.jitter.Clone(),
+		UplinkJitter: r.upJitter.Clone(),
+		Gap:          r.gap.Clone(),
 		RTT:          r.rtt.Clone(),
 		MOS:          r.mos.Clone(),
 		Clamped:      r.clamped,
@@ -455,6 +490,7 @@ func (r *Recorder) Merge(o *Recorder) error {
 	mine := &Snapshot{
 		Start: r.start, Scheduled: r.scheduled, Service: r.service,
 		Lag: r.lag, Jitter: r.jitter, RTT: r.rtt, MOS: r.mos, Failures: r.failures,
+		UplinkJitter: r.upJitter, Gap: r.gap,
 		Clamped: r.clamped, RecordErrors: r.recordErrs, Attempted: r.started, Dropped: r.dropped,
 		Succeeded: r.succeeded, Failed: r.failed, Aborted: r.aborted, Media: r.media,
 		Streams: r.streams, Timeline: r.timeline,

@@ -335,12 +335,20 @@ func TestRecorderStreams(t *testing.T) {
 	clk := metricstest.NewClock()
 	a := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
 	b := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
-	a.AddStream(metrics.StreamAudio, metrics.StreamTotals{PacketsSent: 50, BytesSent: 8000, PacketsLostUplink: 1})
-	a.AddStream(metrics.StreamAudio, metrics.StreamTotals{PacketsSent: 50, BytesSent: 8000, PacketsReceived: 99, PacketsLostDownlink: 1})
-	a.AddStream(metrics.NumStreams, metrics.StreamTotals{PacketsSent: 1}) // outside the set: ignored
-	b.AddStream(metrics.StreamVideo, metrics.StreamTotals{PacketsReceived: 30, BytesReceived: 30000})
+	media := func(m metrics.MediaStats) metrics.CallRecord {
+		rec := metricstest.Call(clk.Now(), 0, metrics.OutcomeSuccess, nil)
+		rec.Media = m
+		for _, ss := range []metrics.MediaStreamStats{m.Audio, m.Video} {
+			rec.Media.PacketsSent += ss.PacketsSent
+			rec.Media.PacketsReceived += ss.PacketsReceived
+		}
+		return rec
+	}
+	a.Record(media(metrics.MediaStats{Audio: metrics.MediaStreamStats{PacketsSent: 50, BytesSent: 8000, UplinkPacketsLost: 1, UplinkReports: 2, WriteErrors: 2}}))
+	a.Record(media(metrics.MediaStats{Audio: metrics.MediaStreamStats{PacketsSent: 50, BytesSent: 8000, PacketsReceived: 97, PacketsLost: 1, StallMissing: 2, TailMissing: 3}}))
+	b.Record(media(metrics.MediaStats{Video: metrics.MediaStreamStats{PacketsReceived: 30, BytesReceived: 30000}}))
 	want := [metrics.NumStreams]metrics.StreamTotals{
-		metrics.StreamAudio: {PacketsSent: 100, BytesSent: 16000, PacketsReceived: 99, PacketsLostDownlink: 1, PacketsLostUplink: 1},
+		metrics.StreamAudio: {PacketsSent: 100, BytesSent: 16000, PacketsReceived: 97, PacketsLostDownlink: 6, PacketsLostUplink: 1, WriteErrors: 2},
 	}
 	if got := a.Snapshot().Streams; got != want {
 		t.Errorf("streams = %+v, want %+v", got, want)

@@ -85,3 +85,47 @@ func TestCallLineReoffers(t *testing.T) {
 		t.Error("failed unhold has a phase entry")
 	}
 }
+
+func TestCallLineMedia(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m := metrics.MediaStats{Codec: "opus", PacketsSent: 300, PacketsReceived: 300,
+		Audio: metrics.MediaStreamStats{PacketsSent: 100, PacketsReceived: 100},
+		Video: metrics.MediaStreamStats{PacketsSent: 200, PacketsReceived: 200, StallMissing: 7}}
+	tests := []struct {
+		name      string
+		rttRTCP   time.Duration
+		rttSignal time.Duration
+		video     bool
+		wantDelay string
+		wantMOS   bool
+	}{
+		{"video call, rtcp", 40 * time.Millisecond, 0, true, "rtcp", true},
+		{"signalling delay", 0, 3 * time.Millisecond, true, "signalling", true},
+		{"unknown delay", 0, 0, true, "unknown", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mm := m
+			mm.RTT, mm.SignallingRTT = tt.rttRTCP, tt.rttSignal
+			j := callLineJSON(t, metrics.CallRecord{Scheduled: base, Started: base, Outcome: metrics.OutcomeSuccess, Media: mm, Video: tt.video})
+			media := j["media"].(map[string]any)
+			if _, ok := media["codec"]; ok {
+				t.Errorf("media has a top-level codec: %v", media["codec"])
+			}
+			audio, _ := media["audio"].(map[string]any)
+			video, _ := media["video"].(map[string]any)
+			if audio["codec"] != "opus" || audio["packets_sent"] != 100.0 {
+				t.Errorf("audio = %v, want codec opus and its own packets", audio)
+			}
+			if _, ok := video["codec"]; ok || video["packets_sent"] != 200.0 || video["stall_missing"] != 7.0 {
+				t.Errorf("video = %v, want its own packets and no codec", video)
+			}
+			if j["mos_delay"] != tt.wantDelay {
+				t.Errorf("mos_delay = %v, want %s", j["mos_delay"], tt.wantDelay)
+			}
+			if _, ok := j["mos"]; ok != tt.wantMOS {
+				t.Errorf("mos present %v, want %v", ok, tt.wantMOS)
+			}
+		})
+	}
+}

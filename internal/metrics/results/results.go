@@ -198,11 +198,53 @@ type CallLine struct {
 	// durations in microseconds (hold and unhold: the last re-offer's).
 	Phases map[string]PhaseTimes `json:"phases"`
 	// Reoffers lists every hold and unhold re-offer in order.
-	Reoffers []ReofferLine       `json:"reoffers,omitempty"`
-	EndBegan *time.Time          `json:"end_began,omitempty"`
-	Media    *metrics.MediaStats `json:"media,omitempty"`
-	MOS      *float64            `json:"mos,omitempty"`
-	Video    bool                `json:"video,omitempty"`
+	Reoffers []ReofferLine `json:"reoffers,omitempty"`
+	EndBegan *time.Time    `json:"end_began,omitempty"`
+	Media    *MediaLine    `json:"media,omitempty"`
+	// MOS is the call's score (the worse direction, 2 decimals);
+	// MOSDownlink and MOSUplink each direction's (uplink: absent without
+	// the far end's reports). MOSDelay says where the delay came from:
+	// "rtcp", "signalling" or "unknown" (then no score: a score with no
+	// delay would assume 0 ms).
+	MOS         *float64 `json:"mos,omitempty"`
+	MOSDownlink *float64 `json:"mos_downlink,omitempty"`
+	MOSUplink   *float64 `json:"mos_uplink,omitempty"`
+	MOSDelay    string   `json:"mos_delay,omitempty"`
+	Video       bool     `json:"video,omitempty"`
+}
+
+// MediaLine is a call's media in calls.jsonl: the totals over both
+// streams (metrics.MediaStats' fields) and each stream's own figures under
+// "audio" and "video" (absent when the call had no such stream). The codec
+// is the audio stream's ("audio": {"codec": "opus", ...}); there is no
+// top-level codec, which read as the codec of the whole call.
+type MediaLine struct {
+	metrics.MediaStats
+	// Codec hides MediaStats.Codec from the line: it is never set, so it
+	// is omitted (the audio stream carries the codec).
+	Codec string      `json:"codec,omitempty"`
+	Audio *StreamLine `json:"audio,omitempty"`
+	Video *StreamLine `json:"video,omitempty"`
+}
+
+// StreamLine is one stream's figures in calls.jsonl, both directions (see
+// metrics.MediaStreamStats), with its codec when known.
+type StreamLine struct {
+	Codec string `json:"codec,omitempty"`
+	metrics.MediaStreamStats
+}
+
+// newMediaLine converts a call's media statistics into their calls.jsonl
+// form.
+func newMediaLine(m metrics.MediaStats, video bool) *MediaLine {
+	ml := &MediaLine{MediaStats: m}
+	if a := m.Audio; a != (metrics.MediaStreamStats{}) {
+		ml.Audio = &StreamLine{Codec: m.Codec, MediaStreamStats: a}
+	}
+	if v := m.Video; v != (metrics.MediaStreamStats{}) || video {
+		ml.Video = &StreamLine{MediaStreamStats: v}
+	}
+	return ml
 }
 
 // ReofferLine is one hold or unhold re-offer in calls.jsonl: when it was
@@ -282,10 +324,18 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 		l.EndBegan = &eb
 	}
 	if m := rec.Media; m != (metrics.MediaStats{}) {
-		l.Media = &m
-		if mos, ok := m.MOS(); ok {
-			mos = float64(int64(mos*metrics.MOSScale+0.5)) / metrics.MOSScale
-			l.MOS = &mos
+		l.Media = newMediaLine(m, rec.Video)
+		round := func(v float64) *float64 {
+			v = float64(int64(v*metrics.MOSScale+0.5)) / metrics.MOSScale
+			return &v
+		}
+		e, ok := m.EstimateMOS()
+		l.MOSDelay = string(e.Delay)
+		if ok {
+			l.MOS, l.MOSDownlink = round(e.Score), round(e.Downlink)
+			if e.UplinkKnown {
+				l.MOSUplink = round(e.Uplink)
+			}
 		}
 	}
 	return l

@@ -39,8 +39,15 @@ const SummarySchema = "loadgen.summary/v1"
 //	  "lag": {stats}, "lag_hlog": "lag.hlog",
 //	  "media": {"calls": .., "packets_sent": .., "bytes_sent": .., "packets_received": ..,
 //	            "bytes_received": .., "packets_lost": .., "duplicates": .., "reordered": ..,
-//	            "late_writes": .., "integrity_failures": .., "loss_rate": 0.001 (null: no packets),
-//	            "jitter": {stats}, "rtt": {stats}, "mos": {stats ×100}},
+//	            "late_writes": .., "integrity_failures": .., "write_errors": ..,
+//	            "stall_missing": .., "tail_missing": ..,      // downlink loss by time, within packets_lost
+//	            "uplink_calls": .., "uplink_packets_sent": .., "uplink_packets_lost": ..,
+//	            "mos_delay_rtcp": .., "mos_delay_signalling": .., "mos_delay_unknown": ..,
+//	            "loss_rate": 0.001 (null: no packets), "uplink_loss_rate": 0.002 (null: no reports),
+//	            "jitter": {stats}, "uplink_jitter": {stats}, "longest_gap": {stats},
+//	            "rtt": {stats}, "mos": {stats ×100},           // mos: the worse direction
+//	            "streams": {"audio": {"packets_sent", "bytes_sent", "packets_received", "bytes_received",
+//	                        "packets_lost_downlink", "packets_lost_uplink", "write_errors"}, "video": {..}}},
 //	  "cpu": {"cpus": 16, "utilization": 0.35, "peak_utilization": 0.5},  // absent if not measured
 //	  "thresholds": [{"metric": "connect", "expr": "p(99) < 2s", "measured": 1234567,
 //	                  "measured_text": "1.23s", "ok": true}],  // measured in the metric's unit, null: no data
@@ -117,13 +124,22 @@ type PhaseSummary struct {
 	ServiceLog string                 `json:"service_hlog,omitempty"`
 }
 
-// MediaSummary is the media totals with quality figures.
+// MediaSummary is the media totals with quality figures, per direction:
+// downlink (gateway to loadgen, as loadgen measured it: loss_rate, jitter,
+// longest_gap) and uplink (loadgen to gateway, from the gateway's RTCP
+// receiver reports: uplink_loss_rate, uplink_jitter), and per stream.
+// MOS is the worse direction of each call, scored only where its delay is
+// known (mos_delay_* count the sources).
 type MediaSummary struct {
 	metrics.MediaTotals
-	LossRate *float64               `json:"loss_rate"`
-	Jitter   metrics.HistogramStats `json:"jitter"`
-	RTT      metrics.HistogramStats `json:"rtt"`
-	MOS      metrics.HistogramStats `json:"mos"`
+	LossRate       *float64                        `json:"loss_rate"`
+	UplinkLossRate *float64                        `json:"uplink_loss_rate"`
+	Jitter         metrics.HistogramStats          `json:"jitter"`
+	UplinkJitter   metrics.HistogramStats          `json:"uplink_jitter"`
+	LongestGap     metrics.HistogramStats          `json:"longest_gap"`
+	RTT            metrics.HistogramStats          `json:"rtt"`
+	MOS            metrics.HistogramStats          `json:"mos"`
+	Streams        map[string]metrics.StreamTotals `json:"streams"`
 }
 
 // ThresholdSummary is one evaluated threshold.
@@ -189,10 +205,18 @@ func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	if opts.WithFiles {
 		f.LagLog, f.CallsFile = LagHlogName, CallsFileName
 	}
-	f.Media = MediaSummary{MediaTotals: s.Media, Jitter: metrics.StatsOf(s.Jitter), RTT: metrics.StatsOf(s.RTT), MOS: metrics.StatsOf(s.MOS)}
+	f.Media = MediaSummary{MediaTotals: s.Media, Jitter: metrics.StatsOf(s.Jitter), RTT: metrics.StatsOf(s.RTT), MOS: metrics.StatsOf(s.MOS),
+		UplinkJitter: metrics.StatsOf(s.UplinkJitter), LongestGap: metrics.StatsOf(s.Gap), Streams: map[string]metrics.StreamTotals{}}
 	f.Media.Jitter.Clamped, f.Media.RTT.Clamped = s.Clamped.Jitter, s.Clamped.RTT
+	f.Media.UplinkJitter.Clamped, f.Media.LongestGap.Clamped = s.Clamped.UplinkJitter, s.Clamped.Gap
 	if lr := s.Media.LossRate(); !math.IsNaN(lr) {
 		f.Media.LossRate = &lr
+	}
+	if lr := s.Media.UplinkLossRate(); !math.IsNaN(lr) {
+		f.Media.UplinkLossRate = &lr
+	}
+	for k := range metrics.NumStreams {
+		f.Media.Streams[k.String()] = s.Streams[k]
 	}
 	for _, r := range opts.Thresholds {
 		ts := ThresholdSummary{Metric: r.Threshold.Metric, Expr: r.Threshold.Expr,

@@ -100,23 +100,44 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		ew.printf("  no call reported media\n")
 	} else {
 		m := s.Media
-		ew.printf("  calls      %d with media, %d with the wrong stream\n", m.Calls, m.IntegrityFailures)
-		ew.printf("  packets    sent %d (%d bytes), received %d (%d bytes), lost %d\n",
-			m.PacketsSent, m.BytesSent, m.PacketsReceived, m.BytesReceived, m.PacketsLost)
+		ew.printf("  calls      %d with media, %d with the wrong stream (where checked)\n", m.Calls, m.IntegrityFailures)
+		ew.printf("  packets    sent %d (%d bytes), received %d (%d bytes)\n",
+			m.PacketsSent, m.BytesSent, m.PacketsReceived, m.BytesReceived)
+		for k := range metrics.NumStreams {
+			st := s.Streams[k]
+			if st.PacketsSent+st.PacketsReceived == 0 {
+				continue
+			}
+			ew.printf("  %-10s sent %d, received %d, lost %d downlink, %d uplink\n", k.String(), st.PacketsSent, st.PacketsReceived, st.PacketsLostDownlink, st.PacketsLostUplink)
+		}
+		ew.printf("  downlink   lost %d (%d in stalls, %d after the stream stopped)", m.PacketsLost, m.StallMissing, m.TailMissing)
 		if lr := m.LossRate(); !math.IsNaN(lr) {
-			ew.printf("  loss       %.3f%%\n", 100*lr)
+			ew.printf(", loss %.3f%%", 100*lr)
+		}
+		ew.printf("\n")
+		if lr := m.UplinkLossRate(); !math.IsNaN(lr) {
+			ew.printf("  uplink     lost %d of %d (gateway's RTCP reports, %d calls), loss %.3f%%\n", m.UplinkPacketsLost, m.UplinkPacketsSent, m.UplinkCalls, 100*lr)
+		} else {
+			ew.printf("  uplink     no RTCP receiver reports from the far end\n")
+		}
+		if m.WriteErrors+m.LateWrites > 0 {
+			ew.printf("  writes     %d failed, %d late\n", m.WriteErrors, m.LateWrites)
 		}
 		for _, x := range []struct {
 			name string
 			h    *hdrhistogram.Histogram
-		}{{"jitter", s.Jitter}, {"rtt", s.RTT}} {
-			if st := metrics.StatsOf(x.h); st.Count > 0 {
+		}{{"jitter", s.Jitter}, {"jitter up", s.UplinkJitter}, {"rtt", s.RTT}, {"gap", s.Gap}} {
+			if st := metrics.StatsOf(x.h); st.Count > 0 && st.Max > 0 {
 				ew.printf("  %-10s p50 %s, p99 %s, max %s (%d calls)\n", x.name, us(st.P50), us(st.P99), us(st.Max), st.Count)
 			}
 		}
 		if st := metrics.StatsOf(s.MOS); st.Count > 0 {
-			ew.printf("  MOS        avg %.2f, p1 %.2f, min %.2f, max %.2f (E-model estimate, %d calls)\n",
+			ew.printf("  MOS        avg %.2f, p1 %.2f, min %.2f, max %.2f (E-model estimate, worse direction, %d calls)\n",
 				st.Mean/metrics.MOSScale, float64(s.MOS.ValueAtQuantile(1))/metrics.MOSScale, float64(st.Min)/metrics.MOSScale, float64(st.Max)/metrics.MOSScale, st.Count)
+		}
+		if m.MOSDelaySignalling+m.MOSDelayUnknown > 0 {
+			ew.printf("  MOS delay  %d calls from RTCP, %d from signalling (no RTCP RTT), %d unknown (not scored)\n",
+				m.MOSDelayRTCP, m.MOSDelaySignalling, m.MOSDelayUnknown)
 		}
 	}
 

@@ -108,7 +108,7 @@ func thresholdSnapshot(t *testing.T) *metrics.Snapshot {
 		r.Dropped()
 	}
 	r.Record(metrics.CallRecord{Scheduled: base, Started: base, Outcome: metrics.OutcomeAborted,
-		Media: metrics.MediaStats{PacketsReceived: 990, PacketsLost: 10, PacketsSent: 1000}})
+		Media: metrics.MediaStats{PacketsReceived: 990, PacketsLost: 10, PacketsSent: 1000, SignallingRTT: time.Millisecond}})
 	return r.Snapshot()
 }
 
