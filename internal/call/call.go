@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -96,6 +97,9 @@ type Start struct {
 type Caller struct {
 	cfg    Config
 	states [StateDone + 1]atomic.Int64
+
+	liveMu sync.Mutex
+	live   map[*media.Peer]struct{} // peers of calls still running
 }
 
 // NewCaller checks cfg and returns a Caller.
@@ -125,7 +129,51 @@ func NewCaller(cfg Config) (*Caller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Caller{cfg: cfg}, nil
+	return &Caller{cfg: cfg, live: make(map[*media.Peer]struct{})}, nil
+}
+
+// CallStates reports how many calls are up now (media established and
+// not yet ending, those on hold included) and how many of those are on
+// hold: promexport.CollectorOptions.CallStates takes it as is.
+func (c *Caller) CallStates() (up, onHold int) {
+	onHold = c.InState(StateOnHold)
+	return c.InState(StateUp) + onHold, onHold
+}
+
+// LiveMedia returns the media counters of the calls running now, per
+// stream, summed over their peers' current statistics (each call from its
+// peer's creation until its final statistics are read into its record).
+// Added to the recorder's finished totals (Snapshot.Streams) it gives
+// counters that move while calls are up: promexport's LiveMedia option
+// takes it as is. A call's final statistics are at least its last live
+// reading for every field but the downlink loss, which a late packet can
+// lower; the exporter keeps its counters monotonic.
+func (c *Caller) LiveMedia() [metrics.NumStreams]metrics.StreamTotals {
+	c.liveMu.Lock()
+	peers := make([]*media.Peer, 0, len(c.live))
+	for p := range c.live {
+		peers = append(peers, p)
+	}
+	c.liveMu.Unlock()
+	var out [metrics.NumStreams]metrics.StreamTotals
+	for _, p := range peers {
+		st := metrics.StreamTotalsOf(p.Stats())
+		for k := range out {
+			out[k].Add(st[k])
+		}
+	}
+	return out
+}
+
+// track adds p to (or, with done, removes it from) the live peers.
+func (c *Caller) track(p *media.Peer, done bool) {
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	if done {
+		delete(c.live, p)
+	} else {
+		c.live[p] = struct{}{}
+	}
 }
 
 // InState returns how many calls are in state s now (for the progress line:
@@ -228,7 +276,8 @@ func (c *Caller) Run(ctx context.Context, st Start) metrics.CallRecord {
 	if cl.peer != nil {
 		cl.rec.Media = cl.peer.Stats()
 		cl.rec.Media.SignallingRTT = cl.sigRTT
-		_ = cl.peer.Close() // idempotent; its error would only repeat the call's
+		c.track(cl.peer, true) // after the final reading: it supersedes the live ones
+		_ = cl.peer.Close()    // idempotent; its error would only repeat the call's
 	}
 	if cl.sess != nil {
 		_ = cl.sess.Close()
@@ -367,6 +416,7 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 			return fmt.Errorf("new peer: %w", err)
 		}
 		cl.peer = p
+		cl.c.track(p, false)
 		offer, err := p.CreateOffer(ctx)
 		if err != nil {
 			return fmt.Errorf("create offer: %w", err)

@@ -382,3 +382,53 @@ func TestRunCancelEndsCalls(t *testing.T) {
 		}
 	}
 }
+
+// TestLiveMedia: while a call is up its media counters move in
+// LiveMedia (not only when it ends) and CallStates counts it; once it
+// has ended it leaves the live set, and its record's final figures are at
+// least the last live reading.
+func TestLiveMedia(t *testing.T) {
+	r := newRig(t, false, nil)
+	r.cfg.Hold.Fixed = 5 * time.Second
+	c, err := NewCaller(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), callLimit)
+	defer cancel()
+	done := make(chan metrics.CallRecord, 1)
+	go func() {
+		now := time.Now()
+		done <- c.Run(ctx, Start{Scheduled: now, Started: now})
+	}()
+	var last [metrics.NumStreams]metrics.StreamTotals
+	for moved := 0; moved < 2; {
+		select {
+		case rec := <-done:
+			t.Fatalf("call ended before its media was seen live: %v/%v (%s)", rec.Outcome, rec.Reason, rec.Error)
+		case <-time.After(20 * time.Millisecond):
+		}
+		cur := c.LiveMedia()
+		a := cur[metrics.StreamAudio]
+		if a.PacketsReceived > last[metrics.StreamAudio].PacketsReceived && a.PacketsSent > last[metrics.StreamAudio].PacketsSent {
+			moved++
+		}
+		last = cur
+	}
+	if up, onHold := c.CallStates(); up != 1 || onHold != 0 {
+		t.Errorf("CallStates = %d, %d; want 1 up, 0 on hold", up, onHold)
+	}
+	cancel() // end it now (aborted), properly
+	rec := <-done
+	fin := metrics.StreamTotalsOf(rec.Media)[metrics.StreamAudio]
+	if l := last[metrics.StreamAudio]; fin.PacketsSent < l.PacketsSent || fin.PacketsReceived < l.PacketsReceived || fin.BytesSent < l.BytesSent {
+		t.Errorf("final audio %+v below the last live reading %+v", fin, l)
+	}
+	if got := c.LiveMedia(); got != ([metrics.NumStreams]metrics.StreamTotals{}) {
+		t.Errorf("LiveMedia after the call = %+v, want zero", got)
+	}
+	if up, onHold := c.CallStates(); up != 0 || onHold != 0 {
+		t.Errorf("CallStates after the call = %d, %d", up, onHold)
+	}
+	checkGatewayClean(t, r.gw)
+}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -102,6 +103,15 @@ type CollectorOptions struct {
 	// many of them are on hold now: loadgen_calls_up and
 	// loadgen_calls_on_hold (both absent when nil).
 	CallStates func() (up, onHold int)
+	// LiveMedia, when set, reports the media counters of the calls still
+	// running, per stream (call.Caller.LiveMedia fits): the media
+	// counters export the finished calls' totals plus these, so they
+	// move while calls are up rather than when they end. Each exported
+	// counter is kept monotonic (a series never goes below its previous
+	// scrape), since a call's final figures can trail its last live
+	// reading for a moment (it left the live set before it was recorded)
+	// or, for the downlink loss, be lower (a late packet filled a gap).
+	LiveMedia func() [metrics.NumStreams]metrics.StreamTotals
 }
 
 // ConstLabels returns the constant labels opts puts on every loadgen_
@@ -132,6 +142,9 @@ type Collector struct {
 	buckets []float64
 	schema  int32
 	cpus    int
+
+	mu          sync.Mutex
+	lastStreams [metrics.NumStreams]metrics.StreamTotals // high-water marks of the media counters
 
 	runInfo, phase, lag, jitter, rtt, mos        *prometheus.Desc
 	calls, failures, attempted, dropped          *prometheus.Desc
@@ -287,9 +300,30 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 }
 
 // streams are the per-stream media counters to export: the finished
-// calls' (s.Streams).
+// calls' (s.Streams) plus the live calls' (LiveMedia), each field never
+// below what an earlier scrape exported.
 func (c *Collector) streams(s *metrics.Snapshot) [metrics.NumStreams]metrics.StreamTotals {
-	return s.Streams
+	out := s.Streams
+	if c.opts.LiveMedia != nil {
+		live := c.opts.LiveMedia()
+		for k := range out {
+			out[k].Add(live[k])
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range out {
+		o, l := &out[k], c.lastStreams[k]
+		o.PacketsSent = max(o.PacketsSent, l.PacketsSent)
+		o.BytesSent = max(o.BytesSent, l.BytesSent)
+		o.PacketsReceived = max(o.PacketsReceived, l.PacketsReceived)
+		o.BytesReceived = max(o.BytesReceived, l.BytesReceived)
+		o.PacketsLostDownlink = max(o.PacketsLostDownlink, l.PacketsLostDownlink)
+		o.PacketsLostUplink = max(o.PacketsLostUplink, l.PacketsLostUplink)
+		o.WriteErrors = max(o.WriteErrors, l.WriteErrors)
+	}
+	c.lastStreams = out
+	return out
 }
 
 // boolValue is 1 for true, 0 for false.
