@@ -112,6 +112,10 @@ type CollectorOptions struct {
 	// reading for a moment (it left the live set before it was recorded)
 	// or, for the downlink loss, be lower (a late packet filled a gap).
 	LiveMedia func() [metrics.NumStreams]metrics.StreamTotals
+	// CPUsAvailable is loadgen_cpus_available, the CPUs the process may
+	// use with the cgroup quota applied (cpu.Sampler.CPUs fits);
+	// min(logical CPUs, GOMAXPROCS) when 0.
+	CPUsAvailable float64
 }
 
 // ConstLabels returns the constant labels opts puts on every loadgen_
@@ -141,7 +145,7 @@ type Collector struct {
 	opts    CollectorOptions
 	buckets []float64
 	schema  int32
-	cpus    int
+	cpus    float64
 
 	mu          sync.Mutex
 	lastStreams [metrics.NumStreams]metrics.StreamTotals // high-water marks of the media counters
@@ -167,7 +171,7 @@ func NewCollector(snap func() *metrics.Snapshot, opts CollectorOptions) *Collect
 		opts:    opts,
 		buckets: opts.Buckets,
 		schema:  opts.NativeSchema,
-		cpus:    min(runtime.NumCPU(), runtime.GOMAXPROCS(0)),
+		cpus:    opts.CPUsAvailable,
 
 		runInfo:      d("run_info", "Always 1; labels describe the run (the constant labels scenario, mode, run_id and shard are on every loadgen_ series).", "version", "shards"),
 		phase:        d("call_phase_seconds", "Time to complete each call phase; timing=scheduled counts from the scheduled start (includes scheduler lag), timing=service from the actual start. The end phase is timed from when the call began to end.", "phase", "timing"),
@@ -195,12 +199,15 @@ func NewCollector(snap func() *metrics.Snapshot, opts CollectorOptions) *Collect
 		integrity:    d("media_integrity_failures_total", "Calls that received RTP that was not the expected stream."),
 		lateWrites:   d("media_late_writes_total", "Media frames written later than their due time by all finished calls."),
 		recordErrors: d("recorder_errors_total", "Values a histogram refused (a loadgen bug; the run is invalid when non-zero)."),
-		cpusAvail:    d("cpus_available", "CPUs the generator may use: min(logical CPUs, GOMAXPROCS), and GOMAXPROCS follows the cgroup CPU quota. rate(loadgen_process_cpu_seconds_total) divided by it is the generator's saturation."),
+		cpusAvail:    d("cpus_available", "CPUs the process may use: min(logical CPUs, GOMAXPROCS, the cgroup v2 CPU quota), fractional under a quota. rate(loadgen_process_cpu_seconds_total) divided by it is the process's saturation (the embedded gateway's answerers included when it runs in the process)."),
 		thresholdOK:  d("threshold_ok", "1 while the scenario threshold holds on the run so far, 0 when it is crossed.", "threshold"),
 		runValid:     d("run_valid", "1 while the run is valid (the generator kept up), 0 when not."),
 	}
 	if c.buckets == nil {
 		c.buckets = DefaultBuckets()
+	}
+	if c.cpus <= 0 {
+		c.cpus = float64(min(runtime.NumCPU(), runtime.GOMAXPROCS(0)))
 	}
 	if c.schema == 0 {
 		c.schema = DefaultNativeSchema
@@ -275,7 +282,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.lateWrites, s.Media.LateWrites)
 	gauge(c.inProgress, float64(s.InProgress))
 	gauge(c.target, s.TargetRate)
-	gauge(c.cpusAvail, float64(c.cpus))
+	gauge(c.cpusAvail, c.cpus)
 	if c.opts.CallStates != nil {
 		up, onHold := c.opts.CallStates()
 		gauge(c.up, float64(up))

@@ -29,7 +29,8 @@ type Options struct {
 	Thresholds []threshold.Result
 	// Validity is the run's verdict (see validity.Check).
 	Validity validity.Verdict
-	// CPU is the generator's CPU use, when measured.
+	// CPU is the process's CPU use, when measured (its Label says whether
+	// the embedded gateway ran in the process).
 	CPU *cpu.Usage
 }
 
@@ -142,7 +143,12 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	}
 
 	if opts.CPU != nil {
-		ew.printf("\ngenerator  CPU %.0f%% of %d CPUs on average, peak %.0f%%\n", 100*opts.CPU.Utilization, opts.CPU.CPUs, 100*opts.CPU.Peak)
+		quota := ""
+		if opts.CPU.Quota {
+			quota = " (cgroup quota)"
+		}
+		ew.printf("\ncpu        %s: %.0f%% of %g CPUs%s on average, peak %.0f%%\n",
+			opts.CPU.Label(), 100*opts.CPU.Utilization, opts.CPU.CPUs, quota, 100*opts.CPU.Peak)
 	}
 
 	if len(opts.Thresholds) > 0 {
