@@ -70,8 +70,9 @@ type Config struct {
 	// Timeouts bound the phases (see scenario's Default* constants).
 	Timeouts scenario.Timeouts
 	// CheckIntegrity fails a call whose received media is not the expected
-	// stream (the engine's integrity verdict); for gateways that play
-	// loadgen's own media back, such as the embedded one.
+	// stream (the engine's integrity verdict, MediaStats.IntegrityFailed:
+	// only where the engine checked it); for gateways that play loadgen's
+	// own media back, such as the embedded one.
 	CheckIntegrity bool
 	// OnUp, if set, is told every call's session id and sampled hold time
 	// once its first media arrived, from the call's goroutine; with
@@ -284,7 +285,9 @@ func (c *Caller) Run(ctx context.Context, st Start) metrics.CallRecord {
 	}
 	if cl.rec.Outcome == metrics.OutcomeUnknown {
 		cl.rec.Outcome = metrics.OutcomeSuccess
-		if c.cfg.CheckIntegrity && !cl.rec.Media.IntegrityOK {
+		// Only where the engine compared the payloads: a stream it could
+		// not check (a foreign answerer's media) is not "wrong".
+		if c.cfg.CheckIntegrity && cl.rec.Media.IntegrityFailed() {
 			cl.fail(ctx, metrics.PhaseMedia, metrics.ReasonMediaIntegrity, errors.New("received media is not the stream sent"))
 		}
 	}

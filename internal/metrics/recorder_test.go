@@ -413,3 +413,30 @@ func TestRecorderReoffers(t *testing.T) {
 		t.Errorf("ParsePhase(unhold) = %v, %v", p, ok)
 	}
 }
+
+// TestRecorderIntegrity: a call counts as having received the wrong
+// stream only where the check ran (IntegrityChecked): media from a foreign
+// answerer, which the engine cannot check, is not an integrity failure.
+func TestRecorderIntegrity(t *testing.T) {
+	tests := []struct {
+		name string
+		m    metrics.MediaStats
+		want uint64
+	}{
+		{"checked and wrong", metrics.MediaStats{PacketsReceived: 10, IntegrityChecked: true}, 1},
+		{"checked and right", metrics.MediaStats{PacketsReceived: 10, IntegrityChecked: true, IntegrityOK: true}, 0},
+		{"not checked (foreign stream)", metrics.MediaStats{PacketsReceived: 10}, 0},
+		{"checked, nothing arrived", metrics.MediaStats{PacketsSent: 10, IntegrityChecked: true}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := metrics.NewRecorder(metrics.RecorderOptions{Now: metricstest.NewClock().Now})
+			rec := metricstest.Call(time.Now(), 0, metrics.OutcomeSuccess, nil)
+			rec.Media = tt.m
+			r.Record(rec)
+			if got := r.Snapshot().Media.IntegrityFailures; got != tt.want {
+				t.Errorf("integrity failures = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
