@@ -9,8 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -89,8 +93,7 @@ func Create(dir string, start time.Time) (_ *Writer, err error) {
 		err = errors.Join(
 			h.lw.OutputLogFormatVersion(),
 			h.lw.OutputComment(comment),
-			h.lw.OutputStartTime(startMs),
-			h.lw.OutputBaseTime(startMs),
+			writeTimeHeaders(h.bw, startMs),
 			h.lw.OutputLegend(),
 			h.bw.Flush(),
 		)
@@ -118,6 +121,21 @@ func Create(dir string, start time.Time) (_ *Writer, err error) {
 	r.callsW = bufio.NewWriterSize(r.calls, 64<<10)
 	r.enc = json.NewEncoder(r.callsW)
 	return r, nil
+}
+
+// writeTimeHeaders writes the StartTime and BaseTime lines with
+// millisecond precision, as HdrHistogram's log format has them
+// ("#[StartTime: 1732430400.123 (seconds since epoch), 2024-11-24T06:40:00.123Z]").
+// hdrhistogram-go's OutputStartTime and OutputBaseTime write whole
+// seconds, which put every absolute time up to 999 ms early while the
+// intervals are timed from the exact start.
+func writeTimeHeaders(w io.Writer, startMs int64) error {
+	secs := fmt.Sprintf("%d.%03d", startMs/1000, startMs%1000)
+	iso := time.UnixMilli(startMs).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	if _, err := fmt.Fprintf(w, "#[StartTime: %s (seconds since epoch), %s]\n#[BaseTime: %s (seconds since epoch)]\n", secs, iso, secs); err != nil {
+		return fmt.Errorf("results: hlog header: %w", err)
+	}
+	return nil
 }
 
 // Dir returns the output directory.
@@ -423,26 +441,90 @@ func (r *Writer) Close() error {
 }
 
 // ReadHlog reads every interval of an interval log and returns them with
-// their sum (a histogram with the recorder's geometry).
+// their sum (a histogram with the recorder's geometry). Each interval's
+// StartTimeMs and EndTimeMs are absolute, rounded to the millisecond: the
+// log's BaseTime (with its decimals; when absent, StartTime for relative
+// timestamps, as HdrHistogram's reader decides) plus the interval's
+// timestamp. Tagged intervals keep their tag.
 func ReadHlog(path string) (intervals []*hdrhistogram.Histogram, total *hdrhistogram.Histogram, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: read hlog: %w", err)
 	}
 	defer f.Close()
-	rd := hdrhistogram.NewHistogramLogReader(bufio.NewReader(f))
+	name := filepath.Base(path)
+	fail := func(line int, format string, a ...any) error {
+		return fmt.Errorf("results: read hlog %s: line %d: %s", name, line, fmt.Sprintf(format, a...))
+	}
 	total = metrics.NewLatencyHistogram()
-	for {
-		h, err := rd.NextIntervalHistogram()
-		if err != nil {
-			return nil, nil, fmt.Errorf("results: read hlog %s: %w", filepath.Base(path), err)
+	var startSec, baseSec float64
+	var haveStart, haveBase bool
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "", strings.HasPrefix(line, `"StartTimestamp"`):
+			continue
+		case strings.HasPrefix(line, "#[StartTime: "), strings.HasPrefix(line, "#[BaseTime: "):
+			fields := strings.Fields(line)
+			v, err := strconv.ParseFloat(fields[1], 64)
+			if err != nil {
+				return nil, nil, fail(n, "bad time %q", fields[1])
+			}
+			if strings.HasPrefix(line, "#[StartTime") {
+				startSec, haveStart = v, true
+			} else {
+				baseSec, haveBase = v, true
+			}
+			continue
+		case strings.HasPrefix(line, "#"):
+			continue
 		}
-		if h == nil {
-			return intervals, total, nil
+		tag := ""
+		if rest, ok := strings.CutPrefix(line, "Tag="); ok {
+			t, after, ok := strings.Cut(rest, ",")
+			if !ok {
+				return nil, nil, fail(n, "tag without an interval")
+			}
+			tag, line = t, after
+		}
+		cols := strings.SplitN(line, ",", 4)
+		if len(cols) != 4 {
+			return nil, nil, fail(n, "want 4 columns, got %d", len(cols))
+		}
+		ts, err1 := strconv.ParseFloat(cols[0], 64)
+		length, err2 := strconv.ParseFloat(cols[1], 64)
+		if err1 != nil || err2 != nil {
+			return nil, nil, fail(n, "bad timestamp or length")
+		}
+		if !haveStart {
+			startSec, haveStart = ts, true
+		}
+		if !haveBase {
+			// HdrHistogram's rule: timestamps more than a year before the
+			// start time are relative to it.
+			if ts < startSec-365*24*3600 {
+				baseSec = startSec
+			}
+			haveBase = true
+		}
+		h, err := hdrhistogram.Decode([]byte(strings.TrimSpace(cols[3])))
+		if err != nil {
+			return nil, nil, fail(n, "%v", err)
+		}
+		h.SetStartTimeMs(int64(math.Round((baseSec + ts) * 1000)))
+		h.SetEndTimeMs(int64(math.Round((baseSec + ts + length) * 1000)))
+		if tag != "" {
+			h.SetTag(tag)
 		}
 		if d := total.Merge(h); d != 0 {
-			return nil, nil, fmt.Errorf("results: read hlog %s: %d values outside the range", filepath.Base(path), d)
+			return nil, nil, fail(n, "%d values outside the range", d)
 		}
 		intervals = append(intervals, h)
 	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("results: read hlog %s: %w", name, err)
+	}
+	return intervals, total, nil
 }
