@@ -60,13 +60,20 @@ type Writer struct {
 	dir   string
 	start time.Time
 
-	mu     sync.Mutex
-	hlogs  map[string]*hlogFile
-	calls  *os.File
-	callsW *bufio.Writer
-	enc    *json.Encoder
-	closed bool
+	mu         sync.Mutex
+	hlogs      map[string]*hlogFile
+	calls      *os.File
+	callsW     *bufio.Writer
+	enc        *json.Encoder
+	closed     bool
+	flushEvery time.Duration
+	flushTimer *time.Timer // armed while calls.jsonl holds unflushed lines
+	flushErr   error       // the first error of a timed flush
 }
+
+// DefaultCallsFlush is how long a line may wait in calls.jsonl's buffer:
+// a killed run loses at most this much of it.
+const DefaultCallsFlush = time.Second
 
 // Create creates dir (and parents) and opens every result file,
 // writing the interval logs' headers with start as their start and base
@@ -75,7 +82,7 @@ func Create(dir string, start time.Time) (_ *Writer, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
-	r := &Writer{dir: dir, start: start, hlogs: make(map[string]*hlogFile)}
+	r := &Writer{dir: dir, start: start, hlogs: make(map[string]*hlogFile), flushEvery: DefaultCallsFlush}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, r.Close())
@@ -359,17 +366,86 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 	return l
 }
 
-// WriteCall appends one call to calls.jsonl (buffered; Close flushes).
+// WriteCall appends one call to calls.jsonl. The line is buffered and
+// written to the file within DefaultCallsFlush (a timer armed by the first
+// unflushed line), so a kill -9 loses at most the last second of calls;
+// Flush and Close write at once. An error of a timed flush is returned by
+// the next WriteCall, Flush or Close.
 func (r *Writer) WriteCall(rec metrics.CallRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return errors.New("results: write call after close")
 	}
+	if err := r.flushErr; err != nil {
+		return err
+	}
 	if err := r.enc.Encode(NewCallLine(rec)); err != nil {
 		return fmt.Errorf("results: %s: %w", CallsFileName, err)
 	}
+	if r.flushTimer == nil {
+		r.flushTimer = time.AfterFunc(r.flushEvery, r.timedFlush)
+	}
 	return nil
+}
+
+// timedFlush is the flush timer's function.
+func (r *Writer) timedFlush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushTimer = nil
+	if r.closed {
+		return
+	}
+	if err := r.callsW.Flush(); err != nil && r.flushErr == nil {
+		r.flushErr = fmt.Errorf("results: %s: %w", CallsFileName, err)
+	}
+}
+
+// Flush writes calls.jsonl's buffered lines to the file now.
+func (r *Writer) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("results: flush after close")
+	}
+	if r.flushTimer != nil {
+		r.flushTimer.Stop()
+		r.flushTimer = nil
+	}
+	if err := r.flushErr; err != nil {
+		return err
+	}
+	if err := r.callsW.Flush(); err != nil {
+		return fmt.Errorf("results: %s: %w", CallsFileName, err)
+	}
+	return nil
+}
+
+// RunSummaries rewrites summary.json every period until ctx is done, with
+// what build returns (build should make it with Complete false; nil skips
+// a tick), so a killed run leaves a parseable partial summary; each write
+// is atomic (see WriteSummaryFile). It returns nil when ctx is done: the
+// run then writes the final summary (Complete true) itself. A failed
+// write is returned at once.
+func (r *Writer) RunSummaries(ctx context.Context, every time.Duration, build func() *SummaryFile) error {
+	if every <= 0 {
+		return fmt.Errorf("results: summary period %v must be positive", every)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if f := build(); f != nil {
+				if err := r.WriteSummary(f); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }
 
 // WriteSummary writes summary.json (via a temporary file renamed into
@@ -417,7 +493,11 @@ func (r *Writer) Close() error {
 		return nil
 	}
 	r.closed = true
-	var errs []error
+	if r.flushTimer != nil {
+		r.flushTimer.Stop()
+		r.flushTimer = nil
+	}
+	errs := []error{r.flushErr}
 	for name, h := range r.hlogs {
 		if err := h.bw.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))

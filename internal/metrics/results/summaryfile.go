@@ -54,7 +54,11 @@ const SummarySchema = "loadgen.summary/v1"
 //	  "thresholds_ok": true,
 //	  "timeline": [{"t": 0, "started": 10, "succeeded": 0, "failed": 0, "aborted": 0,
 //	                "dropped": 0, "in_progress": 10, "target_rate": 10}, ...],  // one per second
-//	  "calls_file": "calls.jsonl"
+//	  "calls_file": "calls.jsonl",
+//	  "complete": true,                    // false: rewritten while the run goes (a killed run's last)
+//	  "run_id": "…", "shard": 0, "shards": 1,
+//	  "thresholds_source": {"connect": ["p(99) < 2s"]},   // the scenario's, as written
+//	  "snapshot": {...}                    // the whole snapshot, histograms encoded (SnapshotData)
 //	}
 //
 // {stats} is {"count", "min", "mean", "p50", "p90", "p99", "p99_9", "p99_99",
@@ -86,6 +90,20 @@ type SummaryFile struct {
 	ThresholdsOK   bool                     `json:"thresholds_ok"`
 	Timeline       []metrics.TimelineBucket `json:"timeline"`
 	CallsFile      string                   `json:"calls_file,omitempty"`
+	// Complete is false in the summaries rewritten while the run goes
+	// (RunSummaries), true in the final one.
+	Complete bool `json:"complete"`
+	// RunID, Shard and Shards identify the run and this generator's part
+	// of it (shard 0 of 1 unsharded).
+	RunID  string `json:"run_id,omitempty"`
+	Shard  int    `json:"shard"`
+	Shards int    `json:"shards"`
+	// ThresholdsSource is the scenario's thresholds as written (metric to
+	// expressions), so a merge re-evaluates them on the merged snapshot.
+	ThresholdsSource map[string][]string `json:"thresholds_source,omitempty"`
+	// Snapshot is the whole snapshot, histograms encoded, for an exact
+	// merge (see Read).
+	Snapshot *SnapshotData `json:"snapshot,omitempty"`
 }
 
 // RateSummary is the target and achieved call rate, calls/s.
@@ -163,9 +181,18 @@ type SummaryFileOptions struct {
 	// WithFiles names the .hlog files and calls.jsonl (as written by
 	// Writer) in the summary.
 	WithFiles bool
+	// Complete marks the final summary (false for the periodic ones).
+	Complete bool
+	// RunID, Shard and Shards (1 when 0) identify the run and the shard.
+	RunID  string
+	Shard  int
+	Shards int
+	// ThresholdsSource is the scenario's thresholds as written.
+	ThresholdsSource map[string][]string
 }
 
-// NewSummaryFile builds summary.json's content from a snapshot.
+// NewSummaryFile builds summary.json's content from a snapshot, the
+// snapshot itself included (encoded: see SnapshotData).
 func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	f := &SummaryFile{
 		Schema:         SummarySchema,
@@ -218,6 +245,11 @@ func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	for k := range metrics.NumStreams {
 		f.Media.Streams[k.String()] = s.Streams[k]
 	}
+	f.Complete, f.RunID, f.Shard, f.Shards = opts.Complete, opts.RunID, opts.Shard, max(opts.Shards, 1)
+	f.ThresholdsSource = opts.ThresholdsSource
+	// An encoding error (none is known for these geometries) leaves the
+	// summary without its snapshot; Read then says so.
+	f.Snapshot, _ = NewSnapshotData(s)
 	for _, r := range opts.Thresholds {
 		ts := ThresholdSummary{Metric: r.Threshold.Metric, Expr: r.Threshold.Expr,
 			MeasuredText: r.Threshold.FormatValue(r.Measured), OK: r.OK}
