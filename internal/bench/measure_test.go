@@ -119,7 +119,7 @@ func call(dtls, media, end time.Duration, sent, recv uint64) results.CallLine {
 			"media": {At: at(media)},
 		},
 		EndBegan: &e,
-		Media:    &metrics.MediaStats{PacketsSent: sent, PacketsReceived: recv},
+		Media:    &results.MediaLine{MediaStats: metrics.MediaStats{PacketsSent: sent, PacketsReceived: recv}},
 	}
 }
 
@@ -198,7 +198,7 @@ func TestLateWritesInWindow(t *testing.T) {
 	at := func(s int) time.Time { return base.Add(time.Duration(s) * time.Second) }
 	w := NewWindow(at(10), at(20))
 	call := func(n uint64, first, last time.Time) results.CallLine {
-		return results.CallLine{Media: &metrics.MediaStats{LateWrites: n, FirstLateWrite: first, LastLateWrite: last}}
+		return results.CallLine{Media: &results.MediaLine{MediaStats: metrics.MediaStats{LateWrites: n, FirstLateWrite: first, LastLateWrite: last}}}
 	}
 	tests := []struct {
 		name  string

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,8 +70,9 @@ type Config struct {
 	// Timeouts bound the phases (see scenario's Default* constants).
 	Timeouts scenario.Timeouts
 	// CheckIntegrity fails a call whose received media is not the expected
-	// stream (the engine's integrity verdict); for gateways that play
-	// loadgen's own media back, such as the embedded one.
+	// stream (the engine's integrity verdict, MediaStats.IntegrityFailed:
+	// only where the engine checked it); for gateways that play loadgen's
+	// own media back, such as the embedded one.
 	CheckIntegrity bool
 	// OnUp, if set, is told every call's session id and sampled hold time
 	// once its first media arrived, from the call's goroutine; with
@@ -96,6 +98,9 @@ type Start struct {
 type Caller struct {
 	cfg    Config
 	states [StateDone + 1]atomic.Int64
+
+	liveMu sync.Mutex
+	live   map[*media.Peer]struct{} // peers of calls still running
 }
 
 // NewCaller checks cfg and returns a Caller.
@@ -125,7 +130,51 @@ func NewCaller(cfg Config) (*Caller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Caller{cfg: cfg}, nil
+	return &Caller{cfg: cfg, live: make(map[*media.Peer]struct{})}, nil
+}
+
+// CallStates reports how many calls are up now (media established and
+// not yet ending, those on hold included) and how many of those are on
+// hold: promexport.CollectorOptions.CallStates takes it as is.
+func (c *Caller) CallStates() (up, onHold int) {
+	onHold = c.InState(StateOnHold)
+	return c.InState(StateUp) + onHold, onHold
+}
+
+// LiveMedia returns the media counters of the calls running now, per
+// stream, summed over their peers' current statistics (each call from its
+// peer's creation until its final statistics are read into its record).
+// Added to the recorder's finished totals (Snapshot.Streams) it gives
+// counters that move while calls are up: promexport's LiveMedia option
+// takes it as is. A call's final statistics are at least its last live
+// reading for every field but the downlink loss, which a late packet can
+// lower; the exporter keeps its counters monotonic.
+func (c *Caller) LiveMedia() [metrics.NumStreams]metrics.StreamTotals {
+	c.liveMu.Lock()
+	peers := make([]*media.Peer, 0, len(c.live))
+	for p := range c.live {
+		peers = append(peers, p)
+	}
+	c.liveMu.Unlock()
+	var out [metrics.NumStreams]metrics.StreamTotals
+	for _, p := range peers {
+		st := metrics.StreamTotalsOf(p.Stats())
+		for k := range out {
+			out[k].Add(st[k])
+		}
+	}
+	return out
+}
+
+// track adds p to (or, with done, removes it from) the live peers.
+func (c *Caller) track(p *media.Peer, done bool) {
+	c.liveMu.Lock()
+	defer c.liveMu.Unlock()
+	if done {
+		delete(c.live, p)
+	} else {
+		c.live[p] = struct{}{}
+	}
 }
 
 // InState returns how many calls are in state s now (for the progress line:
@@ -167,7 +216,21 @@ type attempt struct {
 	answer     *signal.Notification // latest respondCallUpdate not yet consumed
 	remote     *remoteEnd           // set once the gateway ended the call
 	subscribed bool
-	started    bool // callStart accepted: the call must be ended
+	started    bool          // callStart accepted: the call must be ended
+	sigRTT     time.Duration // fastest REST exchange so far (see timed)
+}
+
+// timed runs one REST exchange and keeps the fastest one's duration: the
+// call's signalling RTT estimate (an upper bound of the network RTT: one
+// request and response, plus the gateway's processing), which the MOS uses
+// when RTCP gave no RTT.
+func (cl *attempt) timed(fn func() error) error {
+	t0 := cl.now()
+	err := fn()
+	if d := cl.now().Sub(t0); err == nil && d > 0 && (cl.sigRTT == 0 || d < cl.sigRTT) {
+		cl.sigRTT = d
+	}
+	return err
 }
 
 func (cl *attempt) set(s State) {
@@ -185,9 +248,10 @@ func (cl *attempt) now() time.Time { return cl.c.cfg.Now() }
 // ends: loadgen's DELETE of the call session (or the gateway's callEnd with
 // EndedBy gateway), then the DELETE of the subscription. Each phase has its
 // timeout; the first failure classifies the call as failed in that phase with
-// a reason. Failures while the call is up (after the first media and before
-// it starts to end: a remote end, a failed hold or unhold, media that fails
-// the integrity check) are charged to the media phase. Whatever happens,
+// a reason. A failed hold or unhold re-offer is charged to the hold or
+// unhold phase; other failures while the call is up (after the first media
+// and before it starts to end: a remote end, media that fails the integrity
+// check) are charged to the media phase. Whatever happens,
 // including ctx being cancelled (the call is then aborted), the call is ended
 // properly: the session DELETE and the unsubscribe each get timeouts.end on a
 // context that ctx's cancellation does not cut short.
@@ -212,14 +276,18 @@ func (c *Caller) Run(ctx context.Context, st Start) metrics.CallRecord {
 	cl.end(ctx)
 	if cl.peer != nil {
 		cl.rec.Media = cl.peer.Stats()
-		_ = cl.peer.Close() // idempotent; its error would only repeat the call's
+		cl.rec.Media.SignallingRTT = cl.sigRTT
+		c.track(cl.peer, true) // after the final reading: it supersedes the live ones
+		_ = cl.peer.Close()    // idempotent; its error would only repeat the call's
 	}
 	if cl.sess != nil {
 		_ = cl.sess.Close()
 	}
 	if cl.rec.Outcome == metrics.OutcomeUnknown {
 		cl.rec.Outcome = metrics.OutcomeSuccess
-		if c.cfg.CheckIntegrity && !cl.rec.Media.IntegrityOK {
+		// Only where the engine compared the payloads: a stream it could
+		// not check (a foreign answerer's media) is not "wrong".
+		if c.cfg.CheckIntegrity && cl.rec.Media.IntegrityFailed() {
 			cl.fail(ctx, metrics.PhaseMedia, metrics.ReasonMediaIntegrity, errors.New("received media is not the stream sent"))
 		}
 	}
@@ -237,7 +305,31 @@ func (cl *attempt) fail(ctx context.Context, phase metrics.Phase, reason metrics
 		cl.rec.Outcome, reason = metrics.OutcomeAborted, metrics.ReasonCanceled
 	}
 	cl.rec.FailedPhase, cl.rec.Reason = phase, reason
+	cl.rec.FailedAt = cl.now()
+	cl.rec.Status = statusOf(err)
 	cl.rec.Error = fmt.Sprintf("%s: %v", phase, err)
+}
+
+// statusOf is the gateway's status behind err: the status code of the
+// notification that ended the call (callEnd, callCancel, a failed audit),
+// or the HTTP status of a failed request (else its SPiDR statusCode); 0
+// when err carries none. metrics.StatusLabel bounds it for labels.
+func statusOf(err error) int {
+	var re *remoteEnd
+	if errors.As(err, &re) {
+		if re.n.StatusCode != 0 {
+			return re.n.StatusCode
+		}
+		err = re.n.Err // an audit's own *signal.Error
+	}
+	var se *signal.Error
+	if errors.As(err, &se) {
+		if se.HTTPStatus != 0 {
+			return se.HTTPStatus
+		}
+		return se.Code
+	}
+	return 0
 }
 
 // reasonOf classifies an error from signal or media.
@@ -305,7 +397,8 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 	}
 	cl.set(StateSubscribing)
 	if ph, r, err := cl.step(ctx, t.Start, metrics.PhaseSubscribe, func(ctx context.Context) error {
-		s, err := cfg.Signal.Subscribe(ctx, creds)
+		var s *signal.Session
+		err := cl.timed(func() (err error) { s, err = cfg.Signal.Subscribe(ctx, creds); return err })
 		if err == nil {
 			cl.sess, cl.subscribed = s, true
 		}
@@ -326,11 +419,13 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 			return fmt.Errorf("new peer: %w", err)
 		}
 		cl.peer = p
+		cl.c.track(p, false)
 		offer, err := p.CreateOffer(ctx)
 		if err != nil {
 			return fmt.Errorf("create offer: %w", err)
 		}
-		id, err := cl.sess.StartCall(ctx, offer, cfg.Options)
+		var id string
+		err = cl.timed(func() (err error) { id, err = cl.sess.StartCall(ctx, offer, cfg.Options); return err })
 		if err != nil {
 			return err
 		}
@@ -421,14 +516,14 @@ func (cl *attempt) up(ctx context.Context, hold time.Duration) (metrics.Phase, m
 			return metrics.PhaseMedia, reasonOf(err), err
 		}
 		if err := cl.renegotiate(ctx, true); err != nil {
-			return metrics.PhaseMedia, reasonOf(err), fmt.Errorf("hold: %w", err)
+			return metrics.PhaseHold, reasonOf(err), fmt.Errorf("hold: %w", err)
 		}
 		cl.set(StateOnHold)
 		if err := until(h.At + h.Duration); err != nil {
 			return metrics.PhaseMedia, reasonOf(err), err
 		}
 		if err := cl.renegotiate(ctx, false); err != nil {
-			return metrics.PhaseMedia, reasonOf(err), fmt.Errorf("unhold: %w", err)
+			return metrics.PhaseUnhold, reasonOf(err), fmt.Errorf("unhold: %w", err)
 		}
 		cl.set(StateUp)
 	}
@@ -465,7 +560,24 @@ func (cl *attempt) up(ctx context.Context, hold time.Duration) (metrics.Phase, m
 }
 
 // renegotiate puts the call on hold or takes it off: offer, PUT, answer.
+// Each re-offer is recorded in rec.Reoffers (phase hold or unhold), timed
+// from the request (before the offer is made) to the answer applied.
 func (cl *attempt) renegotiate(ctx context.Context, hold bool) error {
+	ro := metrics.Reoffer{Phase: metrics.PhaseUnhold, Requested: cl.now()}
+	if hold {
+		ro.Phase = metrics.PhaseHold
+	}
+	err := cl.reoffer(ctx, hold)
+	if err == nil {
+		ro.Applied = cl.now()
+		cl.rec.Instants[ro.Phase] = ro.Applied
+	}
+	cl.rec.Reoffers = append(cl.rec.Reoffers, ro)
+	return err
+}
+
+// reoffer makes the hold or unhold offer, sends it and applies the answer.
+func (cl *attempt) reoffer(ctx context.Context, hold bool) error {
 	t := cl.c.cfg.Timeouts
 	sctx, cancel := context.WithTimeout(ctx, t.Start)
 	defer cancel()
@@ -474,7 +586,7 @@ func (cl *attempt) renegotiate(ctx context.Context, hold bool) error {
 		return err
 	}
 	cl.answer = nil
-	if err := cl.sess.StartCallUpdate(sctx, offer); err != nil {
+	if err := cl.timed(func() error { return cl.sess.StartCallUpdate(sctx, offer) }); err != nil {
 		return err
 	}
 	if err := cl.wait(ctx, t.Answer, nil, func() bool { return cl.answer != nil }); err != nil {

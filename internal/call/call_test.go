@@ -131,6 +131,9 @@ func checkSuccess(t *testing.T, rec metrics.CallRecord) {
 	}
 	prev := rec.Started
 	for _, p := range metrics.Phases() {
+		if p == metrics.PhaseHold || p == metrics.PhaseUnhold {
+			continue // only calls that hold: see checkReoffers
+		}
 		at := rec.Instants[p]
 		if at.IsZero() {
 			t.Errorf("phase %v has no instant", p)
@@ -145,8 +148,38 @@ func checkSuccess(t *testing.T, rec metrics.CallRecord) {
 		}
 		prev = at
 	}
+	if rec.Media.SignallingRTT <= 0 {
+		t.Errorf("no signalling RTT estimate: the MOS would have no delay without RTCP")
+	}
 	if rec.Media.PacketsReceived == 0 || !rec.Media.IntegrityOK {
 		t.Errorf("media = %+v, want packets received and integrity ok", rec.Media)
+	}
+}
+
+// checkReoffers checks that a call which held n times recorded n hold and
+// n unhold re-offers, in order, each applied after it was requested and
+// within the media..end span, and the phase instants are the last ones.
+func checkReoffers(t *testing.T, rec metrics.CallRecord, n int) {
+	t.Helper()
+	if len(rec.Reoffers) != 2*n {
+		t.Fatalf("%d re-offers, want %d", len(rec.Reoffers), 2*n)
+	}
+	prev := rec.Instants[metrics.PhaseMedia]
+	for i, ro := range rec.Reoffers {
+		want := metrics.PhaseHold
+		if i%2 == 1 {
+			want = metrics.PhaseUnhold
+		}
+		if ro.Phase != want || ro.Requested.Before(prev) || ro.Duration() <= 0 {
+			t.Errorf("re-offer %d = %v requested %v after media, took %v; want %v, in order, applied", i, ro.Phase, ro.Requested.Sub(rec.Instants[metrics.PhaseMedia]), ro.Duration(), want)
+		}
+		prev = ro.Applied
+		if rec.Instants[ro.Phase].Before(ro.Applied) {
+			t.Errorf("instant of %v is before its re-offer %d", ro.Phase, i)
+		}
+	}
+	if n == 0 && (!rec.Instants[metrics.PhaseHold].IsZero() || !rec.Instants[metrics.PhaseUnhold].IsZero()) {
+		t.Error("hold instants without a hold")
 	}
 }
 
@@ -172,6 +205,7 @@ func TestCallSuccess(t *testing.T) {
 			}
 			rec := runCall(t, r.cfg, t.Context())
 			checkSuccess(t, rec)
+			checkReoffers(t, rec, len(r.cfg.HoldUnhold))
 			if rec.Index != 3 || rec.Video != r.cfg.Video {
 				t.Errorf("index/video = %d/%v, want 3/%v", rec.Index, rec.Video, r.cfg.Video)
 			}
@@ -225,18 +259,22 @@ func TestCallFailures(t *testing.T) {
 		call   func(t *testing.T, r *rig, c *Config)
 		phase  metrics.Phase
 		reason metrics.Reason
+		status string // the record's StatusLabel; "none" when empty
 	}{
 		{"rejected with callEnd 486", func(g *gateway.Config) { g.RejectRatio, g.RejectMode = 1, gateway.RejectCallEnd }, nil,
-			metrics.PhaseConnect, metrics.ReasonRemoteEnded},
-		{"rejected with HTTP 486", func(g *gateway.Config) {
+			metrics.PhaseConnect, metrics.ReasonRemoteEnded, "486"},
+		{"rejected with callEnd 480", func(g *gateway.Config) {
+			g.RejectRatio, g.RejectMode, g.RejectStatus = 1, gateway.RejectCallEnd, 480
+		}, nil, metrics.PhaseConnect, metrics.ReasonRemoteEnded, "480"},
+		{"rejected with HTTP 503", func(g *gateway.Config) {
 			g.RejectRatio, g.RejectMode, g.RejectStatus = 1, gateway.RejectHTTP, 503
-		}, nil, metrics.PhaseStart, metrics.ReasonHTTPStatus},
+		}, nil, metrics.PhaseStart, metrics.ReasonHTTPStatus, "503"},
 		{"answer too late", func(g *gateway.Config) { g.AnswerDelay = 3 * time.Second }, func(_ *testing.T, _ *rig, c *Config) {
 			c.Timeouts.Answer = 300 * time.Millisecond
-		}, metrics.PhaseConnect, metrics.ReasonTimeout},
+		}, metrics.PhaseConnect, metrics.ReasonTimeout, ""},
 		{"gateway never ends the call", nil, func(_ *testing.T, _ *rig, c *Config) {
 			c.EndedBy, c.Timeouts.End = scenario.EndedByGateway, 300*time.Millisecond
-		}, metrics.PhaseEnd, metrics.ReasonTimeout},
+		}, metrics.PhaseEnd, metrics.ReasonTimeout, ""},
 		{"remote end during hold", nil, func(t *testing.T, r *rig, c *Config) {
 			c.Hold.Fixed = 10 * time.Second
 			c.OnUp = func(id string, _ time.Duration) {
@@ -244,7 +282,7 @@ func TestCallFailures(t *testing.T) {
 					t.Errorf("gateway EndCall: %v", err)
 				}
 			}
-		}, metrics.PhaseMedia, metrics.ReasonRemoteEnded},
+		}, metrics.PhaseMedia, metrics.ReasonRemoteEnded, ""},
 		{"connection refused", nil, func(t *testing.T, _ *rig, c *Config) {
 			sc, err := signal.NewClient(signal.Config{BaseURL: closedPort(t)})
 			if err != nil {
@@ -252,10 +290,10 @@ func TestCallFailures(t *testing.T) {
 			}
 			t.Cleanup(func() { sc.Close() })
 			c.Signal = sc
-		}, metrics.PhaseSubscribe, metrics.ReasonTransport},
+		}, metrics.PhaseSubscribe, metrics.ReasonTransport, ""},
 		{"credentials fail", nil, func(_ *testing.T, _ *rig, c *Config) {
 			c.Credentials = func(uint64, time.Time) (signal.Credentials, error) { return signal.Credentials{}, errors.New("no") }
-		}, metrics.PhaseSubscribe, metrics.ReasonLocal},
+		}, metrics.PhaseSubscribe, metrics.ReasonLocal, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,6 +304,16 @@ func TestCallFailures(t *testing.T) {
 			rec := runCall(t, r.cfg, t.Context())
 			if rec.Outcome != metrics.OutcomeFailed || rec.FailedPhase != tt.phase || rec.Reason != tt.reason {
 				t.Errorf("call = %v/%v/%v (%s), want failed/%v/%v", rec.Outcome, rec.FailedPhase, rec.Reason, rec.Error, tt.phase, tt.reason)
+			}
+			if rec.FailedAt.IsZero() || rec.FailedAt.Before(rec.Started) {
+				t.Errorf("failed at %v, started %v: want a failure instant after the start", rec.FailedAt, rec.Started)
+			}
+			want := tt.status
+			if want == "" {
+				want = "none"
+			}
+			if got := rec.StatusLabel(); got != want {
+				t.Errorf("status = %q (%d), want %q", got, rec.Status, want)
 			}
 			checkGatewayClean(t, r.gw)
 		})
@@ -333,4 +381,54 @@ func TestRunCancelEndsCalls(t *testing.T) {
 			t.Errorf("call %d = %v/%v/%v end %v, want aborted/canceled with the DELETE answered", rec.Index, rec.Outcome, rec.FailedPhase, rec.Reason, rec.Instants[metrics.PhaseEnd])
 		}
 	}
+}
+
+// TestLiveMedia: while a call is up its media counters move in
+// LiveMedia (not only when it ends) and CallStates counts it; once it
+// has ended it leaves the live set, and its record's final figures are at
+// least the last live reading.
+func TestLiveMedia(t *testing.T) {
+	r := newRig(t, false, nil)
+	r.cfg.Hold.Fixed = 5 * time.Second
+	c, err := NewCaller(r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), callLimit)
+	defer cancel()
+	done := make(chan metrics.CallRecord, 1)
+	go func() {
+		now := time.Now()
+		done <- c.Run(ctx, Start{Scheduled: now, Started: now})
+	}()
+	var last [metrics.NumStreams]metrics.StreamTotals
+	for moved := 0; moved < 2; {
+		select {
+		case rec := <-done:
+			t.Fatalf("call ended before its media was seen live: %v/%v (%s)", rec.Outcome, rec.Reason, rec.Error)
+		case <-time.After(20 * time.Millisecond):
+		}
+		cur := c.LiveMedia()
+		a := cur[metrics.StreamAudio]
+		if a.PacketsReceived > last[metrics.StreamAudio].PacketsReceived && a.PacketsSent > last[metrics.StreamAudio].PacketsSent {
+			moved++
+		}
+		last = cur
+	}
+	if up, onHold := c.CallStates(); up != 1 || onHold != 0 {
+		t.Errorf("CallStates = %d, %d; want 1 up, 0 on hold", up, onHold)
+	}
+	cancel() // end it now (aborted), properly
+	rec := <-done
+	fin := metrics.StreamTotalsOf(rec.Media)[metrics.StreamAudio]
+	if l := last[metrics.StreamAudio]; fin.PacketsSent < l.PacketsSent || fin.PacketsReceived < l.PacketsReceived || fin.BytesSent < l.BytesSent {
+		t.Errorf("final audio %+v below the last live reading %+v", fin, l)
+	}
+	if got := c.LiveMedia(); got != ([metrics.NumStreams]metrics.StreamTotals{}) {
+		t.Errorf("LiveMedia after the call = %+v, want zero", got)
+	}
+	if up, onHold := c.CallStates(); up != 0 || onHold != 0 {
+		t.Errorf("CallStates after the call = %d, %d", up, onHold)
+	}
+	checkGatewayClean(t, r.gw)
 }

@@ -6,6 +6,7 @@
 package metrics
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -36,12 +37,27 @@ const (
 	// PhaseEnd ends when the session DELETE is answered; it is timed from
 	// the instant the call began to end, not from the scheduled start.
 	PhaseEnd
+	// PhaseHold is a mid-call hold re-offer: timed from the hold request
+	// (the hold offer being made) to the gateway's answer applied. A call
+	// may hold several times; each re-offer is one value (see
+	// CallRecord.Reoffers).
+	PhaseHold
+	// PhaseUnhold is the unhold re-offer, timed as PhaseHold.
+	PhaseUnhold
 	// NumPhases is the number of phases; not a phase.
 	NumPhases
 )
 
 var phaseNames = [NumPhases]string{
-	"subscribe", "websocket", "start", "ringing", "connect", "ice", "dtls", "media", "end",
+	"subscribe", "websocket", "start", "ringing", "connect", "ice", "dtls", "media", "end", "hold", "unhold",
+}
+
+// SelfTimed reports whether the phase is timed from its own beginning (end:
+// from when the call began to end; hold and unhold: from the re-offer's
+// request) rather than from the call's start: its scheduled and service
+// durations are then the same value.
+func (p Phase) SelfTimed() bool {
+	return p == PhaseEnd || p == PhaseHold || p == PhaseUnhold
 }
 
 // String returns the phase's label value, e.g. "connect".
@@ -52,7 +68,9 @@ func (p Phase) String() string {
 	return phaseNames[p]
 }
 
-// Phases returns every phase in call order.
+// Phases returns every phase in call order (hold and unhold, which happen
+// between media and end, come last so that the enum's older values keep
+// their numbers).
 func Phases() []Phase {
 	ps := make([]Phase, NumPhases)
 	for i := range ps {
@@ -157,9 +175,14 @@ type MediaStats struct {
 	Reordered   uint64 `json:"reordered"`
 	// Jitter is the audio stream's downlink interarrival jitter (RFC
 	// 3550 §6.4.1, every arriving packet).
-	Jitter     time.Duration `json:"jitter_ns"`
-	RTT        time.Duration `json:"rtt_ns"`
-	LateWrites uint64        `json:"late_writes"`
+	Jitter time.Duration `json:"jitter_ns"`
+	// RTT is the media path's latest round-trip time from RTCP (0: no
+	// sample); SignallingRTT is the call's signalling estimate (the
+	// fastest of its REST exchanges: an upper bound of the network RTT),
+	// used for the MOS when RTT is 0 (see Delay).
+	RTT           time.Duration `json:"rtt_ns"`
+	SignallingRTT time.Duration `json:"signalling_rtt_ns,omitempty"`
+	LateWrites    uint64        `json:"late_writes"`
 	// FirstLateWrite and LastLateWrite are when the first and the last
 	// late frame were due (zero without late writes), so a late write can
 	// be placed in time (a benchmark's steady window, say).
@@ -244,6 +267,25 @@ type MediaStreamStats struct {
 	UplinkJitter       time.Duration `json:"uplink_jitter_ns"`
 }
 
+// Reoffer is one hold or unhold re-offer of a call.
+type Reoffer struct {
+	// Phase is PhaseHold or PhaseUnhold.
+	Phase Phase
+	// Requested is when the re-offer began (the offer about to be made).
+	Requested time.Time
+	// Applied is when the gateway's answer was applied; zero when the
+	// re-offer failed (the call then failed in Phase).
+	Applied time.Time
+}
+
+// Duration is Applied - Requested, or 0 for a failed re-offer.
+func (r Reoffer) Duration() time.Duration {
+	if r.Applied.IsZero() || r.Requested.IsZero() {
+		return 0
+	}
+	return r.Applied.Sub(r.Requested)
+}
+
 // CallRecord is everything one finished call reports to the recorder. The
 // worker builds one per call; the recorder, calls.jsonl and the summary read
 // it.
@@ -255,7 +297,12 @@ type CallRecord struct {
 	// Started is when the call actually started (Started-Scheduled = lag).
 	Started time.Time
 	// Instants holds the instant each phase completed; zero if it did not.
+	// For PhaseHold and PhaseUnhold it is the last re-offer's applied
+	// answer; Reoffers holds every one.
 	Instants [NumPhases]time.Time
+	// Reoffers are the call's mid-call hold and unhold re-offers in order,
+	// each recorded as one PhaseHold or PhaseUnhold value.
+	Reoffers []Reoffer
 	// EndBegan is when the call started to end (local hang-up decided, or
 	// remote end received); PhaseEnd is timed from it.
 	EndBegan time.Time
@@ -263,6 +310,15 @@ type CallRecord struct {
 	Outcome     Outcome
 	FailedPhase Phase
 	Reason      Reason
+	// FailedAt is when the call failed (or was aborted): the instant its
+	// first failure was detected, from the same clock as Instants (so
+	// FailedAt - Scheduled is the time to failure); zero for a success.
+	FailedAt time.Time
+	// Status is the gateway's status behind a failure: the callEnd (or
+	// callCancel, audit) notification's status code, or else the HTTP
+	// status of the failed request; 0 when there was none. Labels use
+	// StatusLabel, which bounds it.
+	Status int
 	// Error is the wrapped error text of a failed call (never a label).
 	Error string
 	// HangupError says why the session DELETE or the unsubscribe failed or
@@ -275,3 +331,42 @@ type CallRecord struct {
 	// Video reports whether the call carried video.
 	Video bool
 }
+
+// StatusNone and StatusOther are the normalised statuses (NormalizeStatus):
+// no status at all, and a status outside 100..699.
+const (
+	StatusNone  = 0
+	StatusOther = -1
+)
+
+// NormalizeStatus bounds a gateway or HTTP status for use as a label: a
+// status in 100..699 (HTTP and SIP codes) is kept, 0 stays StatusNone and
+// anything else becomes StatusOther.
+func NormalizeStatus(status int) int {
+	switch {
+	case status == 0:
+		return StatusNone
+	case status >= 100 && status <= 699:
+		return status
+	default:
+		return StatusOther
+	}
+}
+
+// StatusLabel is the label value of a status: the 3-digit code for
+// 100..699, "none" for 0 and "other" for anything else, so a label made
+// from it takes at most 602 values.
+func StatusLabel(status int) string {
+	switch s := NormalizeStatus(status); s {
+	case StatusNone:
+		return "none"
+	case StatusOther:
+		return "other"
+	default:
+		return strconv.Itoa(s)
+	}
+}
+
+// StatusLabel is the bounded label value of the record's Status (see the
+// function StatusLabel).
+func (r CallRecord) StatusLabel() string { return StatusLabel(r.Status) }

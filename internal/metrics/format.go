@@ -84,17 +84,20 @@ func sig3(v float64) string {
 type FailureCount struct {
 	Phase  Phase  `json:"-"`
 	Reason Reason `json:"reason"`
+	// Status is the normalised gateway status (see StatusLabel).
+	Status int    `json:"status"`
 	Count  uint64 `json:"count"`
 }
 
-// SortedFailures lists failures by descending count, then phase, reason.
+// SortedFailures lists failures by descending count, then phase, reason,
+// status.
 func SortedFailures(m map[FailureKey]uint64) []FailureCount {
 	out := make([]FailureCount, 0, len(m))
 	for k, v := range m {
-		out = append(out, FailureCount{Phase: k.Phase, Reason: k.Reason, Count: v})
+		out = append(out, FailureCount{Phase: k.Phase, Reason: k.Reason, Status: k.Status, Count: v})
 	}
 	slices.SortFunc(out, func(a, b FailureCount) int {
-		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Phase, b.Phase), cmp.Compare(a.Reason, b.Reason))
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Phase, b.Phase), cmp.Compare(a.Reason, b.Reason), cmp.Compare(a.Status, b.Status))
 	})
 	return out
 }

@@ -20,3 +20,14 @@ func TestFormatDuration(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusLabel(t *testing.T) {
+	for _, tc := range []struct {
+		in   int
+		want string
+	}{{0, "none"}, {486, "486"}, {100, "100"}, {699, "699"}, {99, "other"}, {700, "other"}, {46, "other"}, {-3, "other"}} {
+		if got := StatusLabel(tc.in); got != tc.want {
+			t.Errorf("StatusLabel(%d) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

@@ -51,6 +51,8 @@ type Recorder struct {
 	service    [NumPhases]*hdrhistogram.Histogram
 	lag        *hdrhistogram.Histogram
 	jitter     *hdrhistogram.Histogram
+	upJitter   *hdrhistogram.Histogram
+	gap        *hdrhistogram.Histogram
 	rtt        *hdrhistogram.Histogram
 	mos        *hdrhistogram.Histogram
 	clamped    Clamped
@@ -104,6 +106,8 @@ func NewRecorder(opts RecorderOptions) *Recorder {
 		targetRate: opts.TargetRate,
 		lag:        NewLatencyHistogram(),
 		jitter:     NewLatencyHistogram(),
+		upJitter:   NewLatencyHistogram(),
+		gap:        NewLatencyHistogram(),
 		rtt:        NewLatencyHistogram(),
 		mos:        newMOSHistogram(),
 		failures:   make(map[FailureKey]uint64),
@@ -171,7 +175,8 @@ func (r *Recorder) DroppedN(n uint64) {
 	r.bucket(r.now()).Dropped += n
 }
 
-// Record accounts one finished call: every phase it reached, its outcome,
+// Record accounts one finished call: every phase it reached (each hold
+// and unhold re-offer one value), its outcome,
 // its scheduler lag and its media. A call recorded without CallStarted is
 // counted as attempted too.
 func (r *Recorder) Record(rec CallRecord) {
@@ -192,7 +197,7 @@ func (r *Recorder) Record(rec CallRecord) {
 	}
 	for p := range NumPhases {
 		at := rec.Instants[p]
-		if at.IsZero() {
+		if at.IsZero() || p == PhaseHold || p == PhaseUnhold { // re-offers: below
 			continue
 		}
 		if p == PhaseEnd {
@@ -219,6 +224,17 @@ func (r *Recorder) Record(rec CallRecord) {
 			var ignored uint64
 			r.recordDuration(r.live.Current, at.Sub(sched), &ignored)
 		}
+	}
+	for _, ro := range rec.Reoffers {
+		p := ro.Phase
+		if (p != PhaseHold && p != PhaseUnhold) || ro.Applied.IsZero() || ro.Requested.IsZero() {
+			continue
+		}
+		d := ro.Duration()
+		r.recordDuration(r.scheduled[p], d, &r.clamped.Scheduled[p])
+		r.recordDuration(r.service[p], d, &r.clamped.Service[p])
+		r.recordInterval(r.interval.Scheduled[p], d)
+		r.recordInterval(r.interval.Service[p], d)
 	}
 
 	r.finished++
@@ -251,8 +267,25 @@ func (r *Recorder) Record(rec CallRecord) {
 		r.media.Duplicates += m.Duplicates
 		r.media.Reordered += m.Reordered
 		r.media.LateWrites += m.LateWrites
-		if !m.IntegrityOK && m.PacketsReceived > 0 {
+		r.media.WriteErrors += m.WriteErrors
+		if m.IntegrityFailed() {
 			r.media.IntegrityFailures++
+		}
+		for _, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+			r.media.StallMissing += ss.StallMissing
+			r.media.TailMissing += ss.TailMissing
+		}
+		if m.UplinkReports > 0 {
+			r.media.UplinkCalls++
+			r.media.UplinkPacketsLost += m.UplinkPacketsLost
+			for _, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+				if ss.UplinkReports > 0 {
+					r.media.UplinkPacketsSent += ss.PacketsSent
+				}
+			}
+			if m.UplinkJitter > 0 {
+				r.recordDuration(r.upJitter, m.UplinkJitter, &r.clamped.UplinkJitter)
+			}
 		}
 		if m.Jitter > 0 {
 			r.recordDuration(r.jitter, m.Jitter, &r.clamped.Jitter)
@@ -260,8 +293,20 @@ func (r *Recorder) Record(rec CallRecord) {
 		if m.RTT > 0 {
 			r.recordDuration(r.rtt, m.RTT, &r.clamped.RTT)
 		}
+		r.recordDuration(r.gap, m.LongestGap, &r.clamped.Gap)
+		switch _, src := m.Delay(); src {
+		case MOSDelayRTCP:
+			r.media.MOSDelayRTCP++
+		case MOSDelaySignalling:
+			r.media.MOSDelaySignalling++
+		default:
+			r.media.MOSDelayUnknown++
+		}
 		if mos, ok := m.MOS(); ok {
 			r.recordValue(r.mos, int64(mos*MOSScale+0.5))
+		}
+		for k, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+			r.streams[k].add(ss.totals())
 		}
 	}
 }
@@ -269,7 +314,7 @@ func (r *Recorder) Record(rec CallRecord) {
 // failureKey classifies a failed call; an unknown outcome or a reason
 // outside the closed set is a local error, so labels stay bounded.
 func failureKey(rec CallRecord) FailureKey {
-	k := FailureKey{Phase: rec.FailedPhase, Reason: rec.Reason}
+	k := FailureKey{Phase: rec.FailedPhase, Reason: rec.Reason, Status: NormalizeStatus(rec.Status)}
 	if k.Phase < 0 || k.Phase >= NumPhases {
 		k.Phase = PhaseSubscribe
 	}
@@ -392,6 +437,8 @@ func (r *Recorder) Snapshot() *Snapshot {
 		Taken:        now,
 		Lag:          r.lag.Clone(),
 		Jitter:       r.jitter.Clone(),
+		UplinkJitter: r.upJitter.Clone(),
+		Gap:          r.gap.Clone(),
 		RTT:          r.rtt.Clone(),
 		MOS:          r.mos.Clone(),
 		Clamped:      r.clamped,
@@ -447,6 +494,7 @@ func (r *Recorder) Merge(o *Recorder) error {
 	mine := &Snapshot{
 		Start: r.start, Scheduled: r.scheduled, Service: r.service,
 		Lag: r.lag, Jitter: r.jitter, RTT: r.rtt, MOS: r.mos, Failures: r.failures,
+		UplinkJitter: r.upJitter, Gap: r.gap,
 		Clamped: r.clamped, RecordErrors: r.recordErrs, Attempted: r.started, Dropped: r.dropped,
 		Succeeded: r.succeeded, Failed: r.failed, Aborted: r.aborted, Media: r.media,
 		Streams: r.streams, Timeline: r.timeline,
@@ -493,7 +541,7 @@ func (r *Recorder) Merge(o *Recorder) error {
 	return nil
 }
 
-// Failures returns a copy of the failed-call counts by phase and reason,
+// Failures returns a copy of the failed-call counts by phase, reason and status,
 // without copying any histogram (for the progress line).
 func (r *Recorder) Failures() map[FailureKey]uint64 {
 	r.mu.Lock()

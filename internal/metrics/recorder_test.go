@@ -114,15 +114,25 @@ func TestRecorderOutcomesAndEnd(t *testing.T) {
 	ended.Instants[metrics.PhaseEnd] = base.Add(time.Minute + 2*time.Millisecond)
 	r.CallStarted()
 	r.Record(ended)
+	r.CallStarted()
+	r.CallStarted()
+	rec.Reason, rec.Status = metrics.ReasonRemoteEnded, 486
+	r.Record(rec)
+	rec.Status = 46 // a SPiDR code outside 100..699: "other"
+	r.Record(rec)
 	s := r.Snapshot()
-	want := map[metrics.FailureKey]uint64{{metrics.PhaseWebsocket, metrics.ReasonTimeout}: 1, {metrics.PhaseWebsocket, metrics.ReasonLocal}: 1}
+	want := map[metrics.FailureKey]uint64{
+		{Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonTimeout}: 1, {Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonLocal}: 1,
+		{Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonRemoteEnded, Status: 486}:                 1,
+		{Phase: metrics.PhaseWebsocket, Reason: metrics.ReasonRemoteEnded, Status: metrics.StatusOther}: 1,
+	}
 	if !reflect.DeepEqual(s.Failures, want) {
 		t.Errorf("failures = %v, want %v", s.Failures, want)
 	}
 	if got := r.Failures(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Failures() = %v, want %v", got, want)
 	}
-	if s.Attempted != 4 || s.Failed != 2 || s.Succeeded != 1 || s.Dropped != 1 || s.InProgress != 1 {
+	if s.Attempted != 6 || s.Failed != 4 || s.Succeeded != 1 || s.Dropped != 1 || s.InProgress != 1 {
 		t.Errorf("attempted %d failed %d succeeded %d dropped %d in progress %d", s.Attempted, s.Failed, s.Succeeded, s.Dropped, s.InProgress)
 	}
 	for _, h := range []int64{s.Scheduled[metrics.PhaseEnd].Max(), s.Service[metrics.PhaseEnd].Max()} {
@@ -325,12 +335,20 @@ func TestRecorderStreams(t *testing.T) {
 	clk := metricstest.NewClock()
 	a := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
 	b := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
-	a.AddStream(metrics.StreamAudio, metrics.StreamTotals{PacketsSent: 50, BytesSent: 8000, PacketsLostUplink: 1})
-	a.AddStream(metrics.StreamAudio, metrics.StreamTotals{PacketsSent: 50, BytesSent: 8000, PacketsReceived: 99, PacketsLostDownlink: 1})
-	a.AddStream(metrics.NumStreams, metrics.StreamTotals{PacketsSent: 1}) // outside the set: ignored
-	b.AddStream(metrics.StreamVideo, metrics.StreamTotals{PacketsReceived: 30, BytesReceived: 30000})
+	media := func(m metrics.MediaStats) metrics.CallRecord {
+		rec := metricstest.Call(clk.Now(), 0, metrics.OutcomeSuccess, nil)
+		rec.Media = m
+		for _, ss := range []metrics.MediaStreamStats{m.Audio, m.Video} {
+			rec.Media.PacketsSent += ss.PacketsSent
+			rec.Media.PacketsReceived += ss.PacketsReceived
+		}
+		return rec
+	}
+	a.Record(media(metrics.MediaStats{Audio: metrics.MediaStreamStats{PacketsSent: 50, BytesSent: 8000, UplinkPacketsLost: 1, UplinkReports: 2, WriteErrors: 2}}))
+	a.Record(media(metrics.MediaStats{Audio: metrics.MediaStreamStats{PacketsSent: 50, BytesSent: 8000, PacketsReceived: 97, PacketsLost: 1, StallMissing: 2, TailMissing: 3}}))
+	b.Record(media(metrics.MediaStats{Video: metrics.MediaStreamStats{PacketsReceived: 30, BytesReceived: 30000}}))
 	want := [metrics.NumStreams]metrics.StreamTotals{
-		metrics.StreamAudio: {PacketsSent: 100, BytesSent: 16000, PacketsReceived: 99, PacketsLostDownlink: 1, PacketsLostUplink: 1},
+		metrics.StreamAudio: {PacketsSent: 100, BytesSent: 16000, PacketsReceived: 97, PacketsLostDownlink: 6, PacketsLostUplink: 1, WriteErrors: 2},
 	}
 	if got := a.Snapshot().Streams; got != want {
 		t.Errorf("streams = %+v, want %+v", got, want)
@@ -353,5 +371,72 @@ func TestRecorderStreams(t *testing.T) {
 		if s.String() != name {
 			t.Errorf("Stream(%d).String() = %q, want %q", s, s.String(), name)
 		}
+	}
+}
+
+// TestRecorderReoffers: each hold and unhold re-offer of a call is one
+// value of its phase's histograms (both timings), timed from its request;
+// a failed re-offer records nothing; the instants of the phases are not
+// timed from the scheduled start.
+func TestRecorderReoffers(t *testing.T) {
+	clk := metricstest.NewClock()
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
+	base := clk.Now()
+	rec := metricstest.Call(base, 0, metrics.OutcomeSuccess, map[metrics.Phase]time.Duration{metrics.PhaseMedia: time.Second})
+	at := func(d time.Duration) time.Time { return base.Add(d) }
+	rec.Reoffers = []metrics.Reoffer{
+		{Phase: metrics.PhaseHold, Requested: at(2 * time.Second), Applied: at(2*time.Second + 30*time.Millisecond)},
+		{Phase: metrics.PhaseUnhold, Requested: at(3 * time.Second), Applied: at(3*time.Second + 40*time.Millisecond)},
+		{Phase: metrics.PhaseHold, Requested: at(4 * time.Second), Applied: at(4*time.Second + 50*time.Millisecond)},
+		{Phase: metrics.PhaseUnhold, Requested: at(5 * time.Second)}, // failed
+	}
+	rec.Instants[metrics.PhaseHold] = rec.Reoffers[2].Applied
+	rec.Instants[metrics.PhaseUnhold] = rec.Reoffers[1].Applied
+	r.Record(rec)
+	s := r.Snapshot()
+	for _, tc := range []struct {
+		p        metrics.Phase
+		count    int64
+		min, max int64 // µs
+	}{{metrics.PhaseHold, 2, 30000, 50000}, {metrics.PhaseUnhold, 1, 40000, 40000}} {
+		for _, service := range []bool{false, true} {
+			h := s.PhaseHistogram(tc.p, service)
+			if h.TotalCount() != tc.count || !h.ValuesAreEquivalent(h.Min(), tc.min) || !h.ValuesAreEquivalent(h.Max(), tc.max) {
+				t.Errorf("%v (service %v): count %d min %d max %d, want %d %d..%d", tc.p, service, h.TotalCount(), h.Min(), h.Max(), tc.count, tc.min, tc.max)
+			}
+		}
+	}
+	if !metrics.PhaseHold.SelfTimed() || !metrics.PhaseEnd.SelfTimed() || metrics.PhaseConnect.SelfTimed() {
+		t.Error("SelfTimed: want end, hold and unhold only")
+	}
+	if p, ok := metrics.ParsePhase("unhold"); !ok || p != metrics.PhaseUnhold {
+		t.Errorf("ParsePhase(unhold) = %v, %v", p, ok)
+	}
+}
+
+// TestRecorderIntegrity: a call counts as having received the wrong
+// stream only where the check ran (IntegrityChecked): media from a foreign
+// answerer, which the engine cannot check, is not an integrity failure.
+func TestRecorderIntegrity(t *testing.T) {
+	tests := []struct {
+		name string
+		m    metrics.MediaStats
+		want uint64
+	}{
+		{"checked and wrong", metrics.MediaStats{PacketsReceived: 10, IntegrityChecked: true}, 1},
+		{"checked and right", metrics.MediaStats{PacketsReceived: 10, IntegrityChecked: true, IntegrityOK: true}, 0},
+		{"not checked (foreign stream)", metrics.MediaStats{PacketsReceived: 10}, 0},
+		{"checked, nothing arrived", metrics.MediaStats{PacketsSent: 10, IntegrityChecked: true}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := metrics.NewRecorder(metrics.RecorderOptions{Now: metricstest.NewClock().Now})
+			rec := metricstest.Call(time.Now(), 0, metrics.OutcomeSuccess, nil)
+			rec.Media = tt.m
+			r.Record(rec)
+			if got := r.Snapshot().Media.IntegrityFailures; got != tt.want {
+				t.Errorf("integrity failures = %d, want %d", got, tt.want)
+			}
+		})
 	}
 }

@@ -32,10 +32,13 @@ func newMOSHistogram() *hdrhistogram.Histogram {
 	return hdrhistogram.New(1, 5*MOSScale, HistogramSigFigs)
 }
 
-// FailureKey is where and why calls failed.
+// FailureKey is where and why calls failed, with the gateway's status
+// (normalised by NormalizeStatus, so the set stays bounded; StatusLabel
+// gives its label value).
 type FailureKey struct {
 	Phase  Phase
 	Reason Reason
+	Status int
 }
 
 // MediaTotals sums the media statistics of every recorded call.
@@ -50,9 +53,36 @@ type MediaTotals struct {
 	Duplicates      uint64 `json:"duplicates"`
 	Reordered       uint64 `json:"reordered"`
 	LateWrites      uint64 `json:"late_writes"`
-	// IntegrityFailures counts calls whose received stream was not the
-	// expected one.
+	// IntegrityFailures counts calls whose received stream was checked
+	// and was not the expected one (MediaStats.IntegrityFailed).
 	IntegrityFailures uint64 `json:"integrity_failures"`
+	// WriteErrors counts packets whose write failed.
+	WriteErrors uint64 `json:"write_errors"`
+	// StallMissing and TailMissing are the downlink packets missing by
+	// time (during a stall, after the stream stopped): part of
+	// PacketsLost, shown apart.
+	StallMissing uint64 `json:"stall_missing"`
+	TailMissing  uint64 `json:"tail_missing"`
+	// UplinkCalls counts calls with RTCP receiver reports from the far
+	// end; UplinkPacketsSent is what those calls sent and
+	// UplinkPacketsLost what the far end reported lost of it.
+	UplinkCalls       uint64 `json:"uplink_calls"`
+	UplinkPacketsSent uint64 `json:"uplink_packets_sent"`
+	UplinkPacketsLost uint64 `json:"uplink_packets_lost"`
+	// MOSDelayRTCP, MOSDelaySignalling and MOSDelayUnknown count calls
+	// with media by where their MOS delay came from (unknown: not scored).
+	MOSDelayRTCP       uint64 `json:"mos_delay_rtcp"`
+	MOSDelaySignalling uint64 `json:"mos_delay_signalling"`
+	MOSDelayUnknown    uint64 `json:"mos_delay_unknown"`
+}
+
+// UplinkLossRate is the far end's reported loss over what the reported
+// calls sent, NaN without reports.
+func (m MediaTotals) UplinkLossRate() float64 {
+	if m.UplinkPacketsSent == 0 {
+		return math.NaN()
+	}
+	return float64(min(m.UplinkPacketsLost, m.UplinkPacketsSent)) / float64(m.UplinkPacketsSent)
 }
 
 // LossRate is lost / (received + lost) over all calls, NaN without packets.
@@ -76,6 +106,15 @@ func (m *MediaTotals) add(o MediaTotals) {
 	m.Reordered += o.Reordered
 	m.LateWrites += o.LateWrites
 	m.IntegrityFailures += o.IntegrityFailures
+	m.WriteErrors += o.WriteErrors
+	m.StallMissing += o.StallMissing
+	m.TailMissing += o.TailMissing
+	m.UplinkCalls += o.UplinkCalls
+	m.UplinkPacketsSent += o.UplinkPacketsSent
+	m.UplinkPacketsLost += o.UplinkPacketsLost
+	m.MOSDelayRTCP += o.MOSDelayRTCP
+	m.MOSDelaySignalling += o.MOSDelaySignalling
+	m.MOSDelayUnknown += o.MOSDelayUnknown
 }
 
 // Clamped counts values that fell outside a histogram's range and were
@@ -86,11 +125,15 @@ type Clamped struct {
 	Lag       uint64            `json:"lag"`
 	Jitter    uint64            `json:"jitter"`
 	RTT       uint64            `json:"rtt"`
+	// UplinkJitter and Gap count the far end's jitter and the longest
+	// media gaps out of range.
+	UplinkJitter uint64 `json:"uplink_jitter"`
+	Gap          uint64 `json:"gap"`
 }
 
 // Total is the number of clamped values over every histogram.
 func (c Clamped) Total() uint64 {
-	n := c.Lag + c.Jitter + c.RTT
+	n := c.Lag + c.Jitter + c.RTT + c.UplinkJitter + c.Gap
 	for p := range NumPhases {
 		n += c.Scheduled[p] + c.Service[p]
 	}
@@ -106,6 +149,8 @@ func (c *Clamped) add(o Clamped) {
 	c.Lag += o.Lag
 	c.Jitter += o.Jitter
 	c.RTT += o.RTT
+	c.UplinkJitter += o.UplinkJitter
+	c.Gap += o.Gap
 }
 
 // TimelineBucket is one second of the run.
@@ -146,10 +191,18 @@ type Snapshot struct {
 	Service [NumPhases]*hdrhistogram.Histogram
 	// Lag is the scheduler lag (actual minus scheduled start), in µs.
 	Lag *hdrhistogram.Histogram
-	// Jitter and RTT are per-call media jitter and round-trip time, in µs.
+	// Jitter and RTT are per-call media jitter (downlink, as loadgen
+	// measured it) and round-trip time, in µs.
 	Jitter *hdrhistogram.Histogram
 	RTT    *hdrhistogram.Histogram
-	// MOS is the per-call MOS estimate × MOSScale.
+	// UplinkJitter is the per-call jitter of loadgen's audio as the far
+	// end reports it (calls with reports only), in µs.
+	UplinkJitter *hdrhistogram.Histogram
+	// Gap is each media call's longest gap without received media while
+	// media was expected, in µs (0 when there was none).
+	Gap *hdrhistogram.Histogram
+	// MOS is the per-call MOS estimate × MOSScale: the worse direction,
+	// scored only when the call's delay is known (MediaStats.EstimateMOS).
 	MOS *hdrhistogram.Histogram
 	// Clamped counts out-of-range values per histogram.
 	Clamped Clamped
@@ -262,7 +315,8 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 	for _, m := range []struct {
 		n        string
 		dst, src *hdrhistogram.Histogram
-	}{{"lag", s.Lag, o.Lag}, {"jitter", s.Jitter, o.Jitter}, {"rtt", s.RTT, o.RTT}, {"mos", s.MOS, o.MOS}} {
+	}{{"lag", s.Lag, o.Lag}, {"jitter", s.Jitter, o.Jitter}, {"rtt", s.RTT, o.RTT}, {"mos", s.MOS, o.MOS},
+		{"uplink_jitter", s.UplinkJitter, o.UplinkJitter}, {"gap", s.Gap, o.Gap}} {
 		if err := merge(m.n, m.dst, m.src); err != nil {
 			return err
 		}

@@ -26,20 +26,26 @@ func (s Stream) String() string {
 	}
 }
 
-// StreamTotals are media counters of one stream, summed over calls. The
-// media path adds to them while calls run (Recorder.AddStream), so they
-// move live rather than when a call ends.
+// StreamTotals are media counters of one stream, summed over calls:
+// Snapshot.Streams sums the finished calls (Recorder.Record); a live view
+// adds the calls still up (see promexport's LiveMedia option).
 type StreamTotals struct {
-	PacketsSent     uint64
-	BytesSent       uint64
-	PacketsReceived uint64
-	BytesReceived   uint64
+	PacketsSent     uint64 `json:"packets_sent"`
+	BytesSent       uint64 `json:"bytes_sent"`
+	PacketsReceived uint64 `json:"packets_received"`
+	BytesReceived   uint64 `json:"bytes_received"`
 	// PacketsLostDownlink were sent by the gateway and not received by
-	// loadgen; PacketsLostUplink were sent by loadgen and reported lost by
-	// the gateway's RTCP receiver reports.
-	PacketsLostDownlink uint64
-	PacketsLostUplink   uint64
+	// loadgen (by sequence number and by time: stalls and tails);
+	// PacketsLostUplink were sent by loadgen and reported lost by the
+	// gateway's RTCP receiver reports.
+	PacketsLostDownlink uint64 `json:"packets_lost_downlink"`
+	PacketsLostUplink   uint64 `json:"packets_lost_uplink"`
+	// WriteErrors counts packets whose write failed.
+	WriteErrors uint64 `json:"write_errors"`
 }
+
+// Add sums o into t.
+func (t *StreamTotals) Add(o StreamTotals) { t.add(o) }
 
 // add sums o into t.
 func (t *StreamTotals) add(o StreamTotals) {
@@ -49,15 +55,21 @@ func (t *StreamTotals) add(o StreamTotals) {
 	t.BytesReceived += o.BytesReceived
 	t.PacketsLostDownlink += o.PacketsLostDownlink
 	t.PacketsLostUplink += o.PacketsLostUplink
+	t.WriteErrors += o.WriteErrors
 }
 
-// AddStream adds delta to stream s's live totals (see Snapshot.Streams). A
-// stream outside the closed set is ignored.
-func (r *Recorder) AddStream(s Stream, delta StreamTotals) {
-	if s < 0 || s >= NumStreams {
-		return
+// totals are one call's stream figures as stream totals.
+func (s MediaStreamStats) totals() StreamTotals {
+	return StreamTotals{
+		PacketsSent: s.PacketsSent, BytesSent: s.BytesSent,
+		PacketsReceived: s.PacketsReceived, BytesReceived: s.BytesReceived,
+		PacketsLostDownlink: s.PacketsLost + s.StallMissing + s.TailMissing,
+		PacketsLostUplink:   s.UplinkPacketsLost,
+		WriteErrors:         s.WriteErrors,
 	}
-	r.mu.Lock()
-	r.streams[s].add(delta)
-	r.mu.Unlock()
+}
+
+// StreamTotalsOf returns one call's media figures per stream.
+func StreamTotalsOf(m MediaStats) [NumStreams]StreamTotals {
+	return [NumStreams]StreamTotals{m.Audio.totals(), m.Video.totals()}
 }

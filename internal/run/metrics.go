@@ -8,7 +8,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/loadgen/loadgen/internal/call"
 	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/metrics/promexport"
 	"github.com/loadgen/loadgen/internal/metrics/threshold"
@@ -35,11 +34,11 @@ func serveMetrics(addr string, r *runner) (*metricsServer, error) {
 			v := r.out.verdict(s)
 			return v.Valid, true
 		},
-		CallStates: func() (int, int) {
-			c := r.calls.caller
-			up, hold := c.InState(call.StateUp), c.InState(call.StateOnHold)
-			return up + hold, hold
-		},
+		CallStates: r.calls.caller.CallStates,
+		LiveMedia:  r.calls.caller.LiveMedia,
+	}
+	if r.cpu != nil {
+		opts.CPUsAvailable = r.cpu.CPUs()
 	}
 	reg, err := promexport.NewRegistry(r.rec, opts)
 	if err != nil {

@@ -33,6 +33,7 @@ const implicitFailures = "rate < 1"
 type output struct {
 	r          *runner
 	thresholds []threshold.Threshold
+	source     map[string][]string // the scenario's thresholds as written
 
 	mu          sync.Mutex
 	writeErr    error
@@ -54,9 +55,10 @@ type output struct {
 // newOutput prepares the outputs of r: the scenario's thresholds, plus the
 // implicit failures threshold when it has none of its own.
 func newOutput(r *runner) *output {
-	o := &output{r: r}
+	o := &output{r: r, source: map[string][]string{}}
 	hasFailures := false
 	for _, t := range r.s.Thresholds {
+		o.source[t.Metric] = append(o.source[t.Metric], t.Expr)
 		o.thresholds = append(o.thresholds, t.Parsed)
 		hasFailures = hasFailures || t.Metric == "failures"
 	}
@@ -194,6 +196,8 @@ func (o *output) summaryFile(snap *metrics.Snapshot, ths []threshold.Result, v v
 		Labels:     o.labels(),
 		Thresholds: ths, Validity: v, CPU: o.usage(), WithFiles: true,
 		Complete: complete,
+		RunID:    o.r.o.RunID, Shard: o.r.o.Shard.Index, Shards: o.r.o.Shard.Count,
+		ThresholdsSource: o.source,
 	})
 }
 

@@ -290,7 +290,7 @@ func (r *runner) provision() error {
 		arrivalsEnd.Store(max(int64(at.Sub(r.rec.Start())), 1))
 		r.rec.ArrivalsEnded(at)
 	}
-	if r.cpu, err = cpu.NewSampler(nil); err != nil {
+	if r.cpu, err = cpu.New(cpu.Options{EmbeddedGateway: s.Target.Embedded()}); err != nil {
 		r.logf("loadgen run: cannot measure the process's CPU: %v", err)
 		r.cpu = nil
 	}

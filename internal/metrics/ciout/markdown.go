@@ -144,7 +144,7 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		ew.printf("\n> note: %s\n", mdEscape(n))
 	}
 	if c := opts.CPU; c != nil {
-		ew.printf("\nGenerator CPU: %.0f%% of %d CPUs on average, peak %.0f%%.\n", 100*c.Utilization, c.CPUs, 100*c.Peak)
+		ew.printf("\n%s: %.0f%% of %g CPUs on average, peak %.0f%%.\n", upperFirst(c.Label()), 100*c.Utilization, c.CPUs, 100*c.Peak)
 	}
 	ew.printf("\n")
 
@@ -192,4 +192,12 @@ func mdEscape(s string) string {
 // replaced.
 func mdCode(s string) string {
 	return strings.NewReplacer("|", `\|`, "`", "'", "\n", " ").Replace(s)
+}
+
+// upperFirst capitalises a label's first letter.
+func upperFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

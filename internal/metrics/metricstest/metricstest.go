@@ -69,7 +69,8 @@ func RandomCalls(seed uint64, base time.Time, n int) []metrics.CallRecord {
 		rec.Instants[metrics.PhaseEnd] = rec.EndBegan.Add(time.Duration(rng.IntN(50000)) * time.Microsecond)
 		rec.Media = metrics.MediaStats{PacketsSent: 1500, BytesSent: 150000, PacketsReceived: uint64(1400 + rng.IntN(100)),
 			BytesReceived: 140000, PacketsLost: uint64(rng.IntN(30)), Jitter: time.Duration(rng.IntN(30000)) * time.Microsecond,
-			RTT: time.Duration(rng.IntN(300)) * time.Millisecond, IntegrityOK: rng.IntN(50) != 0, Codec: "opus"}
+			RTT: time.Duration(rng.IntN(300)) * time.Millisecond, IntegrityOK: rng.IntN(50) != 0, Codec: "opus",
+			SignallingRTT: 2 * time.Millisecond, IntegrityChecked: true}
 		out[i] = rec
 	}
 	return out

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/metricstest"
 	"github.com/loadgen/loadgen/internal/metrics/threshold"
 )
 
@@ -186,5 +187,74 @@ func TestRegisterTwice(t *testing.T) {
 	}
 	if err := Register(reg, r, CollectorOptions{}); err == nil || !strings.Contains(err.Error(), "promexport: register") {
 		t.Errorf("second Register: err = %v", err)
+	}
+}
+
+// TestLiveMedia: the media counters are the finished calls' totals plus
+// the live calls', and never go down between scrapes (a call leaving the
+// live set before its record arrives, or a late packet lowering its
+// downlink loss, must not make a counter decrease).
+func TestLiveMedia(t *testing.T) {
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: metricstest.NewClock().Now})
+	var live [metrics.NumStreams]metrics.StreamTotals
+	c := NewCollector(r.Snapshot, CollectorOptions{LiveMedia: func() [metrics.NumStreams]metrics.StreamTotals { return live }})
+	value := func(name string, labels ...string) float64 {
+		t.Helper()
+		var lv []string
+		lv = append(lv, labels...)
+		reg := prometheus.NewPedanticRegistry()
+		if err := reg.Register(c); err != nil {
+			t.Fatal(err)
+		}
+		fams, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range fams {
+			if f.GetName() != name {
+				continue
+			}
+		next:
+			for _, m := range f.GetMetric() {
+				have := map[string]string{}
+				for _, l := range m.GetLabel() {
+					have[l.GetName()] = l.GetValue()
+				}
+				for i := 0; i+1 < len(lv); i += 2 {
+					if have[lv[i]] != lv[i+1] {
+						continue next
+					}
+				}
+				return m.GetCounter().GetValue()
+			}
+		}
+		t.Fatalf("%s%v missing", name, labels)
+		return 0
+	}
+	steps := []struct {
+		name       string
+		live       metrics.StreamTotals // audio
+		record     *metrics.MediaStreamStats
+		sent, lost float64 // audio packets sent, downlink lost
+	}{
+		{"one call up", metrics.StreamTotals{PacketsSent: 50, PacketsLostDownlink: 3}, nil, 50, 3},
+		{"it moves", metrics.StreamTotals{PacketsSent: 120, PacketsLostDownlink: 4}, nil, 120, 4},
+		{"left the live set, not yet recorded", metrics.StreamTotals{}, nil, 120, 4},
+		{"recorded; a late packet filled a gap", metrics.StreamTotals{}, &metrics.MediaStreamStats{PacketsSent: 130, PacketsLost: 2}, 130, 4},
+		{"a second call up", metrics.StreamTotals{PacketsSent: 10, PacketsLostDownlink: 5}, nil, 140, 7},
+	}
+	for _, st := range steps {
+		live[metrics.StreamAudio] = st.live
+		if st.record != nil {
+			rec := metricstest.Call(time.Now(), 0, metrics.OutcomeSuccess, nil)
+			rec.Media = metrics.MediaStats{PacketsSent: st.record.PacketsSent, PacketsLost: st.record.PacketsLost, Audio: *st.record}
+			r.Record(rec)
+		}
+		if got := value("loadgen_media_packets_sent_total", "stream", "audio"); got != st.sent {
+			t.Errorf("%s: packets sent = %v, want %v", st.name, got, st.sent)
+		}
+		if got := value("loadgen_media_packets_lost_total", "direction", "downlink", "stream", "audio"); got != st.lost {
+			t.Errorf("%s: downlink lost = %v, want %v", st.name, got, st.lost)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -102,6 +103,19 @@ type CollectorOptions struct {
 	// many of them are on hold now: loadgen_calls_up and
 	// loadgen_calls_on_hold (both absent when nil).
 	CallStates func() (up, onHold int)
+	// LiveMedia, when set, reports the media counters of the calls still
+	// running, per stream (call.Caller.LiveMedia fits): the media
+	// counters export the finished calls' totals plus these, so they
+	// move while calls are up rather than when they end. Each exported
+	// counter is kept monotonic (a series never goes below its previous
+	// scrape), since a call's final figures can trail its last live
+	// reading for a moment (it left the live set before it was recorded)
+	// or, for the downlink loss, be lower (a late packet filled a gap).
+	LiveMedia func() [metrics.NumStreams]metrics.StreamTotals
+	// CPUsAvailable is loadgen_cpus_available, the CPUs the process may
+	// use with the cgroup quota applied (cpu.Sampler.CPUs fits);
+	// min(logical CPUs, GOMAXPROCS) when 0.
+	CPUsAvailable float64
 }
 
 // ConstLabels returns the constant labels opts puts on every loadgen_
@@ -131,7 +145,10 @@ type Collector struct {
 	opts    CollectorOptions
 	buckets []float64
 	schema  int32
-	cpus    int
+	cpus    float64
+
+	mu          sync.Mutex
+	lastStreams [metrics.NumStreams]metrics.StreamTotals // high-water marks of the media counters
 
 	runInfo, phase, lag, jitter, rtt, mos        *prometheus.Desc
 	calls, failures, attempted, dropped          *prometheus.Desc
@@ -139,6 +156,7 @@ type Collector struct {
 	pktSent, pktRecv, pktLost, bSent, bRecv      *prometheus.Desc
 	recordErrors, cpusAvail, mediaCalls          *prometheus.Desc
 	integrity, lateWrites, thresholdOK, runValid *prometheus.Desc
+	writeErrors, gap                             *prometheus.Desc
 }
 
 // NewCollector returns a collector reading snapshots from snap (usually
@@ -153,16 +171,17 @@ func NewCollector(snap func() *metrics.Snapshot, opts CollectorOptions) *Collect
 		opts:    opts,
 		buckets: opts.Buckets,
 		schema:  opts.NativeSchema,
-		cpus:    min(runtime.NumCPU(), runtime.GOMAXPROCS(0)),
+		cpus:    opts.CPUsAvailable,
 
 		runInfo:      d("run_info", "Always 1; labels describe the run (the constant labels scenario, mode, run_id and shard are on every loadgen_ series).", "version", "shards"),
 		phase:        d("call_phase_seconds", "Time to complete each call phase; timing=scheduled counts from the scheduled start (includes scheduler lag), timing=service from the actual start. The end phase is timed from when the call began to end.", "phase", "timing"),
 		lag:          d("scheduler_lag_seconds", "Delay between a call's scheduled and actual start."),
-		jitter:       d("media_jitter_seconds", "Per-call RTP interarrival jitter reported by RTCP."),
+		jitter:       d("media_jitter_seconds", "Per-call RTP interarrival jitter of the audio (RFC 3550): direction=downlink as loadgen measured what the gateway sent, direction=uplink as the gateway's RTCP receiver reports give it for what loadgen sent.", "direction"),
+		gap:          d("media_longest_gap_seconds", "Per-call longest time without received media while media was expected (a stall; the tail included when the stream stopped)."),
 		rtt:          d("media_rtt_seconds", "Per-call round-trip time measured by RTCP."),
-		mos:          d("call_mos", "Per-call MOS estimate (ITU-T G.107 E-model from codec, loss, jitter and RTT)."),
+		mos:          d("call_mos", "Per-call MOS estimate (ITU-T G.107 E-model from codec, loss, jitter and RTT), the worse of the two directions; calls whose delay is unknown (no RTCP RTT, no signalling estimate) are not scored."),
 		calls:        d("calls_total", "Finished calls by outcome.", "outcome"),
-		failures:     d("call_failures_total", "Failed calls by the phase they failed in and the cause.", "phase", "reason"),
+		failures:     d("call_failures_total", "Failed calls by the phase they failed in, the cause, and the gateway's status (the callEnd status code or the HTTP status: a 3-digit code, none or other).", "phase", "reason", "status"),
 		attempted:    d("calls_attempted_total", "Calls handed to a worker; rate() of it is the achieved call rate."),
 		dropped:      d("calls_dropped_total", "Scheduled call starts dropped because the concurrency cap was full."),
 		inProgress:   d("calls_in_progress", "Calls started and not yet finished."),
@@ -170,21 +189,25 @@ func NewCollector(snap func() *metrics.Snapshot, opts CollectorOptions) *Collect
 		onHold:       d("calls_on_hold", "Calls on hold now."),
 		target:       d("target_rate_calls_per_second", "The load model's current call rate."),
 		clamped:      d("recorded_values_clamped_total", "Measured values outside the histogram range (1 µs to 1 h), recorded at the bound."),
-		pktSent:      d("media_packets_sent_total", "RTP packets sent by all finished calls."),
-		pktRecv:      d("media_packets_received_total", "RTP packets received by all finished calls."),
-		pktLost:      d("media_packets_lost_total", "RTP packets lost, as seen by all finished calls."),
-		bSent:        d("media_sent_bytes_total", "RTP payload bytes sent by all finished calls."),
-		bRecv:        d("media_received_bytes_total", "RTP payload bytes received by all finished calls."),
+		pktSent:      d("media_packets_sent_total", "RTP packets sent (written successfully), by stream.", "stream"),
+		pktRecv:      d("media_packets_received_total", "RTP packets received, by stream.", "stream"),
+		pktLost:      d("media_packets_lost_total", "RTP packets lost: direction=downlink sent by the gateway and not received by loadgen (sequence gaps, stalls and the tail of a stopped stream), direction=uplink sent by loadgen and reported lost by the gateway's RTCP receiver reports.", "direction", "stream"),
+		bSent:        d("media_sent_bytes_total", "RTP payload bytes sent, by stream.", "stream"),
+		bRecv:        d("media_received_bytes_total", "RTP payload bytes received, by stream.", "stream"),
+		writeErrors:  d("media_write_errors_total", "RTP packets whose write failed (not counted as sent)."),
 		mediaCalls:   d("media_calls_total", "Finished calls that reported media statistics."),
 		integrity:    d("media_integrity_failures_total", "Calls that received RTP that was not the expected stream."),
 		lateWrites:   d("media_late_writes_total", "Media frames written later than their due time by all finished calls."),
 		recordErrors: d("recorder_errors_total", "Values a histogram refused (a loadgen bug; the run is invalid when non-zero)."),
-		cpusAvail:    d("cpus_available", "CPUs the generator may use: min(logical CPUs, GOMAXPROCS), and GOMAXPROCS follows the cgroup CPU quota. rate(loadgen_process_cpu_seconds_total) divided by it is the generator's saturation."),
+		cpusAvail:    d("cpus_available", "CPUs the process may use: min(logical CPUs, GOMAXPROCS, the cgroup v2 CPU quota), fractional under a quota. rate(loadgen_process_cpu_seconds_total) divided by it is the process's saturation (the embedded gateway's answerers included when it runs in the process)."),
 		thresholdOK:  d("threshold_ok", "1 while the scenario threshold holds on the run so far, 0 when it is crossed.", "threshold"),
 		runValid:     d("run_valid", "1 while the run is valid (the generator kept up), 0 when not."),
 	}
 	if c.buckets == nil {
 		c.buckets = DefaultBuckets()
+	}
+	if c.cpus <= 0 {
+		c.cpus = float64(min(runtime.NumCPU(), runtime.GOMAXPROCS(0)))
 	}
 	if c.schema == 0 {
 		c.schema = DefaultNativeSchema
@@ -198,6 +221,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.runInfo, c.phase, c.lag, c.jitter, c.rtt, c.mos, c.calls, c.failures, c.attempted, c.dropped,
 		c.inProgress, c.up, c.onHold, c.target, c.clamped, c.pktSent, c.pktRecv, c.pktLost, c.bSent, c.bRecv,
 		c.mediaCalls, c.integrity, c.lateWrites, c.recordErrors, c.cpusAvail, c.thresholdOK, c.runValid,
+		c.writeErrors, c.gap,
 	} {
 		ch <- d
 	}
@@ -224,7 +248,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- c.histogram(c.phase, s.Service[p], 1e-6, c.buckets, s.Start, p.String(), "service")
 	}
 	ch <- c.histogram(c.lag, s.Lag, 1e-6, lagBuckets(), s.Start)
-	ch <- c.histogram(c.jitter, s.Jitter, 1e-6, lagBuckets(), s.Start)
+	ch <- c.histogram(c.jitter, s.Jitter, 1e-6, lagBuckets(), s.Start, "downlink")
+	ch <- c.histogram(c.jitter, s.UplinkJitter, 1e-6, lagBuckets(), s.Start, "uplink")
+	ch <- c.histogram(c.gap, s.Gap, 1e-6, c.buckets, s.Start)
 	ch <- c.histogram(c.rtt, s.RTT, 1e-6, c.buckets, s.Start)
 	ch <- c.histogram(c.mos, s.MOS, 1.0/metrics.MOSScale, mosBuckets(), s.Start)
 
@@ -232,23 +258,31 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.calls, s.Failed, metrics.OutcomeFailed.String())
 	counter(c.calls, s.Aborted, metrics.OutcomeAborted.String())
 	for k, v := range s.Failures {
-		counter(c.failures, v, k.Phase.String(), string(k.Reason))
+		counter(c.failures, v, k.Phase.String(), string(k.Reason), metrics.StatusLabel(k.Status))
 	}
 	counter(c.attempted, s.Attempted)
 	counter(c.dropped, s.Dropped)
 	counter(c.clamped, s.Clamped.Total())
 	counter(c.recordErrors, s.RecordErrors)
-	counter(c.pktSent, s.Media.PacketsSent)
-	counter(c.pktRecv, s.Media.PacketsReceived)
-	counter(c.pktLost, s.Media.PacketsLost)
-	counter(c.bSent, s.Media.BytesSent)
-	counter(c.bRecv, s.Media.BytesReceived)
+	streams := c.streams(s)
+	var writeErrs uint64
+	for k := range metrics.NumStreams {
+		st, name := streams[k], k.String()
+		counter(c.pktSent, st.PacketsSent, name)
+		counter(c.pktRecv, st.PacketsReceived, name)
+		counter(c.pktLost, st.PacketsLostDownlink, "downlink", name)
+		counter(c.pktLost, st.PacketsLostUplink, "uplink", name)
+		counter(c.bSent, st.BytesSent, name)
+		counter(c.bRecv, st.BytesReceived, name)
+		writeErrs += st.WriteErrors
+	}
+	counter(c.writeErrors, writeErrs)
 	counter(c.mediaCalls, s.Media.Calls)
 	counter(c.integrity, s.Media.IntegrityFailures)
 	counter(c.lateWrites, s.Media.LateWrites)
 	gauge(c.inProgress, float64(s.InProgress))
 	gauge(c.target, s.TargetRate)
-	gauge(c.cpusAvail, float64(c.cpus))
+	gauge(c.cpusAvail, c.cpus)
 	if c.opts.CallStates != nil {
 		up, onHold := c.opts.CallStates()
 		gauge(c.up, float64(up))
@@ -270,6 +304,33 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.runValid, boolValue(valid))
 		}
 	}
+}
+
+// streams are the per-stream media counters to export: the finished
+// calls' (s.Streams) plus the live calls' (LiveMedia), each field never
+// below what an earlier scrape exported.
+func (c *Collector) streams(s *metrics.Snapshot) [metrics.NumStreams]metrics.StreamTotals {
+	out := s.Streams
+	if c.opts.LiveMedia != nil {
+		live := c.opts.LiveMedia()
+		for k := range out {
+			out[k].Add(live[k])
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range out {
+		o, l := &out[k], c.lastStreams[k]
+		o.PacketsSent = max(o.PacketsSent, l.PacketsSent)
+		o.BytesSent = max(o.BytesSent, l.BytesSent)
+		o.PacketsReceived = max(o.PacketsReceived, l.PacketsReceived)
+		o.BytesReceived = max(o.BytesReceived, l.BytesReceived)
+		o.PacketsLostDownlink = max(o.PacketsLostDownlink, l.PacketsLostDownlink)
+		o.PacketsLostUplink = max(o.PacketsLostUplink, l.PacketsLostUplink)
+		o.WriteErrors = max(o.WriteErrors, l.WriteErrors)
+	}
+	c.lastStreams = out
+	return out
 }
 
 // boolValue is 1 for true, 0 for false.

@@ -33,7 +33,10 @@ func promRecorder(t *testing.T) *metrics.Recorder {
 			metrics.PhaseConnect: time.Duration(i) * 10 * time.Millisecond,
 		})
 		rec.Media = metrics.MediaStats{PacketsSent: 100, BytesSent: 1000, PacketsReceived: 99, BytesReceived: 990, PacketsLost: 1,
-			Jitter: 2 * time.Millisecond, RTT: 40 * time.Millisecond, IntegrityOK: true}
+			Jitter: 2 * time.Millisecond, RTT: 40 * time.Millisecond, IntegrityOK: true, WriteErrors: 1, LateWrites: 2,
+			UplinkReports: 3, UplinkPacketsLost: 3, UplinkJitter: 3 * time.Millisecond, LongestGap: 60 * time.Millisecond,
+			Audio: metrics.MediaStreamStats{PacketsSent: 100, BytesSent: 1000, PacketsReceived: 99, BytesReceived: 990, PacketsLost: 1,
+				WriteErrors: 1, UplinkReports: 3, UplinkPacketsLost: 3, UplinkJitter: 3 * time.Millisecond}}
 		r.Record(rec)
 	}
 	for _, reason := range []metrics.Reason{metrics.ReasonTimeout, metrics.ReasonTimeout} {
@@ -135,22 +138,34 @@ func TestPrometheusScrape(t *testing.T) {
 		{"loadgen_calls_total", map[string]string{"outcome": "success", "scenario": "smoke", "mode": "token"}, 10},
 		{"loadgen_calls_total", map[string]string{"outcome": "failed"}, 2},
 		{"loadgen_calls_total", map[string]string{"outcome": "aborted"}, 0},
-		{"loadgen_call_failures_total", map[string]string{"phase": "ice", "reason": "timeout"}, 2},
+		{"loadgen_call_failures_total", map[string]string{"phase": "ice", "reason": "timeout", "status": "none"}, 2},
 		{"loadgen_calls_attempted_total", nil, 13},
 		{"loadgen_calls_dropped_total", nil, 1},
-		{"loadgen_media_packets_sent_total", nil, 1000},
-		{"loadgen_media_packets_received_total", nil, 990},
-		{"loadgen_media_packets_lost_total", nil, 10},
-		{"loadgen_media_sent_bytes_total", nil, 10000},
-		{"loadgen_media_received_bytes_total", nil, 9900},
+		{"loadgen_media_packets_sent_total", map[string]string{"stream": "audio"}, 1000},
+		{"loadgen_media_packets_sent_total", map[string]string{"stream": "video"}, 0},
+		{"loadgen_media_packets_received_total", map[string]string{"stream": "audio"}, 990},
+		{"loadgen_media_packets_lost_total", map[string]string{"direction": "downlink", "stream": "audio"}, 10},
+		{"loadgen_media_packets_lost_total", map[string]string{"direction": "uplink", "stream": "audio"}, 30},
+		{"loadgen_media_packets_lost_total", map[string]string{"direction": "uplink", "stream": "video"}, 0},
+		{"loadgen_media_sent_bytes_total", map[string]string{"stream": "audio"}, 10000},
+		{"loadgen_media_received_bytes_total", map[string]string{"stream": "audio"}, 9900},
 		{"loadgen_recorded_values_clamped_total", nil, 0},
 		{"loadgen_recorder_errors_total", nil, 0},
-		{"loadgen_media_late_writes_total", nil, 0},
+		{"loadgen_media_late_writes_total", nil, 20},
+		{"loadgen_media_write_errors_total", nil, 10},
 	}
 	for _, c := range counters {
 		if got := find(t, fams, c.name, c.labels).GetCounter().GetValue(); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	for _, dir := range []string{"downlink", "uplink"} {
+		if n := find(t, fams, "loadgen_media_jitter_seconds", map[string]string{"direction": dir}).GetHistogram().GetSampleCount(); n != 10 {
+			t.Errorf("loadgen_media_jitter_seconds{direction=%q} count = %d, want 10", dir, n)
+		}
+	}
+	if h := find(t, fams, "loadgen_media_longest_gap_seconds", nil).GetHistogram(); h.GetSampleCount() != 10 || math.Abs(h.GetSampleSum()-0.6) > 0.001 {
+		t.Errorf("loadgen_media_longest_gap_seconds count %d sum %v, want 10, 0.6", h.GetSampleCount(), h.GetSampleSum())
 	}
 	gauges := []struct {
 		name string
@@ -204,7 +219,7 @@ func TestPrometheusScrape(t *testing.T) {
 		for _, m := range f.GetMetric() {
 			for _, l := range m.GetLabel() {
 				switch l.GetName() {
-				case "phase", "timing", "outcome", "reason", "scenario", "mode", "run_id", "shard", "version", "shards":
+				case "phase", "timing", "outcome", "reason", "status", "stream", "direction", "scenario", "mode", "run_id", "shard", "version", "shards":
 				default:
 					t.Errorf("%s has label %s", name, l.GetName())
 				}
@@ -335,9 +350,9 @@ func TestCollectorCompare(t *testing.T) {
 loadgen_calls_total{outcome="aborted",scenario="smoke",shard="0"} 0
 loadgen_calls_total{outcome="failed",scenario="smoke",shard="0"} 2
 loadgen_calls_total{outcome="success",scenario="smoke",shard="0"} 10
-# HELP loadgen_call_failures_total Failed calls by the phase they failed in and the cause.
+# HELP loadgen_call_failures_total Failed calls by the phase they failed in, the cause, and the gateway's status (the callEnd status code or the HTTP status: a 3-digit code, none or other).
 # TYPE loadgen_call_failures_total counter
-loadgen_call_failures_total{phase="ice",reason="timeout",scenario="smoke",shard="0"} 2
+loadgen_call_failures_total{phase="ice",reason="timeout",scenario="smoke",shard="0",status="none"} 2
 # HELP loadgen_calls_dropped_total Scheduled call starts dropped because the concurrency cap was full.
 # TYPE loadgen_calls_dropped_total counter
 loadgen_calls_dropped_total{scenario="smoke",shard="0"} 1

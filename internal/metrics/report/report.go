@@ -213,7 +213,7 @@ func cards(s *results.SummaryFile) []card {
 		cs = append(cs, card{fmtPct(float64(s.Calls.Succeeded) / float64(fin)), "success of completed"})
 	}
 	if c := s.CPU; c != nil {
-		cs = append(cs, card{fmtPct(c.Utilization), fmt.Sprintf("generator CPU of %d (peak %s)", c.CPUs, fmtPct(c.Peak))})
+		cs = append(cs, card{fmtPct(c.Utilization), fmt.Sprintf("%s of %g (peak %s)", c.Label(), c.CPUs, fmtPct(c.Peak))})
 	}
 	return cs
 }

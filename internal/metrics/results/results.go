@@ -9,8 +9,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,13 +60,20 @@ type Writer struct {
 	dir   string
 	start time.Time
 
-	mu     sync.Mutex
-	hlogs  map[string]*hlogFile
-	calls  *os.File
-	callsW *bufio.Writer
-	enc    *json.Encoder
-	closed bool
+	mu         sync.Mutex
+	hlogs      map[string]*hlogFile
+	calls      *os.File
+	callsW     *bufio.Writer
+	enc        *json.Encoder
+	closed     bool
+	flushEvery time.Duration
+	flushTimer *time.Timer // armed while calls.jsonl holds unflushed lines
+	flushErr   error       // the first error of a timed flush
 }
+
+// DefaultCallsFlush is how long a line may wait in calls.jsonl's buffer:
+// a killed run loses at most this much of it.
+const DefaultCallsFlush = time.Second
 
 // Create creates dir (and parents) and opens every result file,
 // writing the interval logs' headers with start as their start and base
@@ -71,7 +82,7 @@ func Create(dir string, start time.Time) (_ *Writer, err error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("results: %w", err)
 	}
-	r := &Writer{dir: dir, start: start, hlogs: make(map[string]*hlogFile)}
+	r := &Writer{dir: dir, start: start, hlogs: make(map[string]*hlogFile), flushEvery: DefaultCallsFlush}
 	defer func() {
 		if err != nil {
 			err = errors.Join(err, r.Close())
@@ -89,8 +100,7 @@ func Create(dir string, start time.Time) (_ *Writer, err error) {
 		err = errors.Join(
 			h.lw.OutputLogFormatVersion(),
 			h.lw.OutputComment(comment),
-			h.lw.OutputStartTime(startMs),
-			h.lw.OutputBaseTime(startMs),
+			writeTimeHeaders(h.bw, startMs),
 			h.lw.OutputLegend(),
 			h.bw.Flush(),
 		)
@@ -118,6 +128,21 @@ func Create(dir string, start time.Time) (_ *Writer, err error) {
 	r.callsW = bufio.NewWriterSize(r.calls, 64<<10)
 	r.enc = json.NewEncoder(r.callsW)
 	return r, nil
+}
+
+// writeTimeHeaders writes the StartTime and BaseTime lines with
+// millisecond precision, as HdrHistogram's log format has them
+// ("#[StartTime: 1732430400.123 (seconds since epoch), 2024-11-24T06:40:00.123Z]").
+// hdrhistogram-go's OutputStartTime and OutputBaseTime write whole
+// seconds, which put every absolute time up to 999 ms early while the
+// intervals are timed from the exact start.
+func writeTimeHeaders(w io.Writer, startMs int64) error {
+	secs := fmt.Sprintf("%d.%03d", startMs/1000, startMs%1000)
+	iso := time.UnixMilli(startMs).UTC().Format("2006-01-02T15:04:05.000Z07:00")
+	if _, err := fmt.Fprintf(w, "#[StartTime: %s (seconds since epoch), %s]\n#[BaseTime: %s (seconds since epoch)]\n", secs, iso, secs); err != nil {
+		return fmt.Errorf("results: hlog header: %w", err)
+	}
+	return nil
 }
 
 // Dir returns the output directory.
@@ -185,21 +210,84 @@ type CallLine struct {
 	Outcome     string `json:"outcome"`
 	FailedPhase string `json:"failed_phase,omitempty"`
 	Reason      string `json:"reason,omitempty"`
-	Error       string `json:"error,omitempty"`
+	// Status is the gateway's status behind a failed or aborted call as a
+	// bounded label ("486", "none", "other"; see metrics.StatusLabel) and
+	// StatusCode the raw value (omitted when 0).
+	Status     string `json:"status,omitempty"`
+	StatusCode int    `json:"status_code,omitempty"`
+	// FailedAtMS is when a failed or aborted call failed, in milliseconds
+	// from its scheduled start (µs resolution): its time to failure.
+	FailedAtMS *float64 `json:"failed_at_ms,omitempty"`
+	Error      string   `json:"error,omitempty"`
 	// Phases maps each phase the call reached to its instant and its
-	// durations in microseconds.
-	Phases   map[string]PhaseTimes `json:"phases"`
-	EndBegan *time.Time            `json:"end_began,omitempty"`
-	Media    *metrics.MediaStats   `json:"media,omitempty"`
-	MOS      *float64              `json:"mos,omitempty"`
-	Video    bool                  `json:"video,omitempty"`
+	// durations in microseconds (hold and unhold: the last re-offer's).
+	Phases map[string]PhaseTimes `json:"phases"`
+	// Reoffers lists every hold and unhold re-offer in order.
+	Reoffers []ReofferLine `json:"reoffers,omitempty"`
+	EndBegan *time.Time    `json:"end_began,omitempty"`
+	Media    *MediaLine    `json:"media,omitempty"`
+	// MOS is the call's score (the worse direction, 2 decimals);
+	// MOSDownlink and MOSUplink each direction's (uplink: absent without
+	// the far end's reports). MOSDelay says where the delay came from:
+	// "rtcp", "signalling" or "unknown" (then no score: a score with no
+	// delay would assume 0 ms).
+	MOS         *float64 `json:"mos,omitempty"`
+	MOSDownlink *float64 `json:"mos_downlink,omitempty"`
+	MOSUplink   *float64 `json:"mos_uplink,omitempty"`
+	MOSDelay    string   `json:"mos_delay,omitempty"`
+	Video       bool     `json:"video,omitempty"`
+}
+
+// MediaLine is a call's media in calls.jsonl: the totals over both
+// streams (metrics.MediaStats' fields) and each stream's own figures under
+// "audio" and "video" (absent when the call had no such stream). The codec
+// is the audio stream's ("audio": {"codec": "opus", ...}); there is no
+// top-level codec, which read as the codec of the whole call.
+type MediaLine struct {
+	metrics.MediaStats
+	// Codec hides MediaStats.Codec from the line: it is never set, so it
+	// is omitted (the audio stream carries the codec).
+	Codec string      `json:"codec,omitempty"`
+	Audio *StreamLine `json:"audio,omitempty"`
+	Video *StreamLine `json:"video,omitempty"`
+}
+
+// StreamLine is one stream's figures in calls.jsonl, both directions (see
+// metrics.MediaStreamStats), with its codec when known.
+type StreamLine struct {
+	Codec string `json:"codec,omitempty"`
+	metrics.MediaStreamStats
+}
+
+// newMediaLine converts a call's media statistics into their calls.jsonl
+// form.
+func newMediaLine(m metrics.MediaStats, video bool) *MediaLine {
+	ml := &MediaLine{MediaStats: m}
+	if a := m.Audio; a != (metrics.MediaStreamStats{}) {
+		ml.Audio = &StreamLine{Codec: m.Codec, MediaStreamStats: a}
+	}
+	if v := m.Video; v != (metrics.MediaStreamStats{}) || video {
+		ml.Video = &StreamLine{MediaStreamStats: v}
+	}
+	return ml
+}
+
+// ReofferLine is one hold or unhold re-offer in calls.jsonl: when it was
+// requested, when its answer was applied (absent when it failed) and the
+// duration between, recorded as one value of the phase's histograms.
+type ReofferLine struct {
+	Phase      string     `json:"phase"`
+	Requested  time.Time  `json:"requested"`
+	Applied    *time.Time `json:"applied,omitempty"`
+	DurationUS int64      `json:"duration_us,omitempty"`
 }
 
 // PhaseTimes is when a call completed a phase.
 type PhaseTimes struct {
 	At time.Time `json:"at"`
 	// ScheduledUS and ServiceUS are the durations recorded in the
-	// histograms (end: both from EndBegan).
+	// histograms (end: both from EndBegan; hold, unhold: both from the
+	// re-offer's request).
 	ScheduledUS int64 `json:"scheduled_us"`
 	ServiceUS   int64 `json:"service_us"`
 }
@@ -221,12 +309,22 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 	if rec.Outcome == metrics.OutcomeFailed {
 		l.FailedPhase, l.Reason = rec.FailedPhase.String(), string(rec.Reason)
 	}
+	if rec.Outcome == metrics.OutcomeFailed || rec.Outcome == metrics.OutcomeAborted {
+		l.Status, l.StatusCode = rec.StatusLabel(), rec.Status
+		if !rec.FailedAt.IsZero() {
+			ms := float64(rec.FailedAt.Sub(sched).Microseconds()) / 1000
+			l.FailedAtMS = &ms
+		}
+	}
 	for p := range metrics.NumPhases {
 		at := rec.Instants[p]
 		if at.IsZero() {
 			continue
 		}
 		pt := PhaseTimes{At: at.UTC(), ScheduledUS: at.Sub(sched).Microseconds(), ServiceUS: at.Sub(started).Microseconds()}
+		if p == metrics.PhaseHold || p == metrics.PhaseUnhold {
+			continue // from Reoffers, below
+		}
 		if p == metrics.PhaseEnd {
 			if rec.EndBegan.IsZero() {
 				continue
@@ -236,31 +334,118 @@ func NewCallLine(rec metrics.CallRecord) CallLine {
 		}
 		l.Phases[p.String()] = pt
 	}
+	for _, ro := range rec.Reoffers {
+		rl := ReofferLine{Phase: ro.Phase.String(), Requested: ro.Requested.UTC()}
+		if !ro.Applied.IsZero() {
+			at := ro.Applied.UTC()
+			rl.Applied, rl.DurationUS = &at, ro.Duration().Microseconds()
+			// The phase's entry is the last applied re-offer.
+			l.Phases[ro.Phase.String()] = PhaseTimes{At: at, ScheduledUS: rl.DurationUS, ServiceUS: rl.DurationUS}
+		}
+		l.Reoffers = append(l.Reoffers, rl)
+	}
 	if !rec.EndBegan.IsZero() {
 		eb := rec.EndBegan.UTC()
 		l.EndBegan = &eb
 	}
 	if m := rec.Media; m != (metrics.MediaStats{}) {
-		l.Media = &m
-		if mos, ok := m.MOS(); ok {
-			mos = float64(int64(mos*metrics.MOSScale+0.5)) / metrics.MOSScale
-			l.MOS = &mos
+		l.Media = newMediaLine(m, rec.Video)
+		round := func(v float64) *float64 {
+			v = float64(int64(v*metrics.MOSScale+0.5)) / metrics.MOSScale
+			return &v
+		}
+		e, ok := m.EstimateMOS()
+		l.MOSDelay = string(e.Delay)
+		if ok {
+			l.MOS, l.MOSDownlink = round(e.Score), round(e.Downlink)
+			if e.UplinkKnown {
+				l.MOSUplink = round(e.Uplink)
+			}
 		}
 	}
 	return l
 }
 
-// WriteCall appends one call to calls.jsonl (buffered; Close flushes).
+// WriteCall appends one call to calls.jsonl. The line is buffered and
+// written to the file within DefaultCallsFlush (a timer armed by the first
+// unflushed line), so a kill -9 loses at most the last second of calls;
+// Flush and Close write at once. An error of a timed flush is returned by
+// the next WriteCall, Flush or Close.
 func (r *Writer) WriteCall(rec metrics.CallRecord) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return errors.New("results: write call after close")
 	}
+	if err := r.flushErr; err != nil {
+		return err
+	}
 	if err := r.enc.Encode(NewCallLine(rec)); err != nil {
 		return fmt.Errorf("results: %s: %w", CallsFileName, err)
 	}
+	if r.flushTimer == nil {
+		r.flushTimer = time.AfterFunc(r.flushEvery, r.timedFlush)
+	}
 	return nil
+}
+
+// timedFlush is the flush timer's function.
+func (r *Writer) timedFlush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.flushTimer = nil
+	if r.closed {
+		return
+	}
+	if err := r.callsW.Flush(); err != nil && r.flushErr == nil {
+		r.flushErr = fmt.Errorf("results: %s: %w", CallsFileName, err)
+	}
+}
+
+// Flush writes calls.jsonl's buffered lines to the file now.
+func (r *Writer) Flush() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errors.New("results: flush after close")
+	}
+	if r.flushTimer != nil {
+		r.flushTimer.Stop()
+		r.flushTimer = nil
+	}
+	if err := r.flushErr; err != nil {
+		return err
+	}
+	if err := r.callsW.Flush(); err != nil {
+		return fmt.Errorf("results: %s: %w", CallsFileName, err)
+	}
+	return nil
+}
+
+// RunSummaries rewrites summary.json every period until ctx is done, with
+// what build returns (build should make it with Complete false; nil skips
+// a tick), so a killed run leaves a parseable partial summary; each write
+// is atomic (see WriteSummaryFile). It returns nil when ctx is done: the
+// run then writes the final summary (Complete true) itself. A failed
+// write is returned at once.
+func (r *Writer) RunSummaries(ctx context.Context, every time.Duration, build func() *SummaryFile) error {
+	if every <= 0 {
+		return fmt.Errorf("results: summary period %v must be positive", every)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if f := build(); f != nil {
+				if err := r.WriteSummary(f); err != nil {
+					return err
+				}
+			}
+		}
+	}
 }
 
 // WriteSummary writes summary.json (via a temporary file renamed into
@@ -300,20 +485,6 @@ func WriteSummaryFile(dir string, f *SummaryFile) (err error) {
 	return nil
 }
 
-// Flush writes calls.jsonl's buffered lines to the file, so a killed run
-// loses only what came after the last flush.
-func (r *Writer) Flush() error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.closed || r.calls == nil {
-		return nil
-	}
-	if err := r.callsW.Flush(); err != nil {
-		return fmt.Errorf("results: %s: %w", CallsFileName, err)
-	}
-	return nil
-}
-
 // Close flushes and closes every file. Idempotent.
 func (r *Writer) Close() error {
 	r.mu.Lock()
@@ -322,7 +493,11 @@ func (r *Writer) Close() error {
 		return nil
 	}
 	r.closed = true
-	var errs []error
+	if r.flushTimer != nil {
+		r.flushTimer.Stop()
+		r.flushTimer = nil
+	}
+	errs := []error{r.flushErr}
 	for name, h := range r.hlogs {
 		if err := h.bw.Flush(); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
@@ -346,26 +521,123 @@ func (r *Writer) Close() error {
 }
 
 // ReadHlog reads every interval of an interval log and returns them with
-// their sum (a histogram with the recorder's geometry).
+// their sum (a histogram with the recorder's geometry). Each interval's
+// StartTimeMs and EndTimeMs are absolute, rounded to the millisecond: the
+// log's BaseTime (with its decimals; when absent, StartTime for relative
+// timestamps, as HdrHistogram's reader decides) plus the interval's
+// timestamp. Tagged intervals keep their tag.
 func ReadHlog(path string) (intervals []*hdrhistogram.Histogram, total *hdrhistogram.Histogram, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: read hlog: %w", err)
 	}
 	defer f.Close()
-	rd := hdrhistogram.NewHistogramLogReader(bufio.NewReader(f))
+	name := filepath.Base(path)
+	fail := func(line int, format string, a ...any) error {
+		return fmt.Errorf("results: read hlog %s: line %d: %s", name, line, fmt.Sprintf(format, a...))
+	}
 	total = metrics.NewLatencyHistogram()
-	for {
-		h, err := rd.NextIntervalHistogram()
-		if err != nil {
-			return nil, nil, fmt.Errorf("results: read hlog %s: %w", filepath.Base(path), err)
+	var startSec, baseSec float64
+	var haveStart, haveBase bool
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		switch {
+		case line == "", strings.HasPrefix(line, `"StartTimestamp"`):
+			continue
+		case strings.HasPrefix(line, "#[StartTime: "), strings.HasPrefix(line, "#[BaseTime: "):
+			fields := strings.Fields(line)
+			v, err := strconv.ParseFloat(fields[1], 64)
+			if err != nil {
+				return nil, nil, fail(n, "bad time %q", fields[1])
+			}
+			if strings.HasPrefix(line, "#[StartTime") {
+				startSec, haveStart = v, true
+			} else {
+				baseSec, haveBase = v, true
+			}
+			continue
+		case strings.HasPrefix(line, "#"):
+			continue
 		}
-		if h == nil {
-			return intervals, total, nil
+		tag := ""
+		if rest, ok := strings.CutPrefix(line, "Tag="); ok {
+			t, after, ok := strings.Cut(rest, ",")
+			if !ok {
+				return nil, nil, fail(n, "tag without an interval")
+			}
+			tag, line = t, after
+		}
+		cols := strings.SplitN(line, ",", 4)
+		if len(cols) != 4 {
+			return nil, nil, fail(n, "want 4 columns, got %d", len(cols))
+		}
+		ts, err1 := strconv.ParseFloat(cols[0], 64)
+		length, err2 := strconv.ParseFloat(cols[1], 64)
+		if err1 != nil || err2 != nil {
+			return nil, nil, fail(n, "bad timestamp or length")
+		}
+		if !haveStart {
+			startSec, haveStart = ts, true
+		}
+		if !haveBase {
+			// HdrHistogram's rule: timestamps more than a year before the
+			// start time are relative to it.
+			if ts < startSec-365*24*3600 {
+				baseSec = startSec
+			}
+			haveBase = true
+		}
+		h, err := hdrhistogram.Decode([]byte(strings.TrimSpace(cols[3])))
+		if err != nil {
+			return nil, nil, fail(n, "%v", err)
+		}
+		h.SetStartTimeMs(int64(math.Round((baseSec + ts) * 1000)))
+		h.SetEndTimeMs(int64(math.Round((baseSec + ts + length) * 1000)))
+		if tag != "" {
+			h.SetTag(tag)
 		}
 		if d := total.Merge(h); d != 0 {
-			return nil, nil, fmt.Errorf("results: read hlog %s: %d values outside the range", filepath.Base(path), d)
+			return nil, nil, fail(n, "%d values outside the range", d)
 		}
 		intervals = append(intervals, h)
 	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("results: read hlog %s: %w", name, err)
+	}
+	return intervals, total, nil
+}
+
+// WriteHlogFile writes a complete interval log at path: the format
+// version, comment, StartTime and BaseTime (start, to the millisecond), the
+// legend, then every interval with its own absolute start and end (as
+// ReadHlog returns them), so intervals from several generators share one
+// time base.
+func WriteHlogFile(path, comment string, start time.Time, intervals []*hdrhistogram.Histogram) (err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("results: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("results: %w", cerr)
+		}
+	}()
+	bw := bufio.NewWriter(f)
+	lw := hdrhistogram.NewHistogramLogWriter(bw)
+	startMs := start.UnixMilli()
+	if err := errors.Join(lw.OutputLogFormatVersion(), lw.OutputComment(comment), writeTimeHeaders(bw, startMs), lw.OutputLegend()); err != nil {
+		return fmt.Errorf("results: %s header: %w", filepath.Base(path), err)
+	}
+	lw.SetBaseTime(startMs)
+	for _, h := range intervals {
+		if err := lw.OutputIntervalHistogram(h); err != nil {
+			return fmt.Errorf("results: %s: %w", filepath.Base(path), err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("results: %s: %w", filepath.Base(path), err)
+	}
+	return nil
 }

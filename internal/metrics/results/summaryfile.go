@@ -32,33 +32,45 @@ const SummarySchema = "loadgen.summary/v1"
 //	  "rate": {"target_mean": 10, "target_final": 10, "achieved": 9.98},   // calls/s
 //	  "calls": {"attempted": 600, "succeeded": 590, "failed": 8,
 //	            "aborted": 2, "in_progress": 0, "dropped": 0},
-//	  "failures": [{"phase": "ice", "reason": "timeout", "count": 5}],     // descending count
+//	  "failures": [{"phase": "ice", "reason": "timeout", "status": "none", "count": 5}],  // descending count
 //	  "phases": [{"phase": "subscribe",
 //	              "scheduled": {stats}, "service": {stats},
 //	              "hlog": "subscribe.hlog", "service_hlog": "subscribe_service.hlog"}, ...],
 //	  "lag": {stats}, "lag_hlog": "lag.hlog",
 //	  "media": {"calls": .., "packets_sent": .., "bytes_sent": .., "packets_received": ..,
 //	            "bytes_received": .., "packets_lost": .., "duplicates": .., "reordered": ..,
-//	            "late_writes": .., "integrity_failures": .., "loss_rate": 0.001 (null: no packets),
-//	            "jitter": {stats}, "rtt": {stats}, "mos": {stats ×100}},
+//	            "late_writes": .., "integrity_failures": .., "write_errors": ..,
+//	            "stall_missing": .., "tail_missing": ..,      // downlink loss by time, within packets_lost
+//	            "uplink_calls": .., "uplink_packets_sent": .., "uplink_packets_lost": ..,
+//	            "mos_delay_rtcp": .., "mos_delay_signalling": .., "mos_delay_unknown": ..,
+//	            "loss_rate": 0.001 (null: no packets), "uplink_loss_rate": 0.002 (null: no reports),
+//	            "jitter": {stats}, "uplink_jitter": {stats}, "longest_gap": {stats},
+//	            "rtt": {stats}, "mos": {stats ×100},           // mos: the worse direction
+//	            "streams": {"audio": {"packets_sent", "bytes_sent", "packets_received", "bytes_received",
+//	                        "packets_lost_downlink", "packets_lost_uplink", "write_errors"}, "video": {..}}},
 //	  "cpu": {"cpus": 16, "utilization": 0.35, "peak_utilization": 0.5},  // absent if not measured
 //	  "thresholds": [{"metric": "connect", "expr": "p(99) < 2s", "measured": 1234567,
 //	                  "measured_text": "1.23s", "ok": true}],  // measured in the metric's unit, null: no data
 //	  "thresholds_ok": true,
 //	  "timeline": [{"t": 0, "started": 10, "succeeded": 0, "failed": 0, "aborted": 0,
 //	                "dropped": 0, "in_progress": 10, "target_rate": 10}, ...],  // one per second
-//	  "calls_file": "calls.jsonl"
+//	  "calls_file": "calls.jsonl",
+//	  "complete": true,                    // false: rewritten while the run goes (a killed run's last)
+//	  "run_id": "…", "shard": 0, "shards": 1,
+//	  "thresholds_source": {"connect": ["p(99) < 2s"]},   // the scenario's, as written
+//	  "snapshot": {...}                    // the whole snapshot, histograms encoded (SnapshotData)
 //	}
 //
 // {stats} is {"count", "min", "mean", "p50", "p90", "p99", "p99_9", "p99_99",
 // "max", "clamped"} in microseconds (MOS: × 100), as HdrHistogram reports
 // them (highest equivalent value, 3 significant digits). Phases appear in
-// call order; "end" is timed from the moment the call began to end, so its
-// service and scheduled figures are the same.
+// the metrics.Phase order (call order, then hold and unhold); "end" is timed
+// from the moment the call began to end, "hold" and "unhold" per re-offer
+// from its request to its answer applied, so their service and scheduled
+// figures are the same.
 type SummaryFile struct {
 	Schema         string                   `json:"schema"`
 	Title          string                   `json:"title,omitempty"`
-	Complete       bool                     `json:"complete"`
 	Labels         map[string]string        `json:"labels,omitempty"`
 	Start          time.Time                `json:"start"`
 	End            time.Time                `json:"end"`
@@ -78,6 +90,20 @@ type SummaryFile struct {
 	ThresholdsOK   bool                     `json:"thresholds_ok"`
 	Timeline       []metrics.TimelineBucket `json:"timeline"`
 	CallsFile      string                   `json:"calls_file,omitempty"`
+	// Complete is false in the summaries rewritten while the run goes
+	// (RunSummaries), true in the final one.
+	Complete bool `json:"complete"`
+	// RunID, Shard and Shards identify the run and this generator's part
+	// of it (shard 0 of 1 unsharded).
+	RunID  string `json:"run_id,omitempty"`
+	Shard  int    `json:"shard"`
+	Shards int    `json:"shards"`
+	// ThresholdsSource is the scenario's thresholds as written (metric to
+	// expressions), so a merge re-evaluates them on the merged snapshot.
+	ThresholdsSource map[string][]string `json:"thresholds_source,omitempty"`
+	// Snapshot is the whole snapshot, histograms encoded, for an exact
+	// merge (see Read).
+	Snapshot *SnapshotData `json:"snapshot,omitempty"`
 }
 
 // RateSummary is the target and achieved call rate, calls/s.
@@ -97,10 +123,13 @@ type CallsSummary struct {
 	Dropped    uint64 `json:"dropped"`
 }
 
-// FailureRow is one phase/reason count.
+// FailureRow is one phase/reason/status count. Status is the gateway's
+// status behind the failures (the callEnd status code or the HTTP status)
+// as metrics.StatusLabel writes it: "486", "none" or "other".
 type FailureRow struct {
 	Phase  string `json:"phase"`
 	Reason string `json:"reason"`
+	Status string `json:"status"`
 	Count  uint64 `json:"count"`
 }
 
@@ -113,13 +142,22 @@ type PhaseSummary struct {
 	ServiceLog string                 `json:"service_hlog,omitempty"`
 }
 
-// MediaSummary is the media totals with quality figures.
+// MediaSummary is the media totals with quality figures, per direction:
+// downlink (gateway to loadgen, as loadgen measured it: loss_rate, jitter,
+// longest_gap) and uplink (loadgen to gateway, from the gateway's RTCP
+// receiver reports: uplink_loss_rate, uplink_jitter), and per stream.
+// MOS is the worse direction of each call, scored only where its delay is
+// known (mos_delay_* count the sources).
 type MediaSummary struct {
 	metrics.MediaTotals
-	LossRate *float64               `json:"loss_rate"`
-	Jitter   metrics.HistogramStats `json:"jitter"`
-	RTT      metrics.HistogramStats `json:"rtt"`
-	MOS      metrics.HistogramStats `json:"mos"`
+	LossRate       *float64                        `json:"loss_rate"`
+	UplinkLossRate *float64                        `json:"uplink_loss_rate"`
+	Jitter         metrics.HistogramStats          `json:"jitter"`
+	UplinkJitter   metrics.HistogramStats          `json:"uplink_jitter"`
+	LongestGap     metrics.HistogramStats          `json:"longest_gap"`
+	RTT            metrics.HistogramStats          `json:"rtt"`
+	MOS            metrics.HistogramStats          `json:"mos"`
+	Streams        map[string]metrics.StreamTotals `json:"streams"`
 }
 
 // ThresholdSummary is one evaluated threshold.
@@ -143,16 +181,21 @@ type SummaryFileOptions struct {
 	// WithFiles names the .hlog files and calls.jsonl (as written by
 	// Writer) in the summary.
 	WithFiles bool
-	// Complete marks the final summary of a run that ended (false: a
-	// partial summary rewritten while the run goes on).
+	// Complete marks the final summary (false for the periodic ones).
 	Complete bool
+	// RunID, Shard and Shards (1 when 0) identify the run and the shard.
+	RunID  string
+	Shard  int
+	Shards int
+	// ThresholdsSource is the scenario's thresholds as written.
+	ThresholdsSource map[string][]string
 }
 
-// NewSummaryFile builds summary.json's content from a snapshot.
+// NewSummaryFile builds summary.json's content from a snapshot, the
+// snapshot itself included (encoded: see SnapshotData).
 func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	f := &SummaryFile{
 		Schema:         SummarySchema,
-		Complete:       opts.Complete,
 		Title:          opts.Title,
 		Labels:         opts.Labels,
 		Start:          s.Start.UTC(),
@@ -176,7 +219,7 @@ func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 		f.Timeline = []metrics.TimelineBucket{}
 	}
 	for _, fc := range metrics.SortedFailures(s.Failures) {
-		f.Failures = append(f.Failures, FailureRow{Phase: fc.Phase.String(), Reason: string(fc.Reason), Count: fc.Count})
+		f.Failures = append(f.Failures, FailureRow{Phase: fc.Phase.String(), Reason: string(fc.Reason), Status: metrics.StatusLabel(fc.Status), Count: fc.Count})
 	}
 	for p := range metrics.NumPhases {
 		ps := PhaseSummary{Phase: p.String(), Scheduled: metrics.StatsOf(s.Scheduled[p]), Service: metrics.StatsOf(s.Service[p])}
@@ -189,11 +232,24 @@ func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	if opts.WithFiles {
 		f.LagLog, f.CallsFile = LagHlogName, CallsFileName
 	}
-	f.Media = MediaSummary{MediaTotals: s.Media, Jitter: metrics.StatsOf(s.Jitter), RTT: metrics.StatsOf(s.RTT), MOS: metrics.StatsOf(s.MOS)}
+	f.Media = MediaSummary{MediaTotals: s.Media, Jitter: metrics.StatsOf(s.Jitter), RTT: metrics.StatsOf(s.RTT), MOS: metrics.StatsOf(s.MOS),
+		UplinkJitter: metrics.StatsOf(s.UplinkJitter), LongestGap: metrics.StatsOf(s.Gap), Streams: map[string]metrics.StreamTotals{}}
 	f.Media.Jitter.Clamped, f.Media.RTT.Clamped = s.Clamped.Jitter, s.Clamped.RTT
+	f.Media.UplinkJitter.Clamped, f.Media.LongestGap.Clamped = s.Clamped.UplinkJitter, s.Clamped.Gap
 	if lr := s.Media.LossRate(); !math.IsNaN(lr) {
 		f.Media.LossRate = &lr
 	}
+	if lr := s.Media.UplinkLossRate(); !math.IsNaN(lr) {
+		f.Media.UplinkLossRate = &lr
+	}
+	for k := range metrics.NumStreams {
+		f.Media.Streams[k.String()] = s.Streams[k]
+	}
+	f.Complete, f.RunID, f.Shard, f.Shards = opts.Complete, opts.RunID, opts.Shard, max(opts.Shards, 1)
+	f.ThresholdsSource = opts.ThresholdsSource
+	// An encoding error (none is known for these geometries) leaves the
+	// summary without its snapshot; Read then says so.
+	f.Snapshot, _ = NewSnapshotData(s)
 	for _, r := range opts.Thresholds {
 		ts := ThresholdSummary{Metric: r.Threshold.Metric, Expr: r.Threshold.Expr,
 			MeasuredText: r.Threshold.FormatValue(r.Measured), OK: r.OK}

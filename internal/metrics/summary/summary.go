@@ -29,7 +29,8 @@ type Options struct {
 	Thresholds []threshold.Result
 	// Validity is the run's verdict (see validity.Check).
 	Validity validity.Verdict
-	// CPU is the generator's CPU use, when measured.
+	// CPU is the process's CPU use, when measured (its Label says whether
+	// the embedded gateway ran in the process).
 	CPU *cpu.Usage
 }
 
@@ -53,15 +54,15 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	}
 
 	if len(s.Failures) > 0 {
-		ew.printf("\nfailures (phase/reason)\n")
+		ew.printf("\nfailures (phase/reason, gateway status)\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		for _, f := range metrics.SortedFailures(s.Failures) {
-			fmt.Fprintf(tw, "  %s/%s\t%d\t%.2f%%\n", f.Phase, f.Reason, f.Count, 100*float64(f.Count)/float64(max(s.Finished(), 1)))
+			fmt.Fprintf(tw, "  %s/%s\t%s\t%d\t%.2f%%\n", f.Phase, f.Reason, metrics.StatusLabel(f.Status), f.Count, 100*float64(f.Count)/float64(max(s.Finished(), 1)))
 		}
 		ew.check(tw.Flush())
 	}
 
-	ew.printf("\nphase times (scheduled: from the scheduled start; service: from the actual start; end: from hang-up)\n")
+	ew.printf("\nphase times (scheduled: from the scheduled start; service: from the actual start; end: from hang-up; hold/unhold: each re-offer, request to answer applied)\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintf(tw, "phase\ttiming\tcount\tmin\tp50\tp90\tp99\tp99.9\tmax\t\n")
 	row := func(name, timing string, h *hdrhistogram.Histogram) {
@@ -74,8 +75,18 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 			us(st.Min), us(st.P50), us(st.P90), us(st.P99), us(st.P999), us(st.Max))
 	}
 	for p := range metrics.NumPhases {
-		row(p.String(), "scheduled", s.Scheduled[p])
-		if p != metrics.PhaseEnd {
+		if (p == metrics.PhaseHold || p == metrics.PhaseUnhold) && s.Scheduled[p].TotalCount() == 0 {
+			continue // no call held: no rows
+		}
+		timing := "scheduled"
+		if p.SelfTimed() {
+			timing = "re-offer"
+			if p == metrics.PhaseEnd {
+				timing = "hang-up"
+			}
+		}
+		row(p.String(), timing, s.Scheduled[p])
+		if !p.SelfTimed() {
 			row("", "service", s.Service[p])
 		}
 	}
@@ -90,28 +101,54 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		ew.printf("  no call reported media\n")
 	} else {
 		m := s.Media
-		ew.printf("  calls      %d with media, %d with the wrong stream\n", m.Calls, m.IntegrityFailures)
-		ew.printf("  packets    sent %d (%d bytes), received %d (%d bytes), lost %d\n",
-			m.PacketsSent, m.BytesSent, m.PacketsReceived, m.BytesReceived, m.PacketsLost)
+		ew.printf("  calls      %d with media, %d with the wrong stream (where checked)\n", m.Calls, m.IntegrityFailures)
+		ew.printf("  packets    sent %d (%d bytes), received %d (%d bytes)\n",
+			m.PacketsSent, m.BytesSent, m.PacketsReceived, m.BytesReceived)
+		for k := range metrics.NumStreams {
+			st := s.Streams[k]
+			if st.PacketsSent+st.PacketsReceived == 0 {
+				continue
+			}
+			ew.printf("  %-10s sent %d, received %d, lost %d downlink, %d uplink\n", k.String(), st.PacketsSent, st.PacketsReceived, st.PacketsLostDownlink, st.PacketsLostUplink)
+		}
+		ew.printf("  downlink   lost %d (%d in stalls, %d after the stream stopped)", m.PacketsLost, m.StallMissing, m.TailMissing)
 		if lr := m.LossRate(); !math.IsNaN(lr) {
-			ew.printf("  loss       %.3f%%\n", 100*lr)
+			ew.printf(", loss %.3f%%", 100*lr)
+		}
+		ew.printf("\n")
+		if lr := m.UplinkLossRate(); !math.IsNaN(lr) {
+			ew.printf("  uplink     lost %d of %d (gateway's RTCP reports, %d calls), loss %.3f%%\n", m.UplinkPacketsLost, m.UplinkPacketsSent, m.UplinkCalls, 100*lr)
+		} else {
+			ew.printf("  uplink     no RTCP receiver reports from the far end\n")
+		}
+		if m.WriteErrors+m.LateWrites > 0 {
+			ew.printf("  writes     %d failed, %d late\n", m.WriteErrors, m.LateWrites)
 		}
 		for _, x := range []struct {
 			name string
 			h    *hdrhistogram.Histogram
-		}{{"jitter", s.Jitter}, {"rtt", s.RTT}} {
-			if st := metrics.StatsOf(x.h); st.Count > 0 {
+		}{{"jitter", s.Jitter}, {"jitter up", s.UplinkJitter}, {"rtt", s.RTT}, {"gap", s.Gap}} {
+			if st := metrics.StatsOf(x.h); st.Count > 0 && st.Max > 0 {
 				ew.printf("  %-10s p50 %s, p99 %s, max %s (%d calls)\n", x.name, us(st.P50), us(st.P99), us(st.Max), st.Count)
 			}
 		}
 		if st := metrics.StatsOf(s.MOS); st.Count > 0 {
-			ew.printf("  MOS        avg %.2f, p1 %.2f, min %.2f, max %.2f (E-model estimate, %d calls)\n",
+			ew.printf("  MOS        avg %.2f, p1 %.2f, min %.2f, max %.2f (E-model estimate, worse direction, %d calls)\n",
 				st.Mean/metrics.MOSScale, float64(s.MOS.ValueAtQuantile(1))/metrics.MOSScale, float64(st.Min)/metrics.MOSScale, float64(st.Max)/metrics.MOSScale, st.Count)
+		}
+		if m.MOSDelaySignalling+m.MOSDelayUnknown > 0 {
+			ew.printf("  MOS delay  %d calls from RTCP, %d from signalling (no RTCP RTT), %d unknown (not scored)\n",
+				m.MOSDelayRTCP, m.MOSDelaySignalling, m.MOSDelayUnknown)
 		}
 	}
 
 	if opts.CPU != nil {
-		ew.printf("\ngenerator  CPU %.0f%% of %d CPUs on average, peak %.0f%%\n", 100*opts.CPU.Utilization, opts.CPU.CPUs, 100*opts.CPU.Peak)
+		quota := ""
+		if opts.CPU.Quota {
+			quota = " (cgroup quota)"
+		}
+		ew.printf("\ncpu        %s: %.0f%% of %g CPUs%s on average, peak %.0f%%\n",
+			opts.CPU.Label(), 100*opts.CPU.Utilization, opts.CPU.CPUs, quota, 100*opts.CPU.Peak)
 	}
 
 	if len(opts.Thresholds) > 0 {

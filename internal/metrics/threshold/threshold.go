@@ -34,7 +34,7 @@ import (
 //
 //	metric      = phase | phase "_service" | "lag" | "failures" | "dropped" | "mos" | "loss"
 //	phase       = "subscribe" | "websocket" | "start" | "ringing" | "connect"
-//	            | "ice" | "dtls" | "media" | "end"
+//	            | "ice" | "dtls" | "media" | "end" | "hold" | "unhold"
 //
 // Type rules (checked by Parse, so a scenario is rejected before the
 // run starts):

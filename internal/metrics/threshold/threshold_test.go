@@ -23,6 +23,8 @@ func TestParse(t *testing.T) {
 		{"dtls", "max != 0", Threshold{Kind: KindDuration, Phase: metrics.PhaseDTLS, Agg: AggMax, Op: OpNotEqual, Value: 0}, ""},
 		{"end", "med > 10µs", Threshold{Kind: KindDuration, Phase: metrics.PhaseEnd, Agg: AggMed, Percentile: 50, Op: OpGreater, Value: 10}, ""},
 		{"ringing", "count == 100", Threshold{Kind: KindDuration, Phase: metrics.PhaseRinging, Agg: AggCount, Op: OpEqual, Value: 100}, ""},
+		{"hold", "p(95) < 1s", Threshold{Kind: KindDuration, Phase: metrics.PhaseHold, Agg: AggPercentile, Percentile: 95, Op: OpLess, Value: 1e6}, ""},
+		{"unhold_service", "count >= 2", Threshold{Kind: KindDuration, Phase: metrics.PhaseUnhold, Service: true, Agg: AggCount, Op: OpGreaterEq, Value: 2}, ""},
 		{"lag", "p(99) < 50ms", Threshold{Kind: KindDuration, Agg: AggPercentile, Percentile: 99, Op: OpLess, Value: 50e3}, ""},
 		{"failures", "rate < 0.01", Threshold{Kind: KindCounter, Agg: AggRate, Op: OpLess, Value: 0.01}, ""},
 		{"dropped", "count == 0", Threshold{Kind: KindCounter, Agg: AggCount, Op: OpEqual, Value: 0}, ""},
@@ -106,7 +108,7 @@ func thresholdSnapshot(t *testing.T) *metrics.Snapshot {
 		r.Dropped()
 	}
 	r.Record(metrics.CallRecord{Scheduled: base, Started: base, Outcome: metrics.OutcomeAborted,
-		Media: metrics.MediaStats{PacketsReceived: 990, PacketsLost: 10, PacketsSent: 1000}})
+		Media: metrics.MediaStats{PacketsReceived: 990, PacketsLost: 10, PacketsSent: 1000, SignallingRTT: time.Millisecond}})
 	return r.Snapshot()
 }
 

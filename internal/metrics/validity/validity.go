@@ -1,10 +1,12 @@
 // Package validity judges whether a run's numbers describe the system under
-// test or the generator itself: scheduler lag, the generator's CPU use and
-// recording errors decide.
+// test or the generator itself: scheduler lag, the process's CPU use
+// against the CPUs actually available (cgroup quota included), late media
+// writes and recording errors decide.
 package validity
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/cpu"
@@ -25,6 +27,16 @@ const (
 	DefaultMaxCPU = 0.85
 	// DefaultMaxPeakCPU bounds the busiest sampled interval.
 	DefaultMaxPeakCPU = 0.98
+	// DefaultMaxLateWrites bounds the media frames written more than a
+	// frame period late, as a fraction of the packets sent: a generator
+	// that cannot pace its media on time is saturated, whatever its CPU
+	// reads (a quota it was not told about, a starved thread). Below it,
+	// late writes are a note.
+	DefaultMaxLateWrites = 0.001
+	// MinLateWritesInvalid is the fewest late writes that can make a run
+	// invalid: a handful in a short run is a hiccup of a busy host (a
+	// note), not a generator that cannot pace its media.
+	MinLateWritesInvalid = 50
 )
 
 // Options set the bounds beyond which the generator, not the
@@ -33,6 +45,9 @@ type Options struct {
 	MaxLagP99  time.Duration
 	MaxCPU     float64
 	MaxPeakCPU float64
+	// MaxLateWrites is a fraction of the packets sent (see
+	// DefaultMaxLateWrites).
+	MaxLateWrites float64
 }
 
 // Verdict says whether a run's numbers describe the gateway.
@@ -59,6 +74,9 @@ func Check(s *metrics.Snapshot, usage *cpu.Usage, opts Options) Verdict {
 	if opts.MaxPeakCPU <= 0 {
 		opts.MaxPeakCPU = DefaultMaxPeakCPU
 	}
+	if opts.MaxLateWrites <= 0 {
+		opts.MaxLateWrites = DefaultMaxLateWrites
+	}
 	v := Verdict{Valid: true}
 	invalid := func(format string, a ...any) {
 		v.Valid = false
@@ -75,14 +93,23 @@ func Check(s *metrics.Snapshot, usage *cpu.Usage, opts Options) Verdict {
 	}
 	if usage != nil {
 		if usage.Utilization > opts.MaxCPU {
-			invalid("the generator used %.0f%% of its %d CPUs on average, above %.0f%%: it was saturated",
-				100*usage.Utilization, usage.CPUs, 100*opts.MaxCPU)
+			invalid("the %s used %.0f%% of the %s available on average, above %.0f%%: the generator was saturated",
+				usage.Label(), 100*usage.Utilization, cpusText(*usage), 100*opts.MaxCPU)
 		} else if usage.Peak > opts.MaxPeakCPU {
-			invalid("the generator's CPU use peaked at %.0f%% of its %d CPUs, above %.0f%%: it was saturated at times",
-				100*usage.Peak, usage.CPUs, 100*opts.MaxPeakCPU)
+			invalid("the %s peaked at %.0f%% of the %s available, above %.0f%%: the generator was saturated at times",
+				usage.Label(), 100*usage.Peak, cpusText(*usage), 100*opts.MaxPeakCPU)
 		}
 	} else {
-		v.Notes = append(v.Notes, "the generator's CPU use was not measured")
+		v.Notes = append(v.Notes, "the process's CPU use was not measured")
+	}
+	if m := s.Media; m.LateWrites > 0 {
+		frac := float64(m.LateWrites) / float64(max(m.PacketsSent+m.LateWrites, 1))
+		if frac > opts.MaxLateWrites && m.LateWrites >= MinLateWritesInvalid {
+			invalid("%d media frames were written late (%.2f%% of the packets sent, above %.2f%%): the generator could not pace its media, so it was saturated",
+				m.LateWrites, 100*frac, 100*opts.MaxLateWrites)
+		} else {
+			v.Notes = append(v.Notes, fmt.Sprintf("%d media frames were written late (%.3f%% of the packets sent)", m.LateWrites, 100*frac))
+		}
 	}
 	if s.RecordErrors > 0 {
 		invalid("%d measured values could not be recorded (a loadgen bug)", s.RecordErrors)
@@ -94,4 +121,13 @@ func Check(s *metrics.Snapshot, usage *cpu.Usage, opts Options) Verdict {
 		v.Notes = append(v.Notes, fmt.Sprintf("%d values fell outside the histogram range (1 µs to 1 h) and were recorded at its bound", n))
 	}
 	return v
+}
+
+// cpusText writes the CPUs available: "2 CPUs", "0.2 CPUs (cgroup quota)".
+func cpusText(u cpu.Usage) string {
+	t := strconv.FormatFloat(u.CPUs, 'g', 3, 64) + " CPUs"
+	if u.Quota {
+		t += " (cgroup quota)"
+	}
+	return t
 }
