@@ -27,4 +27,20 @@ ffmpeg -hide_banner -loglevel error -y \
   -map_metadata -1 -fflags +bitexact -flags:v +bitexact \
   -f ivf video.ivf
 
-ls -l audio.ogg video.ivf
+# G.711 (PCMU, PCMA) and G.722: the same tone, 4 s, raw payload bytes (no
+# container: 8000 bytes a second, 160 per 20 ms RTP packet), for a gateway
+# that answers with one of them (the reference SDK offers both).
+ffmpeg -hide_banner -loglevel error -y \
+  -f lavfi -i "sine=frequency=440:sample_rate=16000:duration=4,tremolo=f=3:d=0.5" \
+  -ac 1 -ar 8000 -c:a pcm_mulaw -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+  -f mulaw audio.pcmu
+ffmpeg -hide_banner -loglevel error -y \
+  -f lavfi -i "sine=frequency=440:sample_rate=16000:duration=4,tremolo=f=3:d=0.5" \
+  -ac 1 -ar 8000 -c:a pcm_alaw -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+  -f alaw audio.pcma
+ffmpeg -hide_banner -loglevel error -y \
+  -f lavfi -i "sine=frequency=440:sample_rate=16000:duration=4,tremolo=f=3:d=0.5" \
+  -ac 1 -ar 16000 -c:a g722 -map_metadata -1 -fflags +bitexact -flags:a +bitexact \
+  -f g722 audio.g722
+
+ls -l audio.ogg video.ivf audio.pcmu audio.pcma audio.g722

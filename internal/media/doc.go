@@ -1,7 +1,9 @@
 // Package media carries the media of loadgen's calls: real pion/webrtc peers
 // (the caller used by the load generator and the answerer used by the
-// built-in gateway) playing pre-recorded Opus audio and VP8 video, and the
-// receive-side statistics and integrity checks.
+// built-in gateway) playing pre-recorded Opus audio and VP8 video (or the
+// G.722, PCMU or PCMA clip when the answer prefers that codec; the offer is
+// shaped like the reference SDK's, see codecs.go), and the receive-side
+// statistics and integrity checks.
 //
 // It is built for thousands of calls per process. One Engine per run owns
 // one webrtc.API, one DTLS certificate reused by every call, lean ICE

@@ -26,12 +26,6 @@ const (
 	kindVideo = webrtc.RTPCodecTypeVideo
 )
 
-// Payload types the engine registers (those the reference SDK uses).
-const (
-	opusPayloadType = 111
-	vp8PayloadType  = 96
-)
-
 // Defaults for EngineConfig's zero values.
 const (
 	DefaultICEDisconnectedTimeout = 5 * time.Second
@@ -101,6 +95,8 @@ type Engine struct {
 	api          *webrtc.API
 	pcConfig     webrtc.Configuration
 	audio, video *Source
+	audioAlts    []*Source // G.722, PCMU and PCMA clips, sent when negotiated
+	audioByPT    ptSources // what each audio payload type carries, for receivers
 	expA, expV   *Source
 	now          func() time.Time
 
@@ -153,6 +149,18 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.NoIntegrity {
 		e.expA, e.expV = nil, nil
 	}
+	for _, load := range []func() (*Source, error){DefaultG722, DefaultPCMU, DefaultPCMA} {
+		s, err := load()
+		if err != nil {
+			return nil, err
+		}
+		e.audioAlts = append(e.audioAlts, s)
+	}
+	e.audioByPT[opusPayloadType] = e.audio
+	if e.expA != nil {
+		e.audioByPT[opusPayloadType] = e.expA
+	}
+	e.audioByPT[g722PayloadType], e.audioByPT[pcmuPayloadType], e.audioByPT[pcmaPayloadType] = e.audioAlts[0], e.audioAlts[1], e.audioAlts[2]
 	if (cfg.PortMin == 0) != (cfg.PortMax == 0) || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("media: engine: bad port range %d-%d", cfg.PortMin, cfg.PortMax)
 	}
@@ -176,6 +184,9 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	e.pcConfig = webrtc.Configuration{
 		ICEServers: cfg.ICEServers,
+		// No session-level a=cryptex: the reference SDK never offers
+		// RTP header extension encryption.
+		RTPHeaderEncryptionPolicy: webrtc.RTPHeaderEncryptionPolicyDisable,
 	}
 	if cfg.RelayOnly {
 		e.pcConfig.ICETransportPolicy = webrtc.ICETransportPolicyRelay
@@ -219,15 +230,8 @@ func newCertificate() (*webrtc.Certificate, error) {
 func (e *Engine) buildAPI(ips []net.IP) (*webrtc.API, error) {
 	cfg := e.cfg
 	m := &webrtc.MediaEngine{}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: e.audio.codecCapability(), PayloadType: opusPayloadType,
-	}, kindAudio); err != nil {
-		return nil, fmt.Errorf("media: register opus: %w", err)
-	}
-	if err := m.RegisterCodec(webrtc.RTPCodecParameters{
-		RTPCodecCapability: e.video.codecCapability(), PayloadType: vp8PayloadType,
-	}, kindVideo); err != nil {
-		return nil, fmt.Errorf("media: register vp8: %w", err)
+	if err := registerOffer(m, e.audio, e.video, !cfg.PionDefaults); err != nil {
+		return nil, err
 	}
 	reg := &interceptor.Registry{}
 	if cfg.PionDefaults {

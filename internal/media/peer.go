@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -114,8 +115,9 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 	p.in[0] = newInStream(e.expA, e.audio.clockRate)
 	p.in[1] = newInStream(e.expV, e.video.clockRate)
 	p.in[0].router, p.in[1].router = e.router, e.router
+	p.in[0].byPT = &e.audioByPT
 	if e.cfg.PionDefaults {
-		p.in[1].exp = nil // pion's VP8 packetizer adds picture IDs: other payloads
+		p.in[1].exp, p.in[1].checks = nil, false // pion's VP8 packetizer adds picture IDs: other payloads
 	}
 	// The remote plays the expected clips (or, unknown, clips like ours):
 	// their packet rates give the by-time count.
@@ -148,6 +150,7 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 		}
 	} else {
 		p.audio = newOutTrack(p, e.audio, "audio", streamID, uint16(rand.Uint32()), rand.Uint32())
+		p.audio.alts = e.audioAlts
 		if opts.Video {
 			p.video = newOutTrack(p, e.video, "video", streamID, uint16(rand.Uint32()), rand.Uint32())
 		}
@@ -425,6 +428,10 @@ func (p *Peer) sendReports(now time.Time) {
 	_ = p.pc.WriteRTCP(pkts) // fails only once the connection is closing
 }
 
+// rtcpCandidateRE matches a component-2 (RTCP) candidate line, which pion
+// lists beside every RTP candidate although RTCP is muxed.
+var rtcpCandidateRE = regexp.MustCompile(`a=candidate:\S+ 2 [^\r\n]*\r\n`)
+
 // CreateOffer creates the initial offer (audio first, then video), sets it
 // locally and returns it once ICE gathering is complete: every candidate
 // is inside, as the reference SDK sends it (no trickle).
@@ -461,6 +468,8 @@ func (p *Peer) offer(ctx context.Context, hold bool) (string, error) {
 	// The reference SDK's offers carry every candidate inline and no
 	// end-of-candidates marker (protocol §14.1).
 	sdp := strings.ReplaceAll(p.pc.LocalDescription().SDP, "a=end-of-candidates\r\n", "")
+	// Nor RTCP (component 2) candidates: RTCP is muxed (a=rtcp-mux).
+	sdp = rtcpCandidateRE.ReplaceAllString(sdp, "")
 	if hold {
 		// pion has no way to make an inactive offer and refuses a
 		// modified local description: pion keeps its sendrecv view (our
@@ -731,9 +740,15 @@ func (p *Peer) wait(ctx context.Context, done <-chan struct{}, what string) erro
 func (p *Peer) Stats() metrics.MediaStats {
 	now := time.Now()
 	var st metrics.MediaStats
-	st.Codec = "opus"
+	st.Codec = p.e.audio.codecName()
 	streams := [2]*metrics.MediaStreamStats{&st.Audio, &st.Video}
 	clocks := [2]uint32{p.e.audio.clockRate, p.e.video.clockRate}
+	if p.audio != nil {
+		if b := p.audio.bind.Load(); b != nil {
+			src := p.audio.srcOf(b)
+			st.Codec, clocks[0] = src.codecName(), src.clockRate
+		}
+	}
 	var rtt [2]int64
 	for k, ss := range streams {
 		if p.e.cfg.PionDefaults {
@@ -775,7 +790,7 @@ func (p *Peer) Stats() metrics.MediaStats {
 			upSent += ss.PacketsSent
 		}
 		if ss.PacketsReceived > 0 {
-			checked = checked || in.exp != nil
+			checked = checked || in.checks
 			if !in.integrityOK() {
 				ok = false
 			}

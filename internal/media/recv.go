@@ -30,6 +30,7 @@ const (
 
 // rtpView is the part of an RTP packet the receiver looks at.
 type rtpView struct {
+	pt      uint8
 	seq     uint16
 	ts      uint32
 	ssrc    uint32
@@ -59,6 +60,7 @@ func parseRTP(b []byte) (rtpView, bool) {
 		return rtpView{}, false
 	}
 	return rtpView{
+		pt:      b[1] & 0x7f,
 		seq:     binary.BigEndian.Uint16(b[2:]),
 		ts:      binary.BigEndian.Uint32(b[4:]),
 		ssrc:    binary.BigEndian.Uint32(b[8:]),
@@ -70,8 +72,11 @@ func parseRTP(b []byte) (rtpView, bool) {
 // below "reader-owned" are touched only by the goroutine reading the track;
 // the atomics are what Stats reads.
 type inStream struct {
-	exp    *Source     // expected media; nil: no payload check
-	clock  float64     // RTP clock rate
+	exp    *Source     // expected media; nil: no payload check (reader-owned: follows the payload type)
+	checks bool        // payloads are compared (fixed at creation)
+	clock  float64     // RTP clock rate (reader-owned: follows the payload type)
+	byPT   *ptSources  // the media each audio payload type carries (nil: one codec)
+	pt     int         // payload type of the packets so far (-1: none yet)
 	router *rtcpRouter // where sender reports about our SSRC arrive (nil: read by the peer)
 
 	// reader-owned: under mu (an rtpSink and a reader goroutine may
@@ -138,8 +143,13 @@ type inStream struct {
 	jitterNs   atomic.Int64
 }
 
+// ptSources maps an RTP payload type to the clip a loadgen peer sends
+// with it (nil: unknown), for receivers of a stream whose codec is the
+// one the negotiation chose.
+type ptSources [128]*Source
+
 func newInStream(exp *Source, clock uint32) *inStream {
-	s := &inStream{exp: exp, clock: float64(clock), cands: make([]int32, 0, maxSyncCandidates), stamp: monoStamps{base: time.Now()}, expecting: true}
+	s := &inStream{exp: exp, checks: exp != nil, pt: -1, clock: float64(clock), cands: make([]int32, 0, maxSyncCandidates), stamp: monoStamps{base: time.Now()}, expecting: true}
 	s.expOn.Store(true)
 	return s
 }
@@ -202,6 +212,9 @@ func (s *inStream) packet(b []byte, now time.Time) {
 	s.received.Add(1)
 	s.bytes.Add(uint64(len(v.payload)))
 	s.timing(now)
+	if int(v.pt) != s.pt {
+		s.codecChange(v.pt)
+	}
 	if !s.started || v.ssrc != s.ssrc {
 		if s.started {
 			s.lostPrev += uint64(s.maxExt-s.baseExt+1) - s.unique
@@ -266,6 +279,30 @@ func (s *inStream) packet(b []byte, now time.Time) {
 	s.lost.Store(s.lostPrev + uint64(s.maxExt-s.baseExt+1) - min(s.unique, uint64(s.maxExt-s.baseExt+1)))
 	s.publish()
 	s.checkPayload(ext, v.payload)
+}
+
+// codecChange follows the stream to payload type pt: its clock rate and,
+// where payloads are checked, the clip it carries; the jitter estimator
+// and the payload sync start afresh (a new timestamp scale and clip).
+func (s *inStream) codecChange(pt uint8) {
+	first := s.pt < 0
+	s.pt = int(pt)
+	if s.byPT == nil {
+		return
+	}
+	src := s.byPT[pt]
+	if src == nil {
+		return
+	}
+	s.clock = float64(src.clockRate)
+	if s.checks {
+		s.exp = src
+	}
+	if !first {
+		s.haveTrans = false
+		s.synced = false
+		s.attempts = 0
+	}
 }
 
 // publish exposes what the next receiver report needs.

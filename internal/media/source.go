@@ -63,10 +63,12 @@ type Source struct {
 // Kind is audio or video.
 func (s *Source) Kind() webrtc.RTPCodecType { return s.kind }
 
-// MimeType is the codec, webrtc.MimeTypeOpus or webrtc.MimeTypeVP8.
+// MimeType is the codec: webrtc.MimeTypeOpus, MimeTypePCMU, MimeTypePCMA,
+// MimeTypeG722 or MimeTypeVP8.
 func (s *Source) MimeType() string { return s.mimeType }
 
-// ClockRate is the RTP clock rate (48000 for Opus, 90000 for VP8).
+// ClockRate is the RTP clock rate (48000 for Opus, 8000 for G.711 and
+// G.722, 90000 for VP8).
 func (s *Source) ClockRate() uint32 { return s.clockRate }
 
 // FrameDuration is the time one frame lasts: the pacer tick for this Source.
@@ -87,7 +89,7 @@ func (s *Source) PayloadBytes() int { return s.bytes }
 // codecCapability is the capability a local track of this Source binds with.
 func (s *Source) codecCapability() webrtc.RTPCodecCapability {
 	c := webrtc.RTPCodecCapability{MimeType: s.mimeType, ClockRate: s.clockRate, Channels: s.channels}
-	if s.kind == webrtc.RTPCodecTypeAudio {
+	if s.mimeType == webrtc.MimeTypeOpus {
 		c.SDPFmtpLine = "minptime=10;useinbandfec=1"
 	}
 	return c
@@ -109,6 +111,48 @@ func DefaultVideo() (*Source, error) {
 		return nil, fmt.Errorf("media: default video: %w", err)
 	}
 	return s, nil
+}
+
+// DefaultPCMU decodes the embedded G.711 mu-law clip.
+func DefaultPCMU() (*Source, error) { return loadRaw8k(assets.PCMU(), webrtc.MimeTypePCMU) }
+
+// DefaultPCMA decodes the embedded G.711 A-law clip.
+func DefaultPCMA() (*Source, error) { return loadRaw8k(assets.PCMA(), webrtc.MimeTypePCMA) }
+
+// DefaultG722 decodes the embedded G.722 clip.
+func DefaultG722() (*Source, error) { return loadRaw8k(assets.G722(), webrtc.MimeTypeG722) }
+
+// raw8kFrame is one 20 ms packet of a raw G.711 or G.722 clip: 160 bytes
+// and 160 RTP clock ticks (G.722's RTP clock is 8000 Hz, RFC 3551 §4.5.2).
+const raw8kFrame = 160
+
+// loadRaw8k splits raw G.711 or G.722 payload bytes (8000 bytes a second)
+// into 20 ms RTP payloads. A partial last frame is dropped.
+func loadRaw8k(data []byte, mime string) (*Source, error) {
+	if len(data) < raw8kFrame {
+		return nil, fmt.Errorf("media: default %s clip: shorter than one frame: %w", mime, ErrBadMedia)
+	}
+	s := &Source{
+		kind: webrtc.RTPCodecTypeAudio, mimeType: mime,
+		clockRate: 8000, period: AudioFrameDuration, tsStep: raw8kFrame,
+	}
+	for off := 0; off+raw8kFrame <= len(data); off += raw8kFrame {
+		p := data[off : off+raw8kFrame]
+		s.addFrame([][]byte{p})
+		s.raw = append(s.raw, p)
+	}
+	s.cycle = payloadCycle(s.payloads)
+	return s, nil
+}
+
+// codecName is the codec's name as the E-model tables spell it: "opus",
+// "PCMU", "PCMA", "G722", "VP8".
+func (s *Source) codecName() string {
+	if s.mimeType == webrtc.MimeTypeOpus {
+		return "opus"
+	}
+	_, name, _ := strings.Cut(s.mimeType, "/")
+	return name
 }
 
 // LoadFile reads and demuxes a media file chosen by its extension: .ogg or

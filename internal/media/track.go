@@ -19,6 +19,7 @@ type binding struct {
 	writer webrtc.TrackLocalWriter
 	ssrc   uint32
 	pt     uint8
+	src    *Source // the clip of the negotiated codec
 }
 
 // outTrack is one kind of media a Peer sends. It implements
@@ -28,7 +29,8 @@ type binding struct {
 // Fields below "pacer-owned" are touched only by the pacer shard goroutine
 // the track's peer is registered with.
 type outTrack struct {
-	src      *Source
+	src      *Source   // the clip of the preferred codec (Opus, VP8)
+	alts     []*Source // clips of the other codecs the track can send (G.722, PCMU, PCMA)
 	peer     *Peer
 	id       string
 	streamID string
@@ -57,15 +59,40 @@ func newOutTrack(p *Peer, src *Source, id, streamID string, seq uint16, ts uint3
 	return &outTrack{src: src, peer: p, id: id, streamID: streamID, seq: seq, tsBase: ts, late: newLateCounter()}
 }
 
+// sourceFor returns the track's clip for a codec (nil: none).
+func (t *outTrack) sourceFor(mime string) *Source {
+	if strings.EqualFold(mime, t.src.mimeType) {
+		return t.src
+	}
+	for _, s := range t.alts {
+		if strings.EqualFold(mime, s.mimeType) {
+			return s
+		}
+	}
+	return nil
+}
+
+// srcOf is the clip b sends (the preferred one when b names none).
+func (t *outTrack) srcOf(b *binding) *Source {
+	if b.src != nil {
+		return b.src
+	}
+	return t.src
+}
+
 // Bind implements webrtc.TrackLocal: pion calls it when a sender starts.
+// The track sends the first negotiated codec it has a clip for (the
+// remote's preference: a gateway bridging to SIP may answer G.711 first);
+// RED, CN and telephone-event are skipped.
 func (t *outTrack) Bind(ctx webrtc.TrackLocalContext) (webrtc.RTPCodecParameters, error) {
 	for _, c := range ctx.CodecParameters() {
-		if strings.EqualFold(c.MimeType, t.src.mimeType) {
+		if src := t.sourceFor(c.MimeType); src != nil {
 			b := &binding{
 				id:     ctx.ID(),
 				writer: ctx.WriteStream(),
 				ssrc:   uint32(ctx.SSRC()),
 				pt:     uint8(c.PayloadType),
+				src:    src,
 			}
 			if r := t.router(); r != nil {
 				if old := t.bind.Load(); old != nil {
@@ -127,7 +154,10 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 		t.frames++
 		return 0
 	}
-	src := t.src
+	src := t.srcOf(b)
+	if int(t.fidx) >= len(src.frames) {
+		t.fidx = 0 // the codec changed to a shorter clip
+	}
 	fr := src.frames[t.fidx]
 	h := &t.hdr
 	h.Version = 2
@@ -214,7 +244,7 @@ func (t *outTrack) senderReport(now time.Time) (*rtcp.SenderReport, bool) {
 	return &rtcp.SenderReport{
 		SSRC:        b.ssrc,
 		NTPTime:     ntpTime(now),
-		RTPTime:     t.lastTS + uint32(elapsed*time.Duration(t.src.clockRate)/time.Second),
+		RTPTime:     t.lastTS + uint32(elapsed*time.Duration(t.srcOf(b).clockRate)/time.Second),
 		PacketCount: uint32(t.pktsSent.Load()),
 		OctetCount:  uint32(t.bytesSent.Load()),
 	}, true
