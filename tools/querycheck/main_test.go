@@ -148,7 +148,7 @@ func TestPrintTable(t *testing.T) {
 		return p
 	}
 	a := write("a.json", []Result{{Name: "q1", Series: 2}, {Name: "q2", Allowed: true}, {Name: "q3"}})
-	b := write("b.json", []Result{{Name: "q1", Series: 1}, {Name: "q3", Error: "x"}, {Name: "q4", Series: 1}})
+	b := write("b.json", []Result{{Name: "q1", Series: 1}, {Name: "q3", Error: "x"}, {Name: "q4", Series: 1}, {Name: "q2", Series: 3, Allowed: true}})
 	var out bytes.Buffer
 	if err := printTable(&out, []string{"classic=" + a, "native=" + b}); err != nil {
 		t.Fatal(err)
@@ -156,7 +156,7 @@ func TestPrintTable(t *testing.T) {
 	want := "" +
 		"expression  classic            native\n" +
 		"q1          2                  1\n" +
-		"q2          no data (allowed)  -\n" +
+		"q2          no data (allowed)  3 (allow-listed)\n" +
 		"q3          NO DATA            error\n" +
 		"q4          -                  1\n"
 	if out.String() != want {

@@ -11,8 +11,9 @@ import (
 
 // printTable prints the -json results named by specs (LABEL=FILE each) side
 // by side: one row per expression in the first file's order, one column per
-// label, each cell the number of series, "no data", "no data (allowed)",
-// "error" or "-" (not evaluated there).
+// label, each cell the number of series (marked when the allow-list names an
+// expression that returned data), "NO DATA", "no data (allowed)", "error" or
+// "-" (not evaluated there).
 func printTable(w io.Writer, specs []string) error {
 	labels := make([]string, 0, len(specs))
 	cells := make([]map[string]string, 0, len(specs))
@@ -65,6 +66,8 @@ func cell(r Result) string {
 		return "no data (allowed)"
 	case r.Series == 0:
 		return "NO DATA"
+	case r.Allowed:
+		return fmt.Sprintf("%d (allow-listed)", r.Series)
 	default:
 		return fmt.Sprint(r.Series)
 	}
