@@ -5,13 +5,31 @@
 //
 //	cd tools && go run ./querycheck -url http://127.0.0.1:9090 \
 //	  -queries ../deploy/grafana/queries.json -rules ../deploy/prometheus/loadgen.rules.yml \
-//	  [-var run_id=my-run] [-rate-interval 30s] [-range 5m] [-json out.json]
+//	  [-var run_id=my-run] [-rate-interval 30s] [-range 5m] \
+//	  [-start T0 -end T1 [-step 2s]] [-recorded] [-allow ../deploy/grafana/live-allowlist.txt] \
+//	  [-json out.json]
 //
-// Range queries are evaluated as instant queries at the server's "now"
-// (a range query returns data if and only if some instant does; use -time
-// to pick the instant). Exit status: 0 when every expression returned data,
-// 1 when some returned none (listed), 2 on an error (bad expression,
-// unreachable server).
+// Without -start, every expression is evaluated as an instant query at -time
+// (default: the server's now). With -start, the dashboard's time-series
+// queries and the rules' expressions are evaluated as range queries over
+// [-start, -end], as Grafana draws them: an expression returns data when
+// some instant of the range does. The dashboard's instant queries (tables,
+// stats marked instant) are evaluated at -time, default -end.
+//
+// -recorded also checks what the server itself did with the rule files it
+// loaded: every recorded series exists (as "recorded: NAME") and no rule
+// reports an error in /api/v1/rules.
+//
+// -allow names expressions that may return no data (see readAllow for the
+// format); an entry that names no expression is an error, so the list
+// cannot rot when a panel is renamed.
+//
+// Exit status: 0 when every expression returned data or is allowed not to,
+// 1 when some other one returned none (listed), 2 on an error (a rejected
+// expression, an unreachable server, a rule in error, a bad allow-list).
+//
+// -table LABEL=FILE (repeatable) prints the -json results of earlier runs
+// side by side, one column per server, and exits.
 package main
 
 import (
@@ -58,10 +76,17 @@ type Result struct {
 	Name string `json:"name"`
 	// Expr is the expression as sent.
 	Expr string `json:"expr"`
+	// Instant is set when the expression was evaluated at one instant even
+	// in range mode (a table or stat panel's instant query).
+	Instant bool `json:"instant,omitempty"`
 	// Series is the number of series returned.
 	Series int `json:"series"`
 	// Error is the API's error, if any.
 	Error string `json:"error,omitempty"`
+	// Allowed is set when the allow-list names this expression.
+	Allowed bool `json:"allowed,omitempty"`
+	// Reason is the allow-list's reason.
+	Reason string `json:"reason,omitempty"`
 }
 
 type vars map[string]string
@@ -76,19 +101,57 @@ func (v vars) Set(s string) error {
 	return nil
 }
 
+// list is a repeatable string flag.
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(s string) error { *l = append(*l, s); return nil }
+
+// window is where and how expressions are evaluated.
+type window struct {
+	at         string // instant queries (and everything without start)
+	start, end string // range mode when start != ""
+	step       string
+}
+
 func main() {
 	base := flag.String("url", "http://127.0.0.1:9090", "Prometheus base URL")
 	queries := flag.String("queries", "../deploy/grafana/queries.json", "the dashboard's query list ('' to skip)")
 	rules := flag.String("rules", "../deploy/prometheus/loadgen.rules.yml", "a recording rules file ('' to skip)")
 	rateInterval := flag.String("rate-interval", "", "value of $__rate_interval (default: queries.json's)")
 	rng := flag.String("range", "", "value of $__range (default: queries.json's)")
-	at := flag.String("time", "", "evaluation instant, RFC 3339 or Unix seconds (default: the server's now)")
+	at := flag.String("time", "", "instant of the instant queries, RFC 3339 or Unix seconds (default: -end, else the server's now)")
+	start := flag.String("start", "", "range mode: evaluate the time-series queries and the rules over [start, end] (RFC 3339 or Unix seconds)")
+	end := flag.String("end", "", "range mode: end of the range (default: now)")
+	step := flag.String("step", "2s", "range mode: resolution step")
+	recorded := flag.Bool("recorded", false, "also check that every recorded series exists and no rule is in error on the server")
+	allowFile := flag.String("allow", "", "allow-list of expressions that may return no data")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
+	var tables list
+	flag.Var(&tables, "table", "LABEL=FILE: print earlier -json results side by side and exit (repeatable)")
 	overrides := vars{}
 	flag.Var(overrides, "var", "set a dashboard variable, NAME=VALUE (repeatable), e.g. run_id=my-run")
 	flag.Parse()
 
+	if len(tables) > 0 {
+		if err := printTable(os.Stdout, tables); err != nil {
+			fail(err)
+		}
+		return
+	}
+
+	w := window{at: *at, start: *start, end: *end, step: *step}
+	if w.start != "" {
+		if w.end == "" {
+			w.end = fmt.Sprint(time.Now().Unix())
+		}
+		if w.at == "" {
+			w.at = w.end
+		}
+	}
+
 	var todo []Result
+	var records []string
 	if *queries != "" {
 		var ql queryList
 		if err := readJSON(*queries, &ql); err != nil {
@@ -105,7 +168,7 @@ func main() {
 			v["__range"] = *rng
 		}
 		for _, q := range ql.Queries {
-			todo = append(todo, Result{Name: "dashboard: " + q.Panel + " (" + q.RefID + ")", Expr: expand(q.Expr, v)})
+			todo = append(todo, Result{Name: "dashboard: " + q.Panel + " (" + q.RefID + ")", Expr: expand(q.Expr, v), Instant: q.Instant})
 		}
 	}
 	if *rules != "" {
@@ -121,24 +184,55 @@ func main() {
 			for _, r := range g.Rules {
 				if r.Record != "" {
 					todo = append(todo, Result{Name: "rule: " + r.Record, Expr: r.Expr})
+					records = append(records, r.Record)
 				}
 			}
 		}
 	}
+	if *recorded {
+		for _, name := range records {
+			todo = append(todo, Result{Name: "recorded: " + name, Expr: name})
+		}
+	}
+	if *allowFile != "" {
+		allow, err := readAllow(*allowFile)
+		if err != nil {
+			fail(err)
+		}
+		if err := applyAllow(todo, allow); err != nil {
+			fail(fmt.Errorf("%s: %w", *allowFile, err))
+		}
+	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
-	empty, errs := 0, 0
+	if *recorded {
+		if bad, err := ruleHealth(client, *base); err != nil {
+			fail(err)
+		} else if len(bad) > 0 {
+			for _, b := range bad {
+				fmt.Println("ERROR rule health:", b)
+			}
+			fail(fmt.Errorf("%d rules in error on the server", len(bad)))
+		}
+	}
+	missing, allowedEmpty, stale, errs := 0, 0, 0, 0
 	for i := range todo {
 		r := &todo[i]
-		r.Series, r.Error = instant(client, *base, r.Expr, *at)
+		r.Series, r.Error = evaluate(client, *base, r.Expr, r.Instant, w)
 		status := fmt.Sprintf("%d series", r.Series)
 		switch {
 		case r.Error != "":
 			errs++
 			status = "ERROR " + r.Error
+		case r.Series == 0 && r.Allowed:
+			allowedEmpty++
+			status = "no data (allowed)"
 		case r.Series == 0:
-			empty++
+			missing++
 			status = "NO DATA"
+		case r.Allowed:
+			stale++
+			status += " (allow-listed: remove the entry?)"
 		}
 		fmt.Printf("%-10s %s\n", status, r.Name)
 	}
@@ -148,11 +242,15 @@ func main() {
 			fail(err)
 		}
 	}
-	fmt.Printf("querycheck: %d expressions, %d without data, %d errors\n", len(todo), empty, errs)
+	fmt.Printf("querycheck: %d expressions, %d without data (%d of them allowed), %d errors", len(todo), missing+allowedEmpty, allowedEmpty, errs)
+	if stale > 0 {
+		fmt.Printf("; %d allow-listed ones returned data", stale)
+	}
+	fmt.Println()
 	switch {
 	case errs > 0:
 		os.Exit(2)
-	case empty > 0:
+	case missing > 0:
 		os.Exit(1)
 	}
 }
@@ -171,39 +269,97 @@ func expand(expr string, v map[string]string) string {
 	return expr
 }
 
-// instant runs an instant query and counts the series (or samples) returned.
-func instant(c *http.Client, base, expr, at string) (int, string) {
+// evaluate runs expr as a range query over w in range mode, else (or when
+// instant) as an instant query at w.at, and counts the series returned (a
+// range query returns only the series with at least one point).
+func evaluate(c *http.Client, base, expr string, instant bool, w window) (int, string) {
 	form := url.Values{"query": {expr}}
-	if at != "" {
-		form.Set("time", at)
+	endpoint := "/api/v1/query"
+	if w.start != "" && !instant {
+		endpoint = "/api/v1/query_range"
+		form.Set("start", w.start)
+		form.Set("end", w.end)
+		form.Set("step", w.step)
+	} else if w.at != "" {
+		form.Set("time", w.at)
 	}
-	resp, err := c.PostForm(strings.TrimRight(base, "/")+"/api/v1/query", form)
+	var data struct {
+		ResultType string            `json:"resultType"`
+		Result     []json.RawMessage `json:"result"`
+	}
+	if err := call(c, base, endpoint, form, &data); err != "" {
+		return 0, err
+	}
+	if data.ResultType == "scalar" {
+		return 1, ""
+	}
+	return len(data.Result), ""
+}
+
+// ruleHealth lists the rules the server reports in error.
+func ruleHealth(c *http.Client, base string) ([]string, error) {
+	var data struct {
+		Groups []struct {
+			Name  string `json:"name"`
+			File  string `json:"file"`
+			Rules []struct {
+				Name      string `json:"name"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := call(c, base, "/api/v1/rules", nil, &data); err != "" {
+		return nil, fmt.Errorf("/api/v1/rules: %s", err)
+	}
+	if len(data.Groups) == 0 {
+		return nil, fmt.Errorf("/api/v1/rules: the server loaded no rule groups")
+	}
+	var bad []string
+	for _, g := range data.Groups {
+		for _, r := range g.Rules {
+			if r.Health == "err" {
+				bad = append(bad, fmt.Sprintf("%s/%s: %s", g.Name, r.Name, r.LastError))
+			}
+		}
+	}
+	return bad, nil
+}
+
+// call POSTs form to the API endpoint (GET when form is nil) and decodes
+// the envelope's data into v; it returns an error message, "" on success.
+func call(c *http.Client, base, endpoint string, form url.Values, v any) string {
+	u := strings.TrimRight(base, "/") + endpoint
+	var resp *http.Response
+	var err error
+	if form == nil {
+		resp, err = c.Get(u)
+	} else {
+		resp, err = c.PostForm(u, form)
+	}
 	if err != nil {
-		return 0, err.Error()
+		return err.Error()
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return 0, err.Error()
+		return err.Error()
 	}
 	var r struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			ResultType string            `json:"resultType"`
-			Result     []json.RawMessage `json:"result"`
-		} `json:"data"`
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
 	}
 	if err := json.Unmarshal(body, &r); err != nil {
-		return 0, fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+		return fmt.Sprintf("HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	if r.Status != "success" {
-		return 0, r.Error
+		return r.Error
 	}
-	if r.Data.ResultType == "scalar" {
-		return 1, ""
+	if err := json.Unmarshal(r.Data, v); err != nil {
+		return fmt.Sprintf("decode %s: %v", endpoint, err)
 	}
-	return len(r.Data.Result), ""
+	return ""
 }
 
 func readJSON(path string, v any) error {
