@@ -181,7 +181,7 @@ func instant(c *http.Client, base, expr, at string) (int, string) {
 	if err != nil {
 		return 0, err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read fully below; closing only releases the connection
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return 0, err.Error()
