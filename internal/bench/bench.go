@@ -49,12 +49,17 @@ func Run(ctx context.Context, o Options, cfg Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: work directory: %w", err)
 	}
-	if !o.KeepWorkDir {
-		defer os.RemoveAll(work)
-	}
 	b := &bencher{o: o, hz: hz, pin: pin, work: work, progress: o.Progress, client: &http.Client{Timeout: 2 * time.Second}}
 	if b.progress == nil {
 		b.progress = io.Discard
+	}
+	if !o.KeepWorkDir {
+		defer func() {
+			// A leftover directory does not change the measurements: say so, but keep the result.
+			if err := os.RemoveAll(work); err != nil {
+				b.logf("remove work directory: %v", err)
+			}
+		}()
 	}
 	res := &Result{
 		Schema:  Schema,
@@ -98,7 +103,8 @@ type bencher struct {
 }
 
 func (b *bencher) logf(format string, a ...any) {
-	fmt.Fprintf(b.progress, "bench: "+format+"\n", a...)
+	// Progress lines are best effort: a failed write must not stop the bench.
+	_, _ = fmt.Fprintf(b.progress, "bench: "+format+"\n", a...)
 }
 
 // pass runs every ladder in mode m.
@@ -259,7 +265,8 @@ func (b *bencher) runGenerator(ctx context.Context, sr stepRun) (g generatorRun)
 		g.err = fmt.Errorf("bench: %w", err)
 		return g
 	}
-	defer stdout.Close()
+	// The child writes through its own descriptor; closing ours reports nothing about that output.
+	defer func() { _ = stdout.Close() }()
 	metricsURL := make(chan string, 1)
 	stderr := newLineWriter(8, func(line string) {
 		if u, ok := strings.CutPrefix(line, "metrics on "); ok {
@@ -301,7 +308,7 @@ func (b *bencher) runGenerator(ctx context.Context, sr stepRun) (g generatorRun)
 		g.err = errors.Join(g.err, fmt.Errorf("bench: no summary.json: %w", err))
 		return g
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	if g.summary, err = results.ReadSummaryFile(f); err != nil {
 		g.err = errors.Join(g.err, err)
 		return g
@@ -431,7 +438,7 @@ func scrapeGoroutines(ctx context.Context, c *http.Client, url string) (float64,
 	if err != nil {
 		return 0, fmt.Errorf("bench: scrape: %w", err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read below; closing only releases the connection
 	if resp.StatusCode != http.StatusOK {
 		return 0, fmt.Errorf("bench: scrape: status %s", resp.Status)
 	}
@@ -466,7 +473,7 @@ func readCalls(path string) ([]results.CallLine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	return ParseCalls(f)
 }
 

@@ -48,7 +48,7 @@ func DescribeMachine(version string, hz int64, now time.Time) Machine {
 	m.Host, _ = os.Hostname() // "" when unknown
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		m.CPUModel = CPUModel(f)
-		f.Close()
+		_ = f.Close() // read only
 	}
 	return m
 }

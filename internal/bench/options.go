@@ -160,55 +160,87 @@ func QuickOptions() Options {
 
 // Validate reports every problem with o.
 func (o Options) Validate() error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf("bench: "+format, a...)) }
+	var p problems
+	o.checkSubjects(&p)
+	o.checkLadders(&p)
+	o.checkCriteria(&p)
+	o.checkPinning(&p)
+	return errors.Join(p...)
+}
+
+// problems collects validation errors in the order they are found.
+type problems []error
+
+func (p *problems) add(err error) { *p = append(*p, err) }
+
+// bad adds a "bench: "-prefixed error.
+func (p *problems) bad(format string, a ...any) { p.add(fmt.Errorf("bench: "+format, a...)) }
+
+// checkSubjects checks what is measured: the loadgen binary and the modes.
+func (o Options) checkSubjects(p *problems) {
 	if o.Loadgen == "" {
-		bad("no loadgen binary")
+		p.bad("no loadgen binary")
 	}
 	if len(o.Modes) == 0 {
-		bad("no mode")
+		p.bad("no mode")
 	}
 	for _, m := range o.Modes {
 		if _, err := ParseMode(string(m)); err != nil {
-			errs = append(errs, err)
+			p.add(err)
 		}
 	}
+}
+
+// checkLadders checks the setup rates and the steady call counts.
+func (o Options) checkLadders(p *problems) {
 	if !slices.IsSorted(o.SetupRates) || (len(o.SetupRates) > 0 && o.SetupRates[0] <= 0) {
-		bad("setup rates must be > 0 and ascending, got %v", o.SetupRates)
+		p.bad("setup rates must be > 0 and ascending, got %v", o.SetupRates)
 	}
 	for _, l := range [][]int{o.AudioLevels, o.VideoLevels} {
 		if !slices.IsSorted(l) || (len(l) > 0 && l[0] <= 0) {
-			bad("call counts must be > 0 and ascending, got %v", l)
+			p.bad("call counts must be > 0 and ascending, got %v", l)
 		}
 	}
 	if len(o.SetupRates) > 0 && o.SetupDuration <= 0 {
-		bad("setup duration must be > 0, got %s", o.SetupDuration)
+		p.bad("setup duration must be > 0, got %s", o.SetupDuration)
 	}
+}
+
+// checkCriteria checks the step timings, the pass criteria and the
+// sampling intervals.
+func (o Options) checkCriteria(p *problems) {
 	if o.SetupHold < 0 || o.Settle < 0 || o.HoldMargin < 0 || o.AnswerDelay < 0 {
-		bad("setup hold, settle, hold margin and answer delay must be >= 0")
+		p.bad("setup hold, settle, hold margin and answer delay must be >= 0")
 	}
 	if o.MaxConnectP99 <= 0 || o.MaxLagP99 <= 0 {
-		bad("connect and lag criteria must be > 0, got %s and %s", o.MaxConnectP99, o.MaxLagP99)
+		p.bad("connect and lag criteria must be > 0, got %s and %s", o.MaxConnectP99, o.MaxLagP99)
 	}
 	if (len(o.AudioLevels) > 0 || len(o.VideoLevels) > 0) && (o.Window <= 0 || o.RampRate <= 0) {
-		bad("steady window and ramp rate must be > 0, got %s and %g", o.Window, o.RampRate)
+		p.bad("steady window and ramp rate must be > 0, got %s and %g", o.Window, o.RampRate)
 	}
 	if o.IdleDuration < 500*time.Millisecond {
-		bad("idle duration must be >= 500ms, got %s", o.IdleDuration)
+		p.bad("idle duration must be >= 500ms, got %s", o.IdleDuration)
 	}
 	if o.SampleInterval < 10*time.Millisecond || o.ScrapeInterval < 100*time.Millisecond {
-		bad("sample interval must be >= 10ms and scrape interval >= 100ms")
+		p.bad("sample interval must be >= 10ms and scrape interval >= 100ms")
 	}
+}
+
+// checkPinning checks that the generator and gateway CPUs are both
+// automatic, both PinNone, or both valid CPU lists.
+func (o Options) checkPinning(p *problems) {
 	if (o.GeneratorCPUs == PinAuto) != (o.GatewayCPUs == PinAuto) || (o.GeneratorCPUs == PinNone) != (o.GatewayCPUs == PinNone) {
-		bad("generator and gateway CPUs must both be automatic, both %q or both CPU lists (got %q and %q)", PinNone, o.GeneratorCPUs, o.GatewayCPUs)
-	} else if o.GeneratorCPUs != PinAuto && o.GeneratorCPUs != PinNone {
-		for _, l := range []string{o.GeneratorCPUs, o.GatewayCPUs} {
-			if _, err := ParseCPUList(l); err != nil {
-				errs = append(errs, err)
-			}
+		p.bad("generator and gateway CPUs must both be automatic, both %q or both CPU lists (got %q and %q)", PinNone, o.GeneratorCPUs, o.GatewayCPUs)
+		return
+	}
+	if o.GeneratorCPUs == PinAuto || o.GeneratorCPUs == PinNone {
+		return
+	}
+	for _, l := range []string{o.GeneratorCPUs, o.GatewayCPUs} {
+		if _, err := ParseCPUList(l); err != nil {
+			p.add(err)
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // steadyHold is a steady step's call hold: the ramp, settle, the window

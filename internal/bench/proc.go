@@ -202,7 +202,7 @@ func (p ProcReader) Read(pid int, now time.Time) (Sample, error) {
 		return Sample{}, fmt.Errorf("bench: read process %d: %w", pid, err)
 	}
 	status, err := ParseStatus(f)
-	f.Close()
+	_ = f.Close() // read only
 	if err != nil {
 		return Sample{}, err
 	}

@@ -15,174 +15,204 @@ import (
 // the naive build costs).
 func (r *Result) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
-	m := r.Machine
-	fmt.Fprintf(ew, "loadgen bench %s: %s, %s, %d CPUs (%s), %s/%s kernel %s, %s\n",
-		m.Version, m.Date.Format("2006-01-02 15:04 MST"), m.Host, m.CPUs, m.CPUModel, m.OS, m.Arch, m.Kernel, m.GoVersion)
-	p := r.Pinning
-	if p.Taskset != "" {
-		fmt.Fprintf(ew, "generator on CPUs %s, gateway on CPUs %s (taskset); load average at start %s\n", p.GeneratorCPUs, p.GatewayCPUs, m.LoadAvg)
-	} else {
-		fmt.Fprintf(ew, "processes not pinned (%s); load average at start %s\n", p.Note, m.LoadAvg)
-	}
-	fmt.Fprintf(ew, "generator measured alone from /proc (CPU in 1/%d s ticks, every %s)\n", m.ClockTicks, r.Options.SampleInterval)
-	if r.Interrupted {
-		fmt.Fprintln(ew, "INTERRUPTED: the ladders below stop where the run was stopped")
-	}
+	r.writeHeader(ew)
 	modes := make([]Mode, len(r.Passes))
 	for i, ps := range r.Passes {
 		modes[i] = ps.Mode
 	}
 	both := r.pass(ModeLean) != nil && r.pass(ModePionDefaults) != nil
-
-	// Idle generator.
-	fmt.Fprintln(ew, "\nidle generator (no call; the baseline of every per-call figure)")
-	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "\t")
-	for _, md := range modes {
-		fmt.Fprintf(tw, "%s\t", md)
+	r.writeIdle(ew, modes)
+	if len(r.Options.SetupRates) > 0 {
+		r.writeSetup(ew, modes, both)
 	}
-	fmt.Fprintln(tw)
+	for _, video := range []bool{false, true} {
+		r.writeSteady(ew, modes, both, video)
+	}
+	return ew.err
+}
+
+// writeHeader writes the machine, the pinning and how the generator was measured.
+func (r *Result) writeHeader(ew *errWriter) {
+	m := r.Machine
+	ew.printf("loadgen bench %s: %s, %s, %d CPUs (%s), %s/%s kernel %s, %s\n",
+		m.Version, m.Date.Format("2006-01-02 15:04 MST"), m.Host, m.CPUs, m.CPUModel, m.OS, m.Arch, m.Kernel, m.GoVersion)
+	p := r.Pinning
+	if p.Taskset != "" {
+		ew.printf("generator on CPUs %s, gateway on CPUs %s (taskset); load average at start %s\n", p.GeneratorCPUs, p.GatewayCPUs, m.LoadAvg)
+	} else {
+		ew.printf("processes not pinned (%s); load average at start %s\n", p.Note, m.LoadAvg)
+	}
+	ew.printf("generator measured alone from /proc (CPU in 1/%d s ticks, every %s)\n", m.ClockTicks, r.Options.SampleInterval)
+	if r.Interrupted {
+		ew.println("INTERRUPTED: the ladders below stop where the run was stopped")
+	}
+}
+
+// writeIdle writes the idle generator's table, one column per mode.
+func (r *Result) writeIdle(ew *errWriter, modes []Mode) {
+	ew.println("\nidle generator (no call; the baseline of every per-call figure)")
+	t := newTable(ew)
+	t.printf("\t")
+	for _, md := range modes {
+		t.printf("%s\t", md)
+	}
+	t.endRow()
 	idleRow := func(name string, f func(*IdleStep) string) {
-		fmt.Fprintf(tw, "%s\t", name)
+		t.printf("%s\t", name)
 		for _, ps := range r.Passes {
 			if ps.Idle == nil {
-				fmt.Fprint(tw, "-\t")
+				t.printf("-\t")
 				continue
 			}
-			fmt.Fprintf(tw, "%s\t", f(ps.Idle))
+			t.printf("%s\t", f(ps.Idle))
 		}
-		fmt.Fprintln(tw)
+		t.endRow()
 	}
 	idleRow("CPU ms/s", func(s *IdleStep) string { return num(s.CPURate*1000, 2) })
 	idleRow("RSS MB", func(s *IdleStep) string { return num(s.RSSKB/1024, 1) })
 	idleRow("goroutines", func(s *IdleStep) string { return num(s.Goroutines, 0) })
 	idleRow("fds", func(s *IdleStep) string { return num(s.FDs, 0) })
 	idleRow("threads", func(s *IdleStep) string { return num(s.Threads, 0) })
-	tw.Flush()
+	t.flush()
 	for _, ps := range r.Passes {
 		if ps.Idle != nil && ps.Idle.Error != "" {
-			fmt.Fprintf(ew, "  %s idle: %s\n", ps.Mode, ps.Idle.Error)
+			ew.printf("  %s idle: %s\n", ps.Mode, ps.Idle.Error)
 		}
 	}
+}
 
+// writeSetup writes the call-setup ladder: one row per rate, the modes side
+// by side, then each mode's highest sustained rate and failed steps.
+func (r *Result) writeSetup(ew *errWriter, modes []Mode, both bool) {
 	o := r.Options
-	// Setup ladder.
-	if len(o.SetupRates) > 0 {
-		fmt.Fprintf(ew, "\ncall setup: audio, hold %s, %s per rate; pass: no failed/dropped call, connect p99 < %s, lag p99 < %s\n",
-			o.SetupHold, o.SetupDuration, o.MaxConnectP99, o.MaxLagP99)
-		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprint(tw, "rate/s\t")
-		for _, md := range modes {
-			fmt.Fprintf(tw, "%s:\tcalls\tCPU ms/call\tconnect p99\tlag p99\tgen CPU\tgw CPU\t\t", md)
-		}
-		if both {
-			fmt.Fprint(tw, "ratio\t")
-		}
-		fmt.Fprintln(tw)
-		var rates []float64
-		for _, ps := range r.Passes {
-			for _, s := range ps.Setup {
-				if !slices.Contains(rates, s.Rate) {
-					rates = append(rates, s.Rate)
-				}
-			}
-		}
-		slices.Sort(rates)
-		for _, rate := range rates {
-			fmt.Fprintf(tw, "%g\t", rate)
-			var ms [2]Float
-			for i, ps := range r.Passes {
-				s := findSetup(ps.Setup, rate)
-				if s == nil {
-					fmt.Fprint(tw, "\t\t\t\t\t\t\t\t")
-					continue
-				}
-				fmt.Fprintf(tw, "\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t", s.Calls.Attempted, num(s.CPUMsPerCall, 2), usText(s.ConnectP99US),
-					usText(s.LagP99US), pct(s.GeneratorCPU), pct(s.GatewayCPU), okText(s.Pass))
-				if i < 2 {
-					ms[i] = s.CPUMsPerCall
-				}
-			}
-			if both {
-				fmt.Fprintf(tw, "%s\t", times(r.ratioOf(ms)))
-			}
-			fmt.Fprintln(tw)
-		}
-		tw.Flush()
-		for _, ps := range r.Passes {
-			fmt.Fprintf(ew, "  %s: highest rate sustained %s\n", ps.Mode, rateText(ps.MaxSetupRate))
-			for _, s := range ps.Setup {
-				if !s.Pass {
-					fmt.Fprintf(ew, "    %g/s failed: %s\n", s.Rate, strings.Join(s.Reasons, "; "))
-				}
+	ew.printf("\ncall setup: audio, hold %s, %s per rate; pass: no failed/dropped call, connect p99 < %s, lag p99 < %s\n",
+		o.SetupHold, o.SetupDuration, o.MaxConnectP99, o.MaxLagP99)
+	t := newTable(ew)
+	t.printf("rate/s\t")
+	for _, md := range modes {
+		t.printf("%s:\tcalls\tCPU ms/call\tconnect p99\tlag p99\tgen CPU\tgw CPU\t\t", md)
+	}
+	if both {
+		t.printf("ratio\t")
+	}
+	t.endRow()
+	var rates []float64
+	for _, ps := range r.Passes {
+		for _, s := range ps.Setup {
+			if !slices.Contains(rates, s.Rate) {
+				rates = append(rates, s.Rate)
 			}
 		}
 	}
-
-	// Steady ladders.
-	for _, video := range []bool{false, true} {
-		levels := o.AudioLevels
-		if video {
-			levels = o.VideoLevels
+	slices.Sort(rates)
+	for _, rate := range rates {
+		r.writeSetupRow(t, rate, both)
+	}
+	t.flush()
+	for _, ps := range r.Passes {
+		ew.printf("  %s: highest rate sustained %s\n", ps.Mode, rateText(ps.MaxSetupRate))
+		for _, s := range ps.Setup {
+			if !s.Pass {
+				ew.printf("    %g/s failed: %s\n", s.Rate, strings.Join(s.Reasons, "; "))
+			}
 		}
-		if len(levels) == 0 {
+	}
+}
+
+// writeSetupRow writes the setup ladder's row for rate: each mode's step
+// (blank where a mode has none) and, with both modes, their CPU ratio.
+func (r *Result) writeSetupRow(t table, rate float64, both bool) {
+	t.printf("%g\t", rate)
+	var ms [2]Float
+	for i, ps := range r.Passes {
+		s := findSetup(ps.Setup, rate)
+		if s == nil {
+			t.printf("\t\t\t\t\t\t\t\t")
 			continue
 		}
-		fmt.Fprintf(ew, "\nsteady %s: N calls up together for %s (after %s settle); pass: every call up, no loss, no late write\n",
-			kindName(video), o.Window, o.Settle)
-		tw = tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprint(tw, "calls\t")
-		for _, md := range modes {
-			fmt.Fprintf(tw, "%s:\tpackets/s\tCPU µs/pkt\tRSS KB/call\tgoroutines/call\tfds/call\tgen CPU\tgw CPU\t\t", md)
+		t.printf("\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t", s.Calls.Attempted, num(s.CPUMsPerCall, 2), usText(s.ConnectP99US),
+			usText(s.LagP99US), pct(s.GeneratorCPU), pct(s.GatewayCPU), okText(s.Pass))
+		if i < 2 {
+			ms[i] = s.CPUMsPerCall
 		}
-		if both {
-			fmt.Fprint(tw, "ratio µs/pkt\tratio KB/call\t")
-		}
-		fmt.Fprintln(tw)
-		var ns []int
-		for _, ps := range r.Passes {
-			for _, s := range ps.steady(video) {
-				if !slices.Contains(ns, s.N) {
-					ns = append(ns, s.N)
-				}
-			}
-		}
-		slices.Sort(ns)
-		for _, n := range ns {
-			fmt.Fprintf(tw, "%d\t", n)
-			var us, kb [2]Float
-			for i, ps := range r.Passes {
-				s := findSteady(ps.steady(video), n)
-				if s == nil {
-					fmt.Fprint(tw, "\t\t\t\t\t\t\t\t\t")
-					continue
-				}
-				fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", num(s.PacketRate, 0), num(s.CPUUsPerPacket, 2), num(s.RSSKBPerCall, 1),
-					num(s.GoroutinesPerCall, 2), num(s.FDsPerCall, 2), pct(s.GeneratorCPU), pct(s.GatewayCPU), okText(s.Pass))
-				if i < 2 {
-					us[i], kb[i] = s.CPUUsPerPacket, s.RSSKBPerCall
-				}
-			}
-			if both {
-				fmt.Fprintf(tw, "%s\t%s\t", times(r.ratioOf(us)), times(r.ratioOf(kb)))
-			}
-			fmt.Fprintln(tw)
-		}
-		tw.Flush()
-		for _, ps := range r.Passes {
-			maxN := ps.MaxAudioCalls
-			if video {
-				maxN = ps.MaxVideoCalls
-			}
-			fmt.Fprintf(ew, "  %s: highest concurrency held %s\n", ps.Mode, countText(maxN))
-			for _, s := range ps.steady(video) {
-				if !s.Pass {
-					fmt.Fprintf(ew, "    %d calls failed: %s\n", s.N, strings.Join(s.Reasons, "; "))
-				}
+	}
+	if both {
+		t.printf("%s\t", times(r.ratioOf(ms)))
+	}
+	t.endRow()
+}
+
+// writeSteady writes the steady ladder of one kind (audio, or audio+video):
+// one row per concurrency level, then each mode's highest level held and
+// failed steps. It writes nothing when the options list no level.
+func (r *Result) writeSteady(ew *errWriter, modes []Mode, both, video bool) {
+	o := r.Options
+	levels := o.AudioLevels
+	if video {
+		levels = o.VideoLevels
+	}
+	if len(levels) == 0 {
+		return
+	}
+	ew.printf("\nsteady %s: N calls up together for %s (after %s settle); pass: every call up, no loss, no late write\n",
+		kindName(video), o.Window, o.Settle)
+	t := newTable(ew)
+	t.printf("calls\t")
+	for _, md := range modes {
+		t.printf("%s:\tpackets/s\tCPU µs/pkt\tRSS KB/call\tgoroutines/call\tfds/call\tgen CPU\tgw CPU\t\t", md)
+	}
+	if both {
+		t.printf("ratio µs/pkt\tratio KB/call\t")
+	}
+	t.endRow()
+	var ns []int
+	for _, ps := range r.Passes {
+		for _, s := range ps.steady(video) {
+			if !slices.Contains(ns, s.N) {
+				ns = append(ns, s.N)
 			}
 		}
 	}
-	return ew.err
+	slices.Sort(ns)
+	for _, n := range ns {
+		r.writeSteadyRow(t, n, both, video)
+	}
+	t.flush()
+	for _, ps := range r.Passes {
+		maxN := ps.MaxAudioCalls
+		if video {
+			maxN = ps.MaxVideoCalls
+		}
+		ew.printf("  %s: highest concurrency held %s\n", ps.Mode, countText(maxN))
+		for _, s := range ps.steady(video) {
+			if !s.Pass {
+				ew.printf("    %d calls failed: %s\n", s.N, strings.Join(s.Reasons, "; "))
+			}
+		}
+	}
+}
+
+// writeSteadyRow writes the steady ladder's row for n calls: each mode's
+// step (blank where a mode has none) and, with both modes, their ratios.
+func (r *Result) writeSteadyRow(t table, n int, both, video bool) {
+	t.printf("%d\t", n)
+	var us, kb [2]Float
+	for i, ps := range r.Passes {
+		s := findSteady(ps.steady(video), n)
+		if s == nil {
+			t.printf("\t\t\t\t\t\t\t\t\t")
+			continue
+		}
+		t.printf("\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", num(s.PacketRate, 0), num(s.CPUUsPerPacket, 2), num(s.RSSKBPerCall, 1),
+			num(s.GoroutinesPerCall, 2), num(s.FDsPerCall, 2), pct(s.GeneratorCPU), pct(s.GatewayCPU), okText(s.Pass))
+		if i < 2 {
+			us[i], kb[i] = s.CPUUsPerPacket, s.RSSKBPerCall
+		}
+	}
+	if both {
+		t.printf("%s\t%s\t", times(r.ratioOf(us)), times(r.ratioOf(kb)))
+	}
+	t.endRow()
 }
 
 // steady returns the pass's steady ladder of the kind.
@@ -284,3 +314,27 @@ func (e *errWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// printf writes to e. The result needs no check: e.Write never fails and
+// keeps the first error for WriteTable to return.
+func (e *errWriter) printf(format string, a ...any) { _, _ = fmt.Fprintf(e, format, a...) }
+
+// println writes to e like fmt.Fprintln; see printf.
+func (e *errWriter) println(a ...any) { _, _ = fmt.Fprintln(e, a...) }
+
+// table is a right-aligned tabwriter over an errWriter. Its writes need no
+// check: the errWriter is the tabwriter's only output, so any failure is
+// kept there for WriteTable to return.
+type table struct{ tw *tabwriter.Writer }
+
+func newTable(ew *errWriter) table {
+	return table{tw: tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)}
+}
+
+func (t table) printf(format string, a ...any) { _, _ = fmt.Fprintf(t.tw, format, a...) }
+
+// endRow ends the current row.
+func (t table) endRow() { _, _ = fmt.Fprintln(t.tw) }
+
+// flush aligns and writes the buffered rows.
+func (t table) flush() { _ = t.tw.Flush() }

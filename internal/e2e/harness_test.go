@@ -356,8 +356,10 @@ func (c *call) expect(ctx context.Context, want signal.EventType) (signal.Notifi
 	select {
 	case n, ok := <-c.sess.Notifications():
 		switch {
+		case !ok && c.sess.Err() != nil:
+			return n, fmt.Errorf("waiting for %s: notifications closed: %w", want, c.sess.Err())
 		case !ok:
-			return n, fmt.Errorf("waiting for %s: notifications closed: %v", want, c.sess.Err())
+			return n, fmt.Errorf("waiting for %s: notifications closed (session closed)", want)
 		case n.Type != want:
 			return n, fmt.Errorf("got notification %s (status %d %q), want %s", n.Type, n.StatusCode, n.ReasonText, want)
 		case n.SessionData != c.sid:
@@ -525,12 +527,12 @@ type wantErr struct {
 func checkErr(err error, want wantErr) error {
 	var se *signal.Error
 	if !errors.As(err, &se) {
-		return fmt.Errorf("error %v (%T) is not a *signal.Error", err, err)
+		return fmt.Errorf("error %w (%T) is not a *signal.Error", err, err)
 	}
 	got := wantErr{Step: se.Step, Kind: se.Kind, HTTPStatus: se.HTTPStatus, Code: se.Code}
 	if got != want {
 		return fmt.Errorf("error %q: got step %q kind %q HTTP %d code %d, want step %q kind %q HTTP %d code %d",
-			err, got.Step, got.Kind, got.HTTPStatus, got.Code, want.Step, want.Kind, want.HTTPStatus, want.Code)
+			err.Error(), got.Step, got.Kind, got.HTTPStatus, got.Code, want.Step, want.Kind, want.HTTPStatus, want.Code)
 	}
 	return nil
 }

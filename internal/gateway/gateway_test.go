@@ -262,7 +262,11 @@ func TestRejectInjection(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer g.Shutdown(context.Background())
+			defer func() {
+				if err := g.Shutdown(context.Background()); err != nil {
+					t.Errorf("Shutdown = %v, want nil", err)
+				}
+			}()
 			out := make([]bool, 2000)
 			for i := range out {
 				if out[i], err = g.drawReject(); err != nil {

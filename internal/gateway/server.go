@@ -75,7 +75,9 @@ func Listen(cfg ServerConfig) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: listen on %s: %w", cfg.Listen, err)
 	}
-	cleanup = append(cleanup, func() { ln.Close() })
+	// The cleanups run only after a failed setup, whose error is the one
+	// returned; a close error on that path adds nothing.
+	cleanup = append(cleanup, func() { _ = ln.Close() })
 	engine, err := media.NewEngine(media.EngineConfig{
 		PortMin:         cfg.MediaPortMin,
 		PortMax:         cfg.MediaPortMax,
@@ -85,7 +87,7 @@ func Listen(cfg ServerConfig) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("gateway: media engine: %w", err)
 	}
-	cleanup = append(cleanup, func() { engine.Close() })
+	cleanup = append(cleanup, func() { _ = engine.Close() })
 	gcfg := cfg.Gateway
 	if gcfg.NewAnswerer == nil {
 		gcfg.NewAnswerer = func() (Answerer, error) { return engine.NewAnswerer(media.PeerOptions{Video: true}) }

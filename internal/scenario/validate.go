@@ -235,20 +235,7 @@ func (v *validator) load() {
 		v.positiveDur("load.duration", l.Duration)
 	}
 	if s.has("load.concurrent") || l.Concurrent != 0 {
-		if l.Concurrent <= 0 {
-			v.errorf("load.concurrent", "must be > 0, got %d", l.Concurrent)
-		}
-		for _, k := range []string{"rate", "stages", "arrivals", "seed", "max_concurrent"} {
-			if s.has("load." + k) {
-				v.errorf("load."+k, "not used with load.concurrent (the closed model keeps exactly that many calls up)")
-			}
-		}
-		if l.Duration <= 0 && l.MaxCalls == 0 && !s.has("load.duration") {
-			v.errorf("load", "needs duration or max_calls, or the run never ends")
-		}
-		if l.FailurePause < 0 {
-			v.errorf("load.failure_pause", "must be >= 0, got %s", l.FailurePause)
-		}
+		v.closedLoad()
 		return
 	}
 	if s.has("load.failure_pause") {
@@ -258,54 +245,98 @@ func (v *validator) load() {
 		v.errorf("load.rate", "must be >= 0, got %g", l.Rate)
 	}
 	if len(l.Stages) == 0 {
-		if s.has("load.stages") {
-			v.errorf("load.stages", "must list at least one stage (or leave it out)")
-		}
-		if l.Rate == 0 {
-			if s.has("load.rate") {
-				v.errorf("load.rate", "must be > 0 (calls per second)")
-			} else {
-				v.errorf("load", "needs rate (calls/s), stages, or concurrent")
-			}
-		}
-		if l.Duration <= 0 && l.MaxCalls == 0 && !s.has("load.duration") {
-			v.errorf("load", "needs duration or max_calls, or the run never ends")
-		}
+		v.constantRate()
 	} else {
-		if s.has("load.duration") {
-			v.errorf("load.duration", "not used with load.stages (the run lasts as long as the stages add up to)")
-		}
-		peak := l.Rate
-		var total time.Duration
-		for i, st := range l.Stages {
-			p := index("load.stages", i)
-			v.positiveDur(p+".duration", st.Duration)
-			if st.Duration > 0 {
-				if total > math.MaxInt64-st.Duration {
-					v.errorf(p+".duration", "the stages add up to more than %s", time.Duration(math.MaxInt64))
-				}
-				total += min(st.Duration, math.MaxInt64-total)
-			}
-			if st.Target < 0 {
-				v.errorf(p+".target", "must be >= 0, got %g", st.Target)
-			}
-			peak = max(peak, st.Target)
-		}
-		if peak <= 0 {
-			v.errorf("load.stages", "every rate is 0: no call would start")
+		v.stages()
+	}
+	v.arrivals()
+	if l.MaxConcurrent <= 0 {
+		v.errorf("load.max_concurrent", "must be > 0, got %d", l.MaxConcurrent)
+	}
+}
+
+// closedLoad checks the closed model (load.concurrent), which takes none of
+// the open model's fields.
+func (v *validator) closedLoad() {
+	l := &v.s.Load
+	s := v.s
+	if l.Concurrent <= 0 {
+		v.errorf("load.concurrent", "must be > 0, got %d", l.Concurrent)
+	}
+	for _, k := range []string{"rate", "stages", "arrivals", "seed", "max_concurrent"} {
+		if s.has("load." + k) {
+			v.errorf("load."+k, "not used with load.concurrent (the closed model keeps exactly that many calls up)")
 		}
 	}
-	switch l.Arrivals {
+	v.needsEnd()
+	if l.FailurePause < 0 {
+		v.errorf("load.failure_pause", "must be >= 0, got %s", l.FailurePause)
+	}
+}
+
+// constantRate checks an open model without stages: it needs a rate and an end.
+func (v *validator) constantRate() {
+	l := &v.s.Load
+	s := v.s
+	if s.has("load.stages") {
+		v.errorf("load.stages", "must list at least one stage (or leave it out)")
+	}
+	if l.Rate == 0 {
+		if s.has("load.rate") {
+			v.errorf("load.rate", "must be > 0 (calls per second)")
+		} else {
+			v.errorf("load", "needs rate (calls/s), stages, or concurrent")
+		}
+	}
+	v.needsEnd()
+}
+
+// needsEnd reports a load with neither a duration nor a call limit.
+func (v *validator) needsEnd() {
+	l := &v.s.Load
+	if l.Duration <= 0 && l.MaxCalls == 0 && !v.s.has("load.duration") {
+		v.errorf("load", "needs duration or max_calls, or the run never ends")
+	}
+}
+
+// stages checks the staged open model: every stage, a total duration that
+// fits a time.Duration, and a non-zero peak rate.
+func (v *validator) stages() {
+	l := &v.s.Load
+	if v.s.has("load.duration") {
+		v.errorf("load.duration", "not used with load.stages (the run lasts as long as the stages add up to)")
+	}
+	peak := l.Rate
+	var total time.Duration
+	for i, st := range l.Stages {
+		p := index("load.stages", i)
+		v.positiveDur(p+".duration", st.Duration)
+		if st.Duration > 0 {
+			if total > math.MaxInt64-st.Duration {
+				v.errorf(p+".duration", "the stages add up to more than %s", time.Duration(math.MaxInt64))
+			}
+			total += min(st.Duration, math.MaxInt64-total)
+		}
+		if st.Target < 0 {
+			v.errorf(p+".target", "must be >= 0, got %g", st.Target)
+		}
+		peak = max(peak, st.Target)
+	}
+	if peak <= 0 {
+		v.errorf("load.stages", "every rate is 0: no call would start")
+	}
+}
+
+// arrivals checks the arrival process and that a seed comes only with poisson.
+func (v *validator) arrivals() {
+	switch v.s.Load.Arrivals {
 	case ArrivalsUniform:
-		if s.has("load.seed") {
+		if v.s.has("load.seed") {
 			v.errorf("load.seed", "only used with arrivals: poisson")
 		}
 	case ArrivalsPoisson:
 	default:
-		v.errorf("load.arrivals", `must be "uniform" or "poisson", got %q`, l.Arrivals)
-	}
-	if l.MaxConcurrent <= 0 {
-		v.errorf("load.max_concurrent", "must be > 0, got %d", l.MaxConcurrent)
+		v.errorf("load.arrivals", `must be "uniform" or "poisson", got %q`, v.s.Load.Arrivals)
 	}
 }
 

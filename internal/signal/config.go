@@ -160,30 +160,76 @@ type Client struct {
 // client (keep-alive, MaxIdleConnsPerHost DefaultMaxIdleConnsPerHost,
 // certificate checks on unless InsecureSkipVerify).
 func NewClient(cfg Config) (*Client, error) {
+	restBase, wsBase, err := cfg.resolve()
+	if err != nil {
+		return nil, fmt.Errorf("signal: config: %w", err)
+	}
+	c := &Client{
+		cfg:      cfg,
+		restBase: restBase,
+		wsBase:   wsBase,
+		agent:    cfg.Agent,
+		http:     cfg.HTTPClient,
+		dialer:   cfg.Dialer,
+		now:      cfg.Now,
+	}
+	if c.agent == "" {
+		c.agent = AgentFor(cfg.Version)
+	}
+	if cfg.Mode == ModeToken {
+		c.query = "?tokenrealm=" + url.QueryEscape(cfg.Realm)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	c.defaultTransports()
+	return c, nil
+}
+
+// resolve validates cfg, applies the defaults for its zero fields in place
+// and returns the REST and WebSocket base URLs. The error joins every
+// problem found.
+func (cfg *Config) resolve() (restBase, wsBase string, err error) {
 	var errs []error
-	restBase, err := parseBase(cfg.BaseURL, "http", "https")
+	restBase, err = parseBase(cfg.BaseURL, "http", "https")
 	if err != nil {
 		errs = append(errs, fmt.Errorf("base URL: %w", err))
 	}
 	if cfg.WSURL == "" && err == nil {
 		cfg.WSURL = "ws" + strings.TrimPrefix(restBase, "http")
 	}
-	wsBase, err := parseBase(cfg.WSURL, "ws", "wss")
+	wsBase, err = parseBase(cfg.WSURL, "ws", "wss")
 	if err != nil {
 		errs = append(errs, fmt.Errorf("websocket URL: %w", err))
 	}
+	if err := cfg.checkMode(); err != nil {
+		errs = append(errs, err)
+	}
+	errs = append(errs, cfg.applyDefaults()...)
+	return restBase, wsBase, errors.Join(errs...)
+}
+
+// checkMode checks that Realm is set exactly when Mode needs one.
+func (cfg *Config) checkMode() error {
 	switch cfg.Mode {
 	case ModeRegular:
 		if cfg.Realm != "" {
-			errs = append(errs, errors.New("realm is only used in token mode"))
+			return errors.New("realm is only used in token mode")
 		}
 	case ModeToken:
 		if cfg.Realm == "" {
-			errs = append(errs, errors.New("token mode needs a realm"))
+			return errors.New("token mode needs a realm")
 		}
 	default:
-		errs = append(errs, fmt.Errorf("unknown mode %d", int(cfg.Mode)))
+		return fmt.Errorf("unknown mode %d", int(cfg.Mode))
 	}
+	return nil
+}
+
+// applyDefaults replaces the zero counts and durations with their defaults
+// and returns an error for each negative one.
+func (cfg *Config) applyDefaults() []error {
+	var errs []error
 	if cfg.Expires < 0 {
 		errs = append(errs, fmt.Errorf("expires must not be negative, got %d", cfg.Expires))
 	} else if cfg.Expires == 0 {
@@ -215,28 +261,14 @@ func NewClient(cfg Config) (*Client, error) {
 			*d.v = d.def
 		}
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("signal: config: %w", errors.Join(errs...))
-	}
+	return errs
+}
 
-	c := &Client{
-		cfg:      cfg,
-		restBase: restBase,
-		wsBase:   wsBase,
-		agent:    cfg.Agent,
-		http:     cfg.HTTPClient,
-		dialer:   cfg.Dialer,
-		now:      cfg.Now,
-	}
-	if c.agent == "" {
-		c.agent = AgentFor(cfg.Version)
-	}
-	if cfg.Mode == ModeToken {
-		c.query = "?tokenrealm=" + url.QueryEscape(cfg.Realm)
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
+// defaultTransports builds the HTTP client and WebSocket dialer that the
+// configuration did not supply: keep-alive, DefaultMaxIdleConnsPerHost,
+// certificate checks on unless InsecureSkipVerify.
+func (c *Client) defaultTransports() {
+	cfg := c.cfg
 	tlsConf := &tls.Config{InsecureSkipVerify: cfg.InsecureSkipVerify} //nolint:gosec // explicit opt-out for labs
 	netDialer := &net.Dialer{Timeout: cfg.RequestTimeout, KeepAlive: 30 * time.Second}
 	if c.http == nil {
@@ -260,7 +292,6 @@ func NewClient(cfg Config) (*Client, error) {
 			TLSClientConfig:  tlsConf.Clone(),
 		}
 	}
-	return c, nil
 }
 
 // Config returns the effective configuration (defaults applied).

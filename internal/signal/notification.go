@@ -158,7 +158,8 @@ func decodeCompressedSDP(s string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("compressed SDP: zlib: %w", err)
 	}
-	defer zr.Close()
+	// A zlib reader's Close only reports an error already returned by Read.
+	defer func() { _ = zr.Close() }()
 	out, err := io.ReadAll(io.LimitReader(zr, MaxBodyBytes+1))
 	if err != nil {
 		return "", fmt.Errorf("compressed SDP: zlib: %w", err)

@@ -224,8 +224,8 @@ func replay(t *testing.T, sc fixtureScenario) {
 				}
 				var creds Credentials
 				cm, hasCall := callMeOf[userOf(e.Path)]
-				switch {
-				case mode == ModeToken:
+				switch mode {
+				case ModeToken:
 					creds = TokenCredentials(user, cm.CallMeRequest.From, cm.CallMeRequest.To)
 				default:
 					from := "caller@example.com"

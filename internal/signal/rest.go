@@ -65,7 +65,8 @@ func (c *Client) do(ctx context.Context, r restRequest) (restResponse, error) {
 	if err != nil {
 		return restResponse{}, transportError(r.step, ctx, r.timeout, err)
 	}
-	defer resp.Body.Close()
+	// The body is read (bounded) below; closing it only releases the connection.
+	defer func() { _ = resp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes+1))
 	if err != nil {
 		return restResponse{}, transportError(r.step, ctx, r.timeout, err)

@@ -49,7 +49,7 @@ func (s *Session) OpenWebsocket(ctx context.Context) error {
 			var body []byte
 			if resp.Body != nil {
 				body, _ = io.ReadAll(io.LimitReader(resp.Body, MaxBodyBytes))
-				resp.Body.Close()
+				_ = resp.Body.Close() // read above; closing only releases the connection
 			}
 			e := statusError(StepWebsocket, resp.StatusCode, resp.Header.Get("Content-Type"), body)
 			e.Err = fmt.Errorf("upgrade refused: %w", e.Err)
@@ -62,7 +62,7 @@ func (s *Session) OpenWebsocket(ctx context.Context) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		conn.Close()
+		_ = conn.Close() // never used: the session closed during the dial
 		return usageError(StepWebsocket, "session closed")
 	}
 	s.conn = conn
@@ -131,7 +131,9 @@ func (s *Session) reader(conn *websocket.Conn, readerDone chan struct{}) {
 // keep-alive pings, then the close frame at Close. It closes conn.
 func (s *Session) writer(conn *websocket.Conn, readerDone chan struct{}) {
 	defer s.wg.Done()
-	defer conn.Close()
+	// Teardown: the cause of the session's end is recorded in wsCause; a
+	// close error on the way out adds nothing.
+	defer func() { _ = conn.Close() }()
 	ticker := time.NewTicker(s.c.cfg.PingInterval)
 	defer ticker.Stop()
 	ping := func() bool {
@@ -148,7 +150,7 @@ func (s *Session) writer(conn *websocket.Conn, readerDone chan struct{}) {
 		return true
 	}
 	if !ping() {
-		conn.Close()
+		_ = conn.Close() // unblocks the reader; the ping error is the recorded cause
 		<-readerDone
 		return
 	}
@@ -156,7 +158,7 @@ func (s *Session) writer(conn *websocket.Conn, readerDone chan struct{}) {
 		select {
 		case <-ticker.C:
 			if !ping() {
-				conn.Close()
+				_ = conn.Close() // unblocks the reader; the ping error is the recorded cause
 				<-readerDone
 				return
 			}

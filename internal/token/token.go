@@ -80,11 +80,16 @@ func checkIV(iv string) error {
 	}
 	for i := 0; i < len(iv); i++ {
 		c := iv[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+		if !isAlnum(c) {
 			return fmt.Errorf("%w: iv character %d is not in [A-Za-z0-9]", ErrBadIV, i)
 		}
 	}
 	return nil
+}
+
+// isAlnum reports whether c is in [A-Za-z0-9].
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // Mint returns the token for user at ts. A 16-character key yields lower-case
@@ -168,7 +173,7 @@ func Decode(key, token string) (user string, ts time.Time, err error) {
 	if len(key) == KeyLenECB {
 		ct, err := hex.DecodeString(token)
 		if err != nil {
-			return "", time.Time{}, fmt.Errorf("%w: not hex: %v", ErrMalformed, err)
+			return "", time.Time{}, fmt.Errorf("%w: not hex: %w", ErrMalformed, err)
 		}
 		if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
 			return "", time.Time{}, fmt.Errorf("%w: ciphertext length %d is not a positive multiple of %d", ErrMalformed, len(ct), aes.BlockSize)
@@ -184,7 +189,7 @@ func Decode(key, token string) (user string, ts time.Time, err error) {
 		}
 		gotMAC := token[:macHexLen]
 		if _, err := hex.DecodeString(gotMAC); err != nil {
-			return "", time.Time{}, fmt.Errorf("%w: MAC is not hex: %v", ErrMalformed, err)
+			return "", time.Time{}, fmt.Errorf("%w: MAC is not hex: %w", ErrMalformed, err)
 		}
 		// §13.4 compares the upper-case hex text, so a MAC whose case was
 		// changed is a tampered token too.
@@ -194,11 +199,11 @@ func Decode(key, token string) (user string, ts time.Time, err error) {
 		}
 		iv := ivCt[:IVLen]
 		if err := checkIV(iv); err != nil {
-			return "", time.Time{}, fmt.Errorf("%w: %v", ErrMalformed, err)
+			return "", time.Time{}, fmt.Errorf("%w: %w", ErrMalformed, err)
 		}
 		ct, err := hex.DecodeString(ivCt[IVLen:])
 		if err != nil {
-			return "", time.Time{}, fmt.Errorf("%w: ciphertext is not hex: %v", ErrMalformed, err)
+			return "", time.Time{}, fmt.Errorf("%w: ciphertext is not hex: %w", ErrMalformed, err)
 		}
 		if len(ct) == 0 || len(ct)%aes.BlockSize != 0 {
 			return "", time.Time{}, fmt.Errorf("%w: ciphertext length %d is not a positive multiple of %d", ErrMalformed, len(ct), aes.BlockSize)
@@ -258,7 +263,7 @@ func parseMillis(s string) (int64, error) {
 	}
 	ms, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: timestamp: %v", ErrMalformed, err)
+		return 0, fmt.Errorf("%w: timestamp: %w", ErrMalformed, err)
 	}
 	return ms, nil
 }

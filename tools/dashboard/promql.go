@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 )
 
 // sel is the label matcher every dashboard query carries: the dashboard's
@@ -68,9 +67,4 @@ func sumBy(by, expr string) string {
 // phases first, in call order.
 func phases() []string {
 	return []string{"subscribe", "websocket", "start", "ringing", "connect", "ice", "dtls", "media", "end", "hold", "unhold"}
-}
-
-// oneLine folds a multi-line expression for places that want one line.
-func oneLine(expr string) string {
-	return strings.Join(strings.Fields(expr), " ")
 }

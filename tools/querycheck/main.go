@@ -340,7 +340,7 @@ func call(c *http.Client, base, endpoint string, form url.Values, v any) string 
 	if err != nil {
 		return err.Error()
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }() // read fully below; closing only releases the connection
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err.Error()
