@@ -263,26 +263,34 @@ func runImpaired(t *testing.T, up, down impairment, stall, freeze time.Duration,
 		}
 	}
 
-	// MOS: the E-model fed the injected truth (downlink loss by sequence
-	// and by time, RFC jitter of the injected arrivals, injected round
-	// trip) against what the caller reports, allowing the tolerances
-	// above: the loss off by their packets, the jitter by 10 %, the RTT
-	// by 2 ms.
-	in := mos.Input{
+	// MOS: the E-model fed the injected truth of each direction (loss by
+	// sequence and by time, RFC jitter of the injected arrivals, the
+	// injected round trip) against what the caller reports, which is the
+	// worse direction's score, allowing the tolerances above: the loss off
+	// by their packets, the jitter by 10 %, the RTT by 2 ms.
+	band := func(in mos.Input) (want, lo, hi float64) {
+		want, _ = mos.Estimate(in)
+		lossTol := uint64(max(2, 0.1*float64(in.PacketsLost)))
+		worst, best := in, in
+		worst.PacketsLost += lossTol
+		worst.Jitter = max(in.Jitter*11/10, in.Jitter+time.Millisecond)
+		worst.RTT += 2 * time.Millisecond
+		best.PacketsLost -= min(lossTol, best.PacketsLost)
+		best.Jitter = max(0, min(in.Jitter*9/10, in.Jitter-time.Millisecond))
+		best.RTT = max(0, best.RTT-time.Millisecond)
+		lo, _ = mos.Estimate(worst)
+		hi, _ = mos.Estimate(best)
+		return want, lo, hi
+	}
+	wantD, loD, hiD := band(mos.Input{
 		Codec: st.Codec, PacketsReceived: downT.forwarded, PacketsLost: downT.seqLost + downT.byTime,
 		Jitter: downT.jitter, RTT: injRTT,
-	}
-	want, _ := mos.Estimate(in)
-	lossTol := uint64(max(2, 0.1*float64(in.PacketsLost)))
-	worst, best := in, in
-	worst.PacketsLost += lossTol
-	worst.Jitter = max(in.Jitter*11/10, in.Jitter+time.Millisecond)
-	worst.RTT += 2 * time.Millisecond
-	best.PacketsLost -= min(lossTol, best.PacketsLost)
-	best.Jitter = max(0, min(in.Jitter*9/10, in.Jitter-time.Millisecond))
-	best.RTT = max(0, best.RTT-time.Millisecond)
-	lo, _ := mos.Estimate(worst)
-	hi, _ := mos.Estimate(best)
+	})
+	wantU, loU, hiU := band(mos.Input{
+		Codec: st.Codec, PacketsReceived: upT.forwarded, PacketsLost: upT.seqLost,
+		Jitter: upT.jitter, RTT: injRTT,
+	})
+	want, lo, hi := min(wantD, wantU), min(loD, loU), min(hiD, hiU)
 	got, ok := st.MOS()
 	logf("MOS: E-model from injected %.2f (%.2f..%.2f within the tolerances), reported %.2f", want, lo, hi, got)
 	if !ok || got < lo-0.02 || got > hi+0.02 {
