@@ -215,6 +215,12 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if start.IsZero() {
 		start = s.clock.Now()
 	}
+	// A start already past when Run begins is joined where the schedule
+	// stands; one still ahead is waited for, and nothing is missed.
+	late := time.Duration(0)
+	if !s.cfg.Origin.IsZero() {
+		late = max(s.clock.Now().Sub(start), 0)
+	}
 	if wait := start.Sub(s.clock.Now()); wait > 0 {
 		t := s.clock.NewTimer(wait)
 		select {
@@ -232,7 +238,7 @@ func (s *Scheduler) Run(ctx context.Context) error {
 	if s.cfg.Concurrent > 0 {
 		s.closed(ctx, callCtx, start)
 	} else {
-		windowEnd = s.open(ctx, callCtx, start)
+		windowEnd = s.open(ctx, callCtx, start, late)
 	}
 	s.stopping.Store(true)
 	if s.cfg.ArrivalsEnded != nil {
@@ -325,13 +331,13 @@ func (s *Scheduler) dueAt(n uint64, elapsed, wait time.Duration) time.Duration {
 // duration. Starts that cannot be issued (the pool is full, or the
 // generator fell behind past the duration) are counted in bulk, never
 // walked one by one.
-func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time) (windowEnd time.Time) {
+func (s *Scheduler) open(ctx, callCtx context.Context, start time.Time, late time.Duration) (windowEnd time.Time) {
 	timer := s.clock.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
 	limit, limited := s.limit()
 	n := uint64(0)
-	if late := s.clock.Now().Sub(start); late > 0 && !s.cfg.Origin.IsZero() {
+	if late > 0 {
 		// A late start joins the schedule where it stands.
 		n = s.skip(0, late)
 		s.missed.Store(n)
