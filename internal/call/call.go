@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -307,7 +308,7 @@ func (cl *attempt) fail(ctx context.Context, phase metrics.Phase, reason metrics
 	cl.rec.FailedPhase, cl.rec.Reason = phase, reason
 	cl.rec.FailedAt = cl.now()
 	cl.rec.Status = statusOf(err)
-	cl.rec.Error = fmt.Sprintf("%s: %v", phase, err)
+	cl.rec.Error = phaseError(phase, err)
 }
 
 // statusOf is the gateway's status behind err: the status code of the
@@ -749,4 +750,16 @@ func NewConfig(s *scenario.Scenario, key string) Config {
 		cfg.Credentials = RegularCredentials(s.Call.Caller, s.Call.Callee)
 	}
 	return cfg
+}
+
+// phaseError is a failed call's message, naming each step once: a
+// signalling error already names its step ("signal: subscribe: ..."), so
+// when that step is the phase the message reads "subscribe: transport: ...",
+// not "subscribe: signal: subscribe: ...".
+func phaseError(phase metrics.Phase, err error) string {
+	msg := err.Error()
+	if rest, ok := strings.CutPrefix(msg, "signal: "+phase.String()+": "); ok {
+		return phase.String() + ": " + rest
+	}
+	return phase.String() + ": " + strings.TrimPrefix(msg, "signal: ")
 }

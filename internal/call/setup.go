@@ -46,7 +46,16 @@ func NewEngineConfig(s *scenario.Scenario) (media.EngineConfig, error) {
 	for _, srv := range t.ICEServers {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})
 	}
-	if t.Embedded() || loopbackTarget(t.RESTURL) {
+	switch {
+	case len(t.MediaIPs) > 0:
+		// The user chose the addresses (a host with several interfaces).
+		cfg.IPs = t.MediaIPs
+		for _, ip := range t.MediaIPs {
+			if a := net.ParseIP(ip); a != nil && a.IsLoopback() {
+				cfg.IncludeLoopback = true
+			}
+		}
+	case t.Embedded() || loopbackTarget(t.RESTURL):
 		// A gateway on this host: gather on loopback only, so media never
 		// leaves 127.0.0.1 (and no other interface is offered).
 		cfg.IncludeLoopback, cfg.IPs = true, []string{"127.0.0.1"}

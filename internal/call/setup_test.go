@@ -1,6 +1,7 @@
 package call
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,27 @@ call: {video: true}
 	}
 	if ec, err := NewEngineConfig(emb); err != nil || !ec.IncludeLoopback || len(ec.IPs) != 1 {
 		t.Errorf("embedded NewEngineConfig = %+v, %v", ec, err)
+	}
+}
+
+// TestMediaIPs: target.media_ips chooses the addresses media is gathered
+// on; an unspecified or malformed address is a scenario error.
+func TestMediaIPs(t *testing.T) {
+	s, err := scenario.Parse("x.yaml", []byte("target: {rest_url: \"http://127.0.0.1:9\", media_ips: [127.0.0.2]}\nload: {rate: 1, max_calls: 1}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := NewEngineConfig(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.IPs) != 1 || cfg.IPs[0] != "127.0.0.2" || !cfg.IncludeLoopback {
+		t.Errorf("engine IPs %v loopback %v, want [127.0.0.2] with loopback", cfg.IPs, cfg.IncludeLoopback)
+	}
+	for _, bad := range []string{"0.0.0.0", "eth0", "::"} {
+		_, err := scenario.Parse("x.yaml", []byte("target: {rest_url: \"http://127.0.0.1:9\", media_ips: [\""+bad+"\"]}\nload: {rate: 1, max_calls: 1}\n"))
+		if err == nil || !strings.Contains(err.Error(), "x.yaml:1: target.media_ips[0]: must be a local IP address") {
+			t.Errorf("media_ips [%s]: %v", bad, err)
+		}
 	}
 }

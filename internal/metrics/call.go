@@ -140,9 +140,8 @@ const (
 	ReasonDTLSFailed     Reason = "dtls_failed"       // DTLS handshake failed
 	ReasonNoMedia        Reason = "no_media"          // no RTP arrived in time
 	ReasonMediaIntegrity Reason = "media_integrity"   // RTP arrived but not the expected stream
-	ReasonGeneratorBusy  Reason = "generator_overload"
-	ReasonLocal          Reason = "local_error" // loadgen itself failed (bug, resource exhaustion)
-	ReasonCanceled       Reason = "canceled"    // the run was stopped
+	ReasonLocal          Reason = "local_error"       // loadgen itself failed (bug, resource exhaustion)
+	ReasonCanceled       Reason = "canceled"          // the run was stopped
 )
 
 // Reasons returns the closed set of reasons (without ReasonNone).
@@ -151,7 +150,7 @@ func Reasons() []Reason {
 		ReasonHTTPStatus, ReasonBadResponse, ReasonTokenRejected, ReasonTransport,
 		ReasonTimeout, ReasonWebsocketDrop, ReasonRemoteEnded, ReasonAuditFailed,
 		ReasonBadSDP, ReasonICEFailed, ReasonDTLSFailed, ReasonNoMedia,
-		ReasonMediaIntegrity, ReasonGeneratorBusy, ReasonLocal, ReasonCanceled,
+		ReasonMediaIntegrity, ReasonLocal, ReasonCanceled,
 	}
 }
 

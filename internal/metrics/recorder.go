@@ -26,7 +26,7 @@ type RecorderOptions struct {
 	Start time.Time
 	// TargetRate reports the pacer's rate (calls/s) at an elapsed time from
 	// Start, for the timeline and the target-rate gauge; optional (the
-	// worker's Pacer.Rate fits). SetTargetRate may set it later.
+	// worker's Pacer.Rate fits).
 	TargetRate func(elapsed time.Duration) float64
 	// LiveWindow is the width in seconds of the live percentile window;
 	// DefaultLiveWindow when 0.
@@ -142,14 +142,6 @@ func (r *Recorder) Start() time.Time { return r.start }
 func (r *Recorder) ArrivalsEnded(at time.Time) {
 	r.mu.Lock()
 	r.arrivalEnd = at
-	r.mu.Unlock()
-}
-
-// SetTargetRate sets the function that reports the pacer's rate; nil clears
-// it.
-func (r *Recorder) SetTargetRate(f func(elapsed time.Duration) float64) {
-	r.mu.Lock()
-	r.targetRate = f
 	r.mu.Unlock()
 }
 

@@ -472,6 +472,13 @@ func (d *decoder) target(n *yaml.Node, path string, t *Target) {
 		{"media_ports", func(n *yaml.Node, p string) {
 			d.mapping(n, p, []field{{"min", d.port(&t.PortMin)}, {"max", d.port(&t.PortMax)}})
 		}},
+		{"media_ips", func(n *yaml.Node, p string) {
+			d.list(n, p, func(_ int, n *yaml.Node, p string) {
+				var ip string
+				d.str(&ip)(n, p)
+				t.MediaIPs = append(t.MediaIPs, ip)
+			})
+		}},
 	})
 }
 

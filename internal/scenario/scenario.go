@@ -212,6 +212,10 @@ type Target struct {
 	// PortMin and PortMax bound the UDP ports of media sockets; both zero
 	// means ephemeral ports.
 	PortMin, PortMax uint16
+	// MediaIPs are the local addresses media candidates are gathered on
+	// (hosts with several interfaces; empty: every usable interface, or
+	// 127.0.0.1 for a gateway on this host).
+	MediaIPs []string
 }
 
 // Embedded reports whether the run uses the built-in gateway.

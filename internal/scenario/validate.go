@@ -121,6 +121,11 @@ func (v *validator) target() {
 	if v.s.has("target.agent") && strings.TrimSpace(t.Agent) == "" {
 		v.errorf("target.agent", "must not be empty")
 	}
+	for i, ip := range t.MediaIPs {
+		if a := net.ParseIP(ip); a == nil || a.IsUnspecified() {
+			v.errorf(index("target.media_ips", i), "must be a local IP address such as 10.0.0.5, got %q", ip)
+		}
+	}
 	if (t.PortMin == 0) != (t.PortMax == 0) {
 		v.errorf("target.media_ports", "needs both min and max")
 	} else if t.PortMin > t.PortMax {

@@ -46,7 +46,7 @@ func loadFixture(t *testing.T) []fixtureScenario {
 	t.Helper()
 	raw, err := os.ReadFile(fixturePath)
 	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("SDK fixture %s not found", fixturePath)
+		t.Fatalf("SDK fixture %s not found: the tests need ../shared beside the checkout", fixturePath)
 	}
 	if err != nil {
 		t.Fatal(err)
