@@ -531,7 +531,11 @@ func ReadHlog(path string) (intervals []*hdrhistogram.Histogram, total *hdrhisto
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: read hlog: %w", err)
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			intervals, total, err = nil, nil, fmt.Errorf("results: read hlog: %w", cerr)
+		}
+	}()
 	name := filepath.Base(path)
 	fail := func(line int, format string, a ...any) error {
 		return fmt.Errorf("results: read hlog %s: line %d: %s", name, line, fmt.Sprintf(format, a...))
