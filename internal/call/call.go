@@ -647,7 +647,8 @@ func (cl *attempt) wait(ctx context.Context, d time.Duration, fn func(context.Co
 	finish := func(err error) error {
 		cancel()
 		if result != nil {
-			_ = <-result // fn was cancelled: err decides, fn's own error is moot
+			// fn was cancelled: err decides; this waits for fn's end only.
+			<-result //nolint:errcheck // the receive awaits the goroutine; its error is superseded by err
 		}
 		return err
 	}
