@@ -80,6 +80,9 @@ func TestArchitecture(t *testing.T) {
 			tokens[tok] = true
 		}
 		for _, imp := range pkg.Imports {
+			if imp == mod+"internal/testrig" {
+				t.Errorf("%s imports internal/testrig, which only tests may import", r.pkg)
+			}
 			switch {
 			case strings.HasPrefix(imp, mod):
 				dep := strings.TrimPrefix(imp, mod)
