@@ -123,4 +123,3 @@ func peakFile() string {
 	}
 	return "../../scenarios/peak.yaml"
 }
-
