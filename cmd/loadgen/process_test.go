@@ -51,7 +51,7 @@ func binary(t *testing.T) string {
 		binPath = filepath.Join(dir, "loadgen")
 		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -88,10 +88,13 @@ func startServeProc(t *testing.T, args ...string) *gatewayProc {
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Logf("loadgen serve exited after SIGTERM: %v", err)
+			}
 		case <-time.After(15 * time.Second):
 			_ = cmd.Process.Kill()
-			<-done
+			t.Logf("loadgen serve ignored SIGTERM for 15s; killed: %v", <-done)
 		}
 	})
 	found := make(chan string, 2)
@@ -238,8 +241,7 @@ func wait(t *testing.T, cmd *exec.Cmd, within time.Duration, stderr *syncBuffer)
 		return exitStatus(err)
 	case <-time.After(within):
 		_ = cmd.Process.Kill()
-		<-done
-		t.Fatalf("loadgen run did not end within %s\nstderr:\n%s", within, stderr)
+		t.Fatalf("loadgen run did not end within %s (killed: %v)\nstderr:\n%s", within, <-done, stderr)
 		return 0
 	}
 }

@@ -388,14 +388,31 @@ func (cl *attempt) step(ctx context.Context, d time.Duration, phase metrics.Phas
 	return phase, metrics.ReasonNone, nil
 }
 
-// setup takes the call from nothing to the first remote media.
+// setup takes the call from nothing to the first remote media: the
+// signalling (subscription, websocket, call start), the answer, the media
+// connection (ICE, DTLS) and the first remote media, in that order.
 func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, error) {
-	cfg := cl.c.cfg
-	t := cfg.Timeouts
-	creds, err := cfg.Credentials(cl.rec.Index, cl.now())
+	creds, err := cl.c.cfg.Credentials(cl.rec.Index, cl.now())
 	if err != nil {
 		return metrics.PhaseSubscribe, metrics.ReasonLocal, err
 	}
+	if ph, r, err := cl.startCall(ctx, creds); err != nil {
+		return ph, r, err
+	}
+	if ph, r, err := cl.applyAnswer(ctx); err != nil {
+		return ph, r, err
+	}
+	if ph, r, err := cl.connectMedia(ctx); err != nil {
+		return ph, r, err
+	}
+	return cl.firstMedia(ctx)
+}
+
+// startCall subscribes, opens the websocket and starts the call with the
+// caller's offer.
+func (cl *attempt) startCall(ctx context.Context, creds signal.Credentials) (metrics.Phase, metrics.Reason, error) {
+	cfg := cl.c.cfg
+	t := cfg.Timeouts
 	cl.set(StateSubscribing)
 	if ph, r, err := cl.step(ctx, t.Start, metrics.PhaseSubscribe, func(ctx context.Context) error {
 		var s *signal.Session
@@ -414,7 +431,7 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 	cl.notes = cl.sess.Notifications()
 
 	cl.set(StateStarting)
-	if ph, r, err := cl.step(ctx, t.Start, metrics.PhaseStart, func(ctx context.Context) error {
+	return cl.step(ctx, t.Start, metrics.PhaseStart, func(ctx context.Context) error {
 		p, err := cfg.Media.NewCaller(media.PeerOptions{Video: cfg.Video})
 		if err != nil {
 			return fmt.Errorf("new peer: %w", err)
@@ -432,13 +449,13 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 		}
 		cl.sessionID, cl.started = id, true
 		return nil
-	}); err != nil {
-		return ph, r, err
-	}
+	})
+}
 
-	// Ringing (optional) and the answer.
+// applyAnswer waits for the answer (ringing is optional) and applies it.
+func (cl *attempt) applyAnswer(ctx context.Context) (metrics.Phase, metrics.Reason, error) {
 	cl.set(StateWaitingAnswer)
-	if err := cl.wait(ctx, t.Answer, nil, func() bool { return cl.answer != nil }); err != nil {
+	if err := cl.wait(ctx, cl.c.cfg.Timeouts.Answer, nil, func() bool { return cl.answer != nil }); err != nil {
 		return metrics.PhaseConnect, reasonOf(err), fmt.Errorf("waiting for the answer: %w", err)
 	}
 	ans := cl.answer
@@ -450,12 +467,16 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 		return metrics.PhaseConnect, metrics.ReasonBadSDP, fmt.Errorf("apply answer: %w", err)
 	}
 	cl.rec.Instants[metrics.PhaseConnect] = cl.now()
+	return metrics.PhaseConnect, metrics.ReasonNone, nil
+}
 
-	// ICE, then DTLS: one wait bounded by both timeouts; each phase is
-	// then checked against its own.
+// connectMedia waits for ICE, then DTLS: one wait bounded by both
+// timeouts; each phase is then checked against its own.
+func (cl *attempt) connectMedia(ctx context.Context) (metrics.Phase, metrics.Reason, error) {
+	t := cl.c.cfg.Timeouts
 	cl.set(StateConnectingMedia)
 	connected := cl.rec.Instants[metrics.PhaseConnect]
-	err = cl.wait(ctx, t.ICE+t.DTLS, cl.peer.WaitConnected, nil)
+	err := cl.wait(ctx, t.ICE+t.DTLS, cl.peer.WaitConnected, nil)
 	ev := cl.peer.Events()
 	if !ev.ICEConnected.IsZero() {
 		cl.rec.Instants[metrics.PhaseICE] = ev.ICEConnected
@@ -476,9 +497,13 @@ func (cl *attempt) setup(ctx context.Context) (metrics.Phase, metrics.Reason, er
 	case ev.DTLSConnected.Sub(ev.ICEConnected) > t.DTLS:
 		return metrics.PhaseDTLS, metrics.ReasonTimeout, fmt.Errorf("DTLS took %s, over %s", ev.DTLSConnected.Sub(ev.ICEConnected), t.DTLS)
 	}
+	return metrics.PhaseDTLS, metrics.ReasonNone, nil
+}
 
+// firstMedia waits for the first remote media and records its instant.
+func (cl *attempt) firstMedia(ctx context.Context) (metrics.Phase, metrics.Reason, error) {
 	cl.set(StateWaitingMedia)
-	if err := cl.wait(ctx, t.Media, cl.peer.WaitFirstMedia, nil); err != nil {
+	if err := cl.wait(ctx, cl.c.cfg.Timeouts.Media, cl.peer.WaitFirstMedia, nil); err != nil {
 		r := reasonOf(err)
 		if r == metrics.ReasonTimeout {
 			r = metrics.ReasonNoMedia
@@ -622,7 +647,8 @@ func (cl *attempt) wait(ctx context.Context, d time.Duration, fn func(context.Co
 	finish := func(err error) error {
 		cancel()
 		if result != nil {
-			<-result
+			// fn was cancelled: err decides; this waits for fn's end only.
+			<-result //nolint:errcheck // the receive awaits the goroutine; its error is superseded by err
 		}
 		return err
 	}
@@ -690,6 +716,8 @@ func (cl *attempt) handle(ctx context.Context, n signal.Notification) error {
 	case signal.EventCallEnd, signal.EventCallCancel, signal.EventAuditFailed:
 		cl.remote = &remoteEnd{n: n}
 		return cl.remote
+	case signal.EventSessionProgress, signal.EventSessionComplete, signal.EventSessionFail:
+		// Early media and transfer/join results: this call flow uses none.
 	}
 	return nil
 }

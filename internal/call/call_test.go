@@ -5,16 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/gateway"
-	"github.com/loadgen/loadgen/internal/media"
 	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/signal"
+	"github.com/loadgen/loadgen/internal/testrig"
 	"github.com/loadgen/loadgen/internal/worker"
 )
 
@@ -23,58 +22,31 @@ const callLimit = 30 * time.Second
 
 const testKey = "0123456789abcdef"
 
-// rig is a real embedded gateway on loopback, answering with real pion
-// peers, and the shared client side.
+// rig is a real embedded gateway on loopback (testrig), answering with
+// real pion peers, and the shared client side.
 type rig struct {
+	tr  *testrig.Rig
 	gw  *gateway.Gateway
-	url string
 	cfg Config
 }
 
 func newRig(t *testing.T, token bool, mod func(*gateway.Config)) *rig {
 	t.Helper()
-	eng, err := media.NewEngine(media.EngineConfig{
-		IncludeLoopback: true, IPs: []string{"127.0.0.1"},
-		ICEFailedTimeout: 3 * time.Second, ICEDisconnectedTimeout: 2 * time.Second, ICEKeepalive: 500 * time.Millisecond,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gcfg := gateway.DefaultConfig()
-	gcfg.NewAnswerer = func() (gateway.Answerer, error) { return eng.NewAnswerer(media.PeerOptions{Video: true}) }
-	gcfg.RingingDelay, gcfg.AnswerDelay = 10*time.Millisecond, 20*time.Millisecond
 	scfg := signal.Config{}
 	if token {
-		gcfg.Mode, gcfg.Realms = gateway.ModeToken, map[string]string{"realm-test": testKey}
 		scfg.Mode, scfg.Realm = signal.ModeToken, "realm-test"
 	}
-	if mod != nil {
-		mod(&gcfg)
-	}
-	gw, err := gateway.New(gcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	scfg.BaseURL = srv.URL
-	sc, err := signal.NewClient(scfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("gateway Shutdown: %v", err)
+	tr := testrig.New(t, testrig.Options{Gateway: func(gcfg *gateway.Config) {
+		gcfg.RingingDelay, gcfg.AnswerDelay = 10*time.Millisecond, 20*time.Millisecond
+		if token {
+			gcfg.Mode, gcfg.Realms = gateway.ModeToken, map[string]string{"realm-test": testKey}
 		}
-		srv.Close()
-		sc.Close()
-		if err := eng.Close(); err != nil {
-			t.Errorf("engine Close: %v", err)
+		if mod != nil {
+			mod(gcfg)
 		}
-	})
+	}})
 	cfg := Config{
-		Signal: sc, Media: eng,
+		Signal: tr.NewClient(scfg), Media: tr.Engine,
 		Credentials:    RegularCredentials(scenario.DefaultCaller, scenario.DefaultCallee),
 		Hold:           scenario.Hold{Distribution: scenario.DistFixed, Fixed: 300 * time.Millisecond},
 		EndedBy:        scenario.EndedByCaller,
@@ -87,7 +59,7 @@ func newRig(t *testing.T, token bool, mod func(*gateway.Config)) *rig {
 	if token {
 		cfg.Credentials = TokenCredentials(testKey, "realm-test", scenario.DefaultAccount, scenario.DefaultCallee)
 	}
-	return &rig{gw: gw, url: srv.URL, cfg: cfg}
+	return &rig{tr: tr, gw: tr.Gateway, cfg: cfg}
 }
 
 func runCall(t *testing.T, cfg Config, ctx context.Context) metrics.CallRecord {
@@ -106,22 +78,6 @@ func runCall(t *testing.T, cfg Config, ctx context.Context) metrics.CallRecord {
 		}
 	}
 	return rec
-}
-
-// checkGatewayClean fails unless the gateway has nothing of the call left.
-func checkGatewayClean(t *testing.T, gw *gateway.Gateway) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st := gw.Stats()
-		if st.Sessions == 0 && st.Subscriptions == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway still has %d sessions and %d subscriptions", st.Sessions, st.Subscriptions)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }
 
 func checkSuccess(t *testing.T, rec metrics.CallRecord) {
@@ -209,7 +165,7 @@ func TestCallSuccess(t *testing.T) {
 			if rec.Index != 3 || rec.Video != r.cfg.Video {
 				t.Errorf("index/video = %d/%v, want 3/%v", rec.Index, rec.Video, r.cfg.Video)
 			}
-			checkGatewayClean(t, r.gw)
+			r.tr.WaitClean(5 * time.Second)
 		})
 	}
 }
@@ -238,7 +194,7 @@ func TestCallEndedByGateway(t *testing.T) {
 			if rec.EndBegan.IsZero() || rec.Instants[metrics.PhaseEnd].Before(rec.EndBegan) {
 				t.Errorf("end began %v, ended %v", rec.EndBegan, rec.Instants[metrics.PhaseEnd])
 			}
-			checkGatewayClean(t, r.gw)
+			r.tr.WaitClean(5 * time.Second)
 		})
 	}
 }
@@ -315,7 +271,7 @@ func TestCallFailures(t *testing.T) {
 			if got := rec.StatusLabel(); got != want {
 				t.Errorf("status = %q (%d), want %q", got, rec.Status, want)
 			}
-			checkGatewayClean(t, r.gw)
+			r.tr.WaitClean(5 * time.Second)
 		})
 	}
 }
@@ -372,7 +328,7 @@ func TestRunCancelEndsCalls(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("Run() = %v, want context.Canceled", err)
 	}
-	checkGatewayClean(t, r.gw)
+	r.tr.WaitClean(5 * time.Second)
 	if len(recs) != 4 {
 		t.Fatalf("%d records, want 4", len(recs))
 	}
@@ -430,5 +386,5 @@ func TestLiveMedia(t *testing.T) {
 	if up, onHold := c.CallStates(); up != 0 || onHold != 0 {
 		t.Errorf("CallStates after the call = %d, %d", up, onHold)
 	}
-	checkGatewayClean(t, r.gw)
+	r.tr.WaitClean(5 * time.Second)
 }

@@ -1,7 +1,6 @@
 package call
 
 import (
-	"fmt"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -10,5 +9,3 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-func typeName(v any) string { return fmt.Sprintf("%T", v) }

@@ -10,7 +10,7 @@ import (
 )
 
 func TestSetupFromScenario(t *testing.T) {
-	s, err := scenario.Parse("x.yaml", []byte(`
+	_, err := scenario.Parse("x.yaml", []byte(`
 target:
   rest_url: https://gw.example.com:8443
   ice_servers: [{urls: "turn:t.example.com:3478", username: u, credential: c}]
@@ -24,7 +24,7 @@ call: {video: true, audio_file: missing.ogg}
 	if err == nil {
 		t.Fatalf("Parse accepted a missing audio file")
 	}
-	s, err = scenario.Parse("x.yaml", []byte(`
+	s, err := scenario.Parse("x.yaml", []byte(`
 target:
   rest_url: https://gw.example.com:8443
   ice_servers: [{urls: "turn:t.example.com:3478", username: u, credential: c}]

@@ -1,7 +1,6 @@
 package cpu
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -57,22 +56,17 @@ func CgroupQuota(root, selfCgroup string) (cpus float64, limited bool, err error
 // cgroupPath returns the cgroup v2 path ("0::/path" line) of a
 // /proc/self/cgroup file; "" when there is none or the file is missing.
 func cgroupPath(file string) (string, error) {
-	f, err := os.Open(file)
+	b, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("cpu: cgroup: %w", err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "0::"); ok {
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "0::"); ok {
 			return strings.TrimSpace(rest), nil
 		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", fmt.Errorf("cpu: cgroup: %w", err)
 	}
 	return "", nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/media"
 	"github.com/loadgen/loadgen/internal/signal"
+	"github.com/loadgen/loadgen/internal/testrig"
 	"github.com/loadgen/loadgen/internal/token"
 	"go.uber.org/goleak"
 )
@@ -126,11 +127,12 @@ func (r *recorder) requests(method, part string) []exchange {
 }
 
 // env is one gateway (regular or token mode, both realms) behind a
-// loopback HTTP server, answering with real pion peers, and one signalling
-// client for it.
+// loopback HTTP server (testrig), answering with real pion peers, and one
+// signalling client for it.
 type env struct {
 	t      *testing.T
 	f      flavour
+	rig    *testrig.Rig
 	gw     *gateway.Gateway
 	srv    *httptest.Server
 	rec    *recorder
@@ -138,32 +140,16 @@ type env struct {
 	// clientMedia makes the callers, gatewayMedia the gateway's answerers
 	// (two engines, as two processes would have).
 	clientMedia, gatewayMedia *media.Engine
-
-	mu        sync.Mutex
-	answerers []*media.Peer
+	answerers                 testrig.Answerers
 }
 
 // newEngine builds a loopback media engine with short ICE timers.
 func newEngine(t *testing.T) *media.Engine {
 	t.Helper()
-	e, err := media.NewEngine(media.EngineConfig{
-		IncludeLoopback:        true,
-		IPs:                    []string{"127.0.0.1"},
-		ICEDisconnectedTimeout: 2 * time.Second,
-		ICEFailedTimeout:       3 * time.Second,
-		ICEKeepalive:           500 * time.Millisecond,
-		GatherTimeout:          2 * time.Second,
-		Pacers:                 1,
-	})
-	if err != nil {
-		t.Fatalf("media.NewEngine: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := e.Close(); err != nil {
-			t.Errorf("media engine Close: %v", err)
-		}
-	})
-	return e
+	cfg := testrig.LoopbackEngineConfig()
+	cfg.GatherTimeout = 2 * time.Second
+	cfg.Pacers = 1
+	return testrig.NewEngine(t, cfg)
 }
 
 // newEnv starts a gateway for f with short delays; gwMut and clMut (both
@@ -173,44 +159,28 @@ func newEnv(t *testing.T, f flavour, gwMut func(*gateway.Config), clMut func(*si
 	e := &env{t: t, f: f}
 	e.gatewayMedia = newEngine(t)
 	e.clientMedia = newEngine(t)
-
-	cfg := gateway.DefaultConfig()
-	cfg.RingingDelay = 2 * time.Millisecond
-	cfg.AnswerDelay = 5 * time.Millisecond
-	cfg.NewAnswerer = func() (gateway.Answerer, error) {
-		p, err := e.gatewayMedia.NewAnswerer(media.PeerOptions{Video: true})
-		if err != nil {
-			return nil, err
-		}
-		e.mu.Lock()
-		e.answerers = append(e.answerers, p)
-		e.mu.Unlock()
-		return p, nil
-	}
-	if f.mode == signal.ModeToken {
-		cfg.Mode = gateway.ModeToken
-		cfg.Realms = map[string]string{realm16: key16, realm32: key32}
-		cfg.TokenValidity = time.Minute
-		cfg.TokenSkew = time.Minute
-	}
-	if gwMut != nil {
-		gwMut(&cfg)
-	}
-	gw, err := gateway.New(cfg)
-	if err != nil {
-		t.Fatalf("gateway.New: %v", err)
-	}
-	e.gw = gw
-	e.rec = &recorder{next: gw}
-	e.srv = httptest.NewServer(e.rec)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("gateway Shutdown: %v", err)
-		}
-		e.srv.Close()
+	e.rig = testrig.New(t, testrig.Options{
+		Engine: e.gatewayMedia,
+		Gateway: func(cfg *gateway.Config) {
+			cfg.RingingDelay = 2 * time.Millisecond
+			cfg.AnswerDelay = 5 * time.Millisecond
+			if f.mode == signal.ModeToken {
+				cfg.Mode = gateway.ModeToken
+				cfg.Realms = map[string]string{realm16: key16, realm32: key32}
+				cfg.TokenValidity = time.Minute
+				cfg.TokenSkew = time.Minute
+			}
+			if gwMut != nil {
+				gwMut(cfg)
+			}
+		},
+		Wrap: func(next http.Handler) http.Handler {
+			e.rec = &recorder{next: next}
+			return e.rec
+		},
+		OnAnswerer: e.answerers.Add,
 	})
+	e.gw, e.srv = e.rig.Gateway, e.rig.Server
 	e.client = e.newClient(f.realm, clMut)
 	return e
 }
@@ -229,12 +199,7 @@ func (e *env) newClient(realm string, mut func(*signal.Config)) *signal.Client {
 	if mut != nil {
 		mut(&cfg)
 	}
-	c, err := signal.NewClient(cfg)
-	if err != nil {
-		e.t.Fatalf("signal.NewClient: %v", err)
-	}
-	e.t.Cleanup(func() { c.Close() })
-	return c
+	return e.rig.NewClient(cfg)
 }
 
 // ctx returns a context bounded by waitLimit, canceled at the end of the test.
@@ -248,13 +213,12 @@ func (e *env) ctx() context.Context {
 // returns the last one.
 func (e *env) answerer(ctx context.Context, n int) (*media.Peer, error) {
 	for {
-		e.mu.Lock()
-		got := len(e.answerers)
+		all := e.answerers.All()
+		got := len(all)
 		var last *media.Peer
 		if got > 0 {
-			last = e.answerers[got-1]
+			last = all[got-1]
 		}
-		e.mu.Unlock()
 		if got > n {
 			return nil, fmt.Errorf("gateway made %d answerers, want %d", got, n)
 		}
@@ -269,9 +233,7 @@ func (e *env) answerer(ctx context.Context, n int) (*media.Peer, error) {
 
 // allAnswerers returns every answerer the gateway made so far.
 func (e *env) allAnswerers() []*media.Peer {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]*media.Peer(nil), e.answerers...)
+	return e.answerers.All()
 }
 
 // waitIdle polls until the gateway holds no subscription, session, socket

@@ -125,19 +125,44 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if e.cfg.GatherTimeout < 0 {
 		return nil, fmt.Errorf("media: engine: negative GatherTimeout %v", cfg.GatherTimeout)
 	}
+	if err := e.loadMedia(); err != nil {
+		return nil, err
+	}
+	ips, err := cfg.networkIPs()
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.PionDefaults {
+		e.router = newRTCPRouter()
+		e.buffers = &pionBuffers{r: e.router}
+	}
+	if e.api, err = e.buildAPI(ips); err != nil {
+		return nil, err
+	}
+	if err := e.configurePeers(); err != nil {
+		return nil, err
+	}
+	e.startPacers()
+	return e, nil
+}
+
+// loadMedia decodes the default media the config leaves out, and sets the
+// sources received media is checked against, by payload type.
+func (e *Engine) loadMedia() error {
+	cfg := e.cfg
 	var err error
 	if e.audio == nil {
 		if e.audio, err = DefaultAudio(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if e.video == nil {
 		if e.video, err = DefaultVideo(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if e.audio.kind != kindAudio || e.video.kind != kindVideo {
-		return nil, errors.New("media: engine: Audio must be an audio Source and Video a video Source")
+		return errors.New("media: engine: Audio must be an audio Source and Video a video Source")
 	}
 	e.expA, e.expV = cfg.ExpectAudio, cfg.ExpectVideo
 	if e.expA == nil {
@@ -152,7 +177,7 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	for _, load := range []func() (*Source, error){DefaultG722, DefaultPCMU, DefaultPCMA} {
 		s, err := load()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		e.audioAlts = append(e.audioAlts, s)
 	}
@@ -161,6 +186,12 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 		e.audioByPT[opusPayloadType] = e.expA
 	}
 	e.audioByPT[g722PayloadType], e.audioByPT[pcmuPayloadType], e.audioByPT[pcmaPayloadType] = e.audioAlts[0], e.audioAlts[1], e.audioAlts[2]
+	return nil
+}
+
+// networkIPs checks the port range and the pacer count and parses the
+// media IPs.
+func (cfg EngineConfig) networkIPs() ([]net.IP, error) {
 	if (cfg.PortMin == 0) != (cfg.PortMax == 0) || cfg.PortMin > cfg.PortMax {
 		return nil, fmt.Errorf("media: engine: bad port range %d-%d", cfg.PortMin, cfg.PortMax)
 	}
@@ -175,13 +206,14 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if cfg.Pacers < 0 {
 		return nil, fmt.Errorf("media: engine: negative Pacers %d", cfg.Pacers)
 	}
-	if !cfg.PionDefaults {
-		e.router = newRTCPRouter()
-		e.buffers = &pionBuffers{r: e.router}
-	}
-	if e.api, err = e.buildAPI(ips); err != nil {
-		return nil, err
-	}
+	return ips, nil
+}
+
+// configurePeers sets the configuration every PeerConnection shares: ICE
+// servers and policy, no header encryption and (lean engine) one
+// certificate.
+func (e *Engine) configurePeers() error {
+	cfg := e.cfg
 	e.pcConfig = webrtc.Configuration{
 		ICEServers: cfg.ICEServers,
 		// No session-level a=cryptex: the reference SDK never offers
@@ -194,23 +226,28 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	if !cfg.PionDefaults {
 		cert, err := newCertificate()
 		if err != nil {
-			return nil, err
+			return err
 		}
 		e.pcConfig.Certificates = []webrtc.Certificate{*cert}
 	}
-	n := cfg.Pacers
+	return nil
+}
+
+// startPacers starts the lean engine's pacer shards (Pacers of them, or
+// GOMAXPROCS).
+func (e *Engine) startPacers() {
+	n := e.cfg.Pacers
 	if n == 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
 	e.stop = make(chan struct{})
-	if !cfg.PionDefaults {
+	if !e.cfg.PionDefaults {
 		for range n {
 			s := newShard()
 			e.shards = append(e.shards, s)
 			e.wg.Go(func() { s.run(e.stop, AudioFrameDuration, e.video.period) })
 		}
 	}
-	return e, nil
 }
 
 // newCertificate generates the ECDSA P-256 certificate every call shares.

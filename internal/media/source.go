@@ -157,7 +157,7 @@ func (s *Source) codecName() string {
 
 // LoadFile reads and demuxes a media file chosen by its extension: .ogg or
 // .opus (Opus in Ogg) and .ivf (VP8 in IVF). Errors name the file.
-func LoadFile(path string) (*Source, error) {
+func LoadFile(path string) (_ *Source, err error) {
 	ext := strings.ToLower(filepath.Ext(path))
 	var load func(io.Reader) (*Source, error)
 	switch ext {
@@ -173,7 +173,11 @@ func LoadFile(path string) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("media: %w", err)
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("media: %w", cerr)
+		}
+	}()
 	s, err := load(f)
 	if err != nil {
 		return nil, fmt.Errorf("media: %s: %w", path, err)
@@ -207,29 +211,9 @@ func LoadOgg(r io.Reader) (*Source, error) {
 	if len(pkts) == 0 {
 		return nil, fmt.Errorf("ogg: empty file: %w", ErrBadMedia)
 	}
-	head := pkts[0]
-	if len(head) < 19 || string(head[:8]) != "OpusHead" {
-		codec := "unknown"
-		switch {
-		case len(head) >= 7 && string(head[1:7]) == "vorbis":
-			codec = "Vorbis"
-		case len(head) >= 5 && string(head[1:5]) == "FLAC":
-			codec = "FLAC"
-		case len(head) >= 8 && string(head[:8]) == "Speex   ":
-			codec = "Speex"
-		}
-		return nil, fmt.Errorf("ogg: codec is %s, want Opus (no OpusHead): %w", codec, ErrBadMedia)
-	}
-	channels := head[9]
-	if channels != 1 && channels != 2 {
-		return nil, fmt.Errorf("ogg: opus with %d channels, want 1 or 2: %w", channels, ErrBadMedia)
-	}
-	if len(pkts) < 2 || len(pkts[1]) < 8 || string(pkts[1][:8]) != "OpusTags" {
-		return nil, fmt.Errorf("ogg: missing OpusTags header: %w", ErrBadMedia)
-	}
-	audio := pkts[2:]
-	if len(audio) == 0 {
-		return nil, fmt.Errorf("ogg: no audio packets: %w", ErrBadMedia)
+	audio, err := opusAudioPackets(pkts)
+	if err != nil {
+		return nil, err
 	}
 	s := &Source{
 		kind: webrtc.RTPCodecTypeAudio, mimeType: webrtc.MimeTypeOpus,
@@ -252,6 +236,40 @@ func LoadOgg(r io.Reader) (*Source, error) {
 	}
 	s.cycle = payloadCycle(s.payloads)
 	return s, nil
+}
+
+// opusAudioPackets checks an Ogg stream's Opus headers (OpusHead, mono or
+// stereo, OpusTags) and returns the audio packets after them.
+func opusAudioPackets(pkts [][]byte) ([][]byte, error) {
+	head := pkts[0]
+	if len(head) < 19 || string(head[:8]) != "OpusHead" {
+		return nil, fmt.Errorf("ogg: codec is %s, want Opus (no OpusHead): %w", oggCodec(head), ErrBadMedia)
+	}
+	channels := head[9]
+	if channels != 1 && channels != 2 {
+		return nil, fmt.Errorf("ogg: opus with %d channels, want 1 or 2: %w", channels, ErrBadMedia)
+	}
+	if len(pkts) < 2 || len(pkts[1]) < 8 || string(pkts[1][:8]) != "OpusTags" {
+		return nil, fmt.Errorf("ogg: missing OpusTags header: %w", ErrBadMedia)
+	}
+	audio := pkts[2:]
+	if len(audio) == 0 {
+		return nil, fmt.Errorf("ogg: no audio packets: %w", ErrBadMedia)
+	}
+	return audio, nil
+}
+
+// oggCodec names the codec of a non-Opus Ogg stream from its first packet.
+func oggCodec(head []byte) string {
+	switch {
+	case len(head) >= 7 && string(head[1:7]) == "vorbis":
+		return "Vorbis"
+	case len(head) >= 5 && string(head[1:5]) == "FLAC":
+		return "FLAC"
+	case len(head) >= 8 && string(head[:8]) == "Speex   ":
+		return "Speex"
+	}
+	return "unknown"
 }
 
 // opusPacketDuration decodes an Opus packet's TOC byte (RFC 6716 §3.1).
@@ -364,6 +382,78 @@ func oggCRC(page []byte) uint32 {
 	return crc
 }
 
+// ivfHeader checks an IVF file header (signature, VP8 fourcc) and returns
+// its time base, num/den seconds, and its length.
+func ivfHeader(data []byte) (num, den uint64, hlen int, err error) {
+	if len(data) < 32 || string(data[:4]) != "DKIF" {
+		return 0, 0, 0, fmt.Errorf("ivf: no DKIF signature (not an IVF file, or truncated header): %w", ErrBadMedia)
+	}
+	// IVF: 32-byte file header, then per frame a 12-byte header (size,
+	// presentation timestamp in time-base units) and the frame.
+	fourcc := string(data[8:12])
+	switch fourcc {
+	case "VP80":
+	case "VP90":
+		return 0, 0, 0, fmt.Errorf("ivf: codec is VP9, want VP8: %w", ErrBadMedia)
+	case "AV01":
+		return 0, 0, 0, fmt.Errorf("ivf: codec is AV1, want VP8: %w", ErrBadMedia)
+	case "H264":
+		return 0, 0, 0, fmt.Errorf("ivf: codec is H.264, want VP8: %w", ErrBadMedia)
+	default:
+		return 0, 0, 0, fmt.Errorf("ivf: codec fourcc %q, want VP80: %w", fourcc, ErrBadMedia)
+	}
+	den = uint64(binary.LittleEndian.Uint32(data[16:])) // time base = num/den seconds
+	num = uint64(binary.LittleEndian.Uint32(data[20:]))
+	if den == 0 || num == 0 {
+		return 0, 0, 0, fmt.Errorf("ivf: zero time base: %w", ErrBadMedia)
+	}
+	hlen = int(binary.LittleEndian.Uint16(data[6:]))
+	if hlen < 32 || hlen > len(data) {
+		return 0, 0, 0, fmt.Errorf("ivf: bad header length %d: %w", hlen, ErrBadMedia)
+	}
+	return num, den, hlen, nil
+}
+
+// ivfFrames splits the IVF frames after the header; there is at least one.
+func ivfFrames(data []byte, hlen int) (frames [][]byte, stamps []uint64, err error) {
+	for off := hlen; off < len(data); {
+		if len(data)-off < 12 {
+			return nil, nil, fmt.Errorf("ivf: frame %d: truncated frame header: %w", len(frames), ErrBadMedia)
+		}
+		size := int(binary.LittleEndian.Uint32(data[off:]))
+		pts := binary.LittleEndian.Uint64(data[off+4:])
+		off += 12
+		if size == 0 {
+			return nil, nil, fmt.Errorf("ivf: frame %d is empty: %w", len(frames), ErrBadMedia)
+		}
+		if size > len(data)-off {
+			return nil, nil, fmt.Errorf("ivf: frame %d: truncated (%d of %d bytes): %w", len(frames), len(data)-off, size, ErrBadMedia)
+		}
+		frames = append(frames, data[off:off+size])
+		stamps = append(stamps, pts)
+		off += size
+	}
+	if len(frames) == 0 {
+		return nil, nil, fmt.Errorf("ivf: no frames: %w", ErrBadMedia)
+	}
+	return frames, stamps, nil
+}
+
+// ivfStep is the constant timestamp step between frames (1 when there is
+// one frame): the frame period is the time base times the step.
+func ivfStep(stamps []uint64) (uint64, error) {
+	if len(stamps) < 2 {
+		return 1, nil
+	}
+	step := stamps[1] - stamps[0]
+	for i := 2; i < len(stamps); i++ {
+		if stamps[i]-stamps[i-1] != step {
+			return 0, fmt.Errorf("ivf: frame %d breaks the constant frame rate: %w", i, ErrBadMedia)
+		}
+	}
+	return step, nil
+}
+
 // LoadIVF demuxes an IVF stream holding VP8 and splits every frame into RTP
 // payloads (RFC 7741 payload descriptors). The frame rate comes from the
 // IVF time base and the frame timestamps, and must be constant.
@@ -372,68 +462,20 @@ func LoadIVF(r io.Reader) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ivf: %w", err)
 	}
-	if len(data) < 32 || string(data[:4]) != "DKIF" {
-		return nil, fmt.Errorf("ivf: no DKIF signature (not an IVF file, or truncated header): %w", ErrBadMedia)
+	num, den, hlen, err := ivfHeader(data)
+	if err != nil {
+		return nil, err
 	}
-	// IVF: 32-byte file header, then per frame a 12-byte header (size,
-	// presentation timestamp in time-base units) and the frame.
-	fourcc := string(data[8:12])
-	switch fourcc {
-	case "VP80":
-	case "VP90":
-		return nil, fmt.Errorf("ivf: codec is VP9, want VP8: %w", ErrBadMedia)
-	case "AV01":
-		return nil, fmt.Errorf("ivf: codec is AV1, want VP8: %w", ErrBadMedia)
-	case "H264":
-		return nil, fmt.Errorf("ivf: codec is H.264, want VP8: %w", ErrBadMedia)
-	default:
-		return nil, fmt.Errorf("ivf: codec fourcc %q, want VP80: %w", fourcc, ErrBadMedia)
-	}
-	den := uint64(binary.LittleEndian.Uint32(data[16:])) // time base = num/den seconds
-	num := uint64(binary.LittleEndian.Uint32(data[20:]))
-	if den == 0 || num == 0 {
-		return nil, fmt.Errorf("ivf: zero time base: %w", ErrBadMedia)
-	}
-	hlen := int(binary.LittleEndian.Uint16(data[6:]))
-	if hlen < 32 || hlen > len(data) {
-		return nil, fmt.Errorf("ivf: bad header length %d: %w", hlen, ErrBadMedia)
-	}
-	var (
-		frames [][]byte
-		stamps []uint64
-	)
-	for off := hlen; off < len(data); {
-		if len(data)-off < 12 {
-			return nil, fmt.Errorf("ivf: frame %d: truncated frame header: %w", len(frames), ErrBadMedia)
-		}
-		size := int(binary.LittleEndian.Uint32(data[off:]))
-		pts := binary.LittleEndian.Uint64(data[off+4:])
-		off += 12
-		if size == 0 {
-			return nil, fmt.Errorf("ivf: frame %d is empty: %w", len(frames), ErrBadMedia)
-		}
-		if size > len(data)-off {
-			return nil, fmt.Errorf("ivf: frame %d: truncated (%d of %d bytes): %w", len(frames), len(data)-off, size, ErrBadMedia)
-		}
-		frames = append(frames, data[off:off+size])
-		stamps = append(stamps, pts)
-		off += size
-	}
-	if len(frames) == 0 {
-		return nil, fmt.Errorf("ivf: no frames: %w", ErrBadMedia)
+	frames, stamps, err := ivfFrames(data, hlen)
+	if err != nil {
+		return nil, err
 	}
 	if frames[0][0]&1 != 0 {
 		return nil, fmt.Errorf("ivf: first frame is not a VP8 keyframe: %w", ErrBadMedia)
 	}
-	// Frame period: time base * timestamp step (1 when there is one frame).
-	step := uint64(1)
-	if len(stamps) > 1 {
-		step = stamps[1] - stamps[0]
-		for i := 2; i < len(stamps); i++ {
-			if stamps[i]-stamps[i-1] != step {
-				return nil, fmt.Errorf("ivf: frame %d breaks the constant frame rate: %w", i, ErrBadMedia)
-			}
-		}
+	step, err := ivfStep(stamps)
+	if err != nil {
+		return nil, err
 	}
 	period := time.Duration(step * num * uint64(time.Second) / den)
 	if period < minVideoFrameDuration || period > maxVideoFrameDuration {

@@ -113,7 +113,9 @@ func concatCalls(out string, dirs []string) (err error) {
 			return fmt.Errorf("merge: %w", err)
 		}
 		_, err = io.Copy(w, in)
-		in.Close()
+		if cerr := in.Close(); err == nil {
+			err = cerr
+		}
 		if err != nil {
 			return fmt.Errorf("merge: %s: %w", d, err)
 		}

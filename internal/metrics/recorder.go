@@ -175,7 +175,15 @@ func (r *Recorder) Record(rec CallRecord) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
+	r.recordPhases(rec, now)
+	r.recordReoffers(rec.Reoffers)
+	r.recordOutcome(rec, now)
+	r.recordMedia(rec.Media)
+}
 
+// recordPhases records the scheduler lag and every phase reached (both
+// timings), except the re-offers; r.mu is held.
+func (r *Recorder) recordPhases(rec CallRecord, now time.Time) {
 	sched, started := rec.Scheduled, rec.Started
 	if started.IsZero() {
 		started = sched
@@ -189,7 +197,7 @@ func (r *Recorder) Record(rec CallRecord) {
 	}
 	for p := range NumPhases {
 		at := rec.Instants[p]
-		if at.IsZero() || p == PhaseHold || p == PhaseUnhold { // re-offers: below
+		if at.IsZero() || p == PhaseHold || p == PhaseUnhold { // re-offers: recordReoffers
 			continue
 		}
 		if p == PhaseEnd {
@@ -217,7 +225,12 @@ func (r *Recorder) Record(rec CallRecord) {
 			r.recordDuration(r.live.Current, at.Sub(sched), &ignored)
 		}
 	}
-	for _, ro := range rec.Reoffers {
+}
+
+// recordReoffers records each hold and unhold re-offer, request to answer
+// applied; r.mu is held.
+func (r *Recorder) recordReoffers(reoffers []Reoffer) {
+	for _, ro := range reoffers {
 		p := ro.Phase
 		if (p != PhaseHold && p != PhaseUnhold) || ro.Applied.IsZero() || ro.Requested.IsZero() {
 			continue
@@ -228,7 +241,11 @@ func (r *Recorder) Record(rec CallRecord) {
 		r.recordInterval(r.interval.Scheduled[p], d)
 		r.recordInterval(r.interval.Service[p], d)
 	}
+}
 
+// recordOutcome counts the call's outcome, in total and in now's bucket;
+// r.mu is held.
+func (r *Recorder) recordOutcome(rec CallRecord, now time.Time) {
 	r.finished++
 	if r.finished > r.started {
 		r.started = r.finished
@@ -247,59 +264,62 @@ func (r *Recorder) Record(rec CallRecord) {
 		r.failures[failureKey(rec)]++
 	}
 	r.setInProgress(b)
+}
 
-	m := rec.Media
-	if m.PacketsSent+m.PacketsReceived+m.PacketsLost > 0 {
-		r.media.Calls++
-		r.media.PacketsSent += m.PacketsSent
-		r.media.BytesSent += m.BytesSent
-		r.media.PacketsReceived += m.PacketsReceived
-		r.media.BytesReceived += m.BytesReceived
-		r.media.PacketsLost += m.PacketsLost
-		r.media.Duplicates += m.Duplicates
-		r.media.Reordered += m.Reordered
-		r.media.LateWrites += m.LateWrites
-		r.media.WriteErrors += m.WriteErrors
-		if m.IntegrityFailed() {
-			r.media.IntegrityFailures++
-		}
+// recordMedia adds a call's media stats, if it had media; r.mu is held.
+func (r *Recorder) recordMedia(m MediaStats) {
+	if m.PacketsSent+m.PacketsReceived+m.PacketsLost == 0 {
+		return
+	}
+	r.media.Calls++
+	r.media.PacketsSent += m.PacketsSent
+	r.media.BytesSent += m.BytesSent
+	r.media.PacketsReceived += m.PacketsReceived
+	r.media.BytesReceived += m.BytesReceived
+	r.media.PacketsLost += m.PacketsLost
+	r.media.Duplicates += m.Duplicates
+	r.media.Reordered += m.Reordered
+	r.media.LateWrites += m.LateWrites
+	r.media.WriteErrors += m.WriteErrors
+	if m.IntegrityFailed() {
+		r.media.IntegrityFailures++
+	}
+	for _, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+		r.media.StallMissing += ss.StallMissing
+		r.media.TailMissing += ss.TailMissing
+	}
+	if m.UplinkReports > 0 {
+		r.media.UplinkCalls++
+		r.media.UplinkPacketsLost += m.UplinkPacketsLost
 		for _, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
-			r.media.StallMissing += ss.StallMissing
-			r.media.TailMissing += ss.TailMissing
-		}
-		if m.UplinkReports > 0 {
-			r.media.UplinkCalls++
-			r.media.UplinkPacketsLost += m.UplinkPacketsLost
-			for _, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
-				if ss.UplinkReports > 0 {
-					r.media.UplinkPacketsSent += ss.PacketsSent
-				}
-			}
-			if m.UplinkJitter > 0 {
-				r.recordDuration(r.upJitter, m.UplinkJitter, &r.clamped.UplinkJitter)
+			if ss.UplinkReports > 0 {
+				r.media.UplinkPacketsSent += ss.PacketsSent
 			}
 		}
-		if m.Jitter > 0 {
-			r.recordDuration(r.jitter, m.Jitter, &r.clamped.Jitter)
+		if m.UplinkJitter > 0 {
+			r.recordDuration(r.upJitter, m.UplinkJitter, &r.clamped.UplinkJitter)
 		}
-		if m.RTT > 0 {
-			r.recordDuration(r.rtt, m.RTT, &r.clamped.RTT)
-		}
-		r.recordDuration(r.gap, m.LongestGap, &r.clamped.Gap)
-		switch _, src := m.Delay(); src {
-		case MOSDelayRTCP:
-			r.media.MOSDelayRTCP++
-		case MOSDelaySignalling:
-			r.media.MOSDelaySignalling++
-		default:
-			r.media.MOSDelayUnknown++
-		}
-		if mos, ok := m.MOS(); ok {
-			r.recordValue(r.mos, int64(mos*MOSScale+0.5))
-		}
-		for k, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
-			r.streams[k].add(ss.totals())
-		}
+	}
+	if m.Jitter > 0 {
+		r.recordDuration(r.jitter, m.Jitter, &r.clamped.Jitter)
+	}
+	if m.RTT > 0 {
+		r.recordDuration(r.rtt, m.RTT, &r.clamped.RTT)
+	}
+	r.recordDuration(r.gap, m.LongestGap, &r.clamped.Gap)
+	switch _, src := m.Delay(); src {
+	case MOSDelayRTCP:
+		r.media.MOSDelayRTCP++
+	case MOSDelaySignalling:
+		r.media.MOSDelaySignalling++
+	default:
+		r.media.MOSDelayUnknown++
+	}
+	if mos, ok := m.MOS(); ok {
+		r.recordValue(r.mos, int64(mos*MOSScale+0.5))
+	}
+	for k, ss := range [NumStreams]MediaStreamStats{m.Audio, m.Video} {
+		r.streams[k].add(ss.totals())
 	}
 }
 

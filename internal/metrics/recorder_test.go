@@ -3,7 +3,6 @@ package metrics_test
 import (
 	"fmt"
 	"math"
-	"os"
 	"reflect"
 	"sync"
 	"testing"
@@ -277,7 +276,7 @@ func ExampleRecorder() {
 	}
 	s := r.Snapshot()
 	h := s.Scheduled[metrics.PhaseConnect]
-	fmt.Fprintf(os.Stdout, "calls %d, connect p50 %v, p99 %v\n", s.Succeeded,
+	fmt.Printf("calls %d, connect p50 %v, p99 %v\n", s.Succeeded,
 		time.Duration(h.ValueAtQuantile(50))*time.Microsecond, time.Duration(h.ValueAtQuantile(99))*time.Microsecond)
 	// Output: calls 100, connect p50 500.223ms, p99 990.207ms
 }

@@ -35,21 +35,20 @@ type output struct {
 	thresholds []threshold.Threshold
 	source     map[string][]string // the scenario's thresholds as written
 
-	mu          sync.Mutex
-	writeErr    error
-	stopped     string
-	interrupt   bool
-	abandon     bool
-	skew        time.Duration
-	missed      uint64
-	hasSkew     bool
-	hangups     uint64
-	hangupWhy   string
-	finished    bool
-	once        sync.Once
-	res         *Result
-	err         error
-	partialSeen bool
+	mu        sync.Mutex
+	writeErr  error
+	stopped   string
+	interrupt bool
+	abandon   bool
+	skew      time.Duration
+	missed    uint64
+	hasSkew   bool
+	hangups   uint64
+	hangupWhy string
+	finished  bool
+	once      sync.Once
+	res       *Result
+	err       error
 }
 
 // newOutput prepares the outputs of r: the scenario's thresholds, plus the

@@ -56,9 +56,9 @@ func (r *runner) progressLoop(ctx context.Context) {
 						width = w
 					}
 				}
-				fmt.Fprintf(r.o.Stderr, "\r\033[K%s", fit(st.fields(), width-1))
+				r.stderr.printf("\r\033[K%s", fit(st.fields(), width-1))
 			} else {
-				fmt.Fprintln(r.o.Stderr, strings.Join(st.fields(), "  "))
+				r.stderr.printf("%s\n", strings.Join(st.fields(), "  "))
 			}
 		}
 	}

@@ -109,6 +109,9 @@ type Result struct {
 	HangupFailures uint64
 	// RunID is the run's id.
 	RunID string
+	// StderrErr is the first failed write to Options.Stderr: progress and
+	// messages stopped there, while the run went on (nil: all written).
+	StderrErr error
 }
 
 // Status is the verdict of a run, in precedence order.
@@ -169,12 +172,16 @@ func Run(ctx context.Context, s *scenario.Scenario, o Options) (*Result, error) 
 	if o.Shard.Count > 1 && s.Load.Closed() && o.Shard.Share(s.Load.Concurrent) == 0 {
 		return nil, invalid(fmt.Errorf("--shard %s: load.concurrent %d leaves this shard no calls", o.Shard, s.Load.Concurrent))
 	}
-	r := &runner{s: s, o: o, prov: prov}
+	r := &runner{s: s, o: o, prov: prov, stderr: &stickyWriter{w: o.Stderr}}
 	defer r.cleanup()
 	if err := r.provision(); err != nil {
 		return nil, err
 	}
-	return r.execute(ctx)
+	res, err := r.execute(ctx)
+	if res != nil {
+		res.StderrErr = r.stderr.Err()
+	}
+	return res, err
 }
 
 // defaults fills what the options leave to the scenario or to loadgen.
@@ -224,6 +231,7 @@ type runner struct {
 	o    Options
 	prov provisions
 
+	stderr   *stickyWriter // Options.Stderr: progress and messages
 	cleanups []func()
 	gw       *gateway.Server
 	calls    *callers
@@ -244,7 +252,7 @@ func (r *runner) cleanup() {
 
 // logf writes a message line to Stderr.
 func (r *runner) logf(format string, a ...any) {
-	fmt.Fprintf(r.o.Stderr, format+"\n", a...)
+	r.stderr.printf(format+"\n", a...)
 }
 
 // provision builds everything the run needs; cleanup survives a partial
@@ -408,7 +416,7 @@ func (r *runner) execute(ctx context.Context) (*Result, error) {
 	stopBG()
 	bg.Wait()
 	if r.o.Terminal {
-		fmt.Fprintln(r.o.Stderr)
+		r.stderr.printf("\n") // end the progress line
 	}
 	res, err := r.out.finish()
 	if err != nil {

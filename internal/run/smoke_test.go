@@ -2,7 +2,6 @@ package run
 
 import (
 	"context"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"sync"
@@ -10,11 +9,10 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/call"
-	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/media"
 	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/scenario"
-	"github.com/loadgen/loadgen/internal/signal"
+	"github.com/loadgen/loadgen/internal/testrig"
 	"github.com/loadgen/loadgen/internal/worker"
 )
 
@@ -79,27 +77,9 @@ func runScenarioFile(t *testing.T, path string, limit time.Duration) []metrics.C
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer eng.Close()
-	gcfg := gateway.DefaultConfig()
-	gcfg.NewAnswerer = func() (gateway.Answerer, error) { return eng.NewAnswerer(media.PeerOptions{Video: true}) }
-	gw, err := gateway.New(gcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(gw)
-	defer srv.Close()
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("gateway Shutdown: %v", err)
-		}
-	}()
-	sc, err := signal.NewClient(call.NewSignalConfig(s, srv.URL, "test"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
+	t.Cleanup(func() { eng.Close() }) // after the rig's gateway shuts down
+	tr := testrig.New(t, testrig.Options{Engine: eng})
+	sc := tr.NewClient(call.NewSignalConfig(s, tr.URL, "test"))
 	ccfg := call.NewConfig(s, "")
 	ccfg.Signal, ccfg.Media, ccfg.CheckIntegrity = sc, eng, true
 	caller, err := call.NewCaller(ccfg)
@@ -132,7 +112,7 @@ func runScenarioFile(t *testing.T, path string, limit time.Duration) []metrics.C
 	if p := sched.Progress(); p.Dropped != 0 {
 		t.Errorf("%d starts dropped", p.Dropped)
 	}
-	checkGatewayClean(t, gw)
+	tr.WaitClean(5 * time.Second)
 	return recs
 }
 
@@ -142,20 +122,4 @@ func peakFile() string {
 		return f
 	}
 	return "../../scenarios/peak.yaml"
-}
-
-// checkGatewayClean fails unless the gateway has nothing of any call left.
-func checkGatewayClean(t *testing.T, gw *gateway.Gateway) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		st := gw.Stats()
-		if st.Sessions == 0 && st.Subscriptions == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("gateway still has %d sessions and %d subscriptions", st.Sessions, st.Subscriptions)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

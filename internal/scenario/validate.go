@@ -74,41 +74,12 @@ func (s *Scenario) Validate() []error {
 	return v.errs
 }
 
+// target checks the target: its URLs, ICE servers and policy, agent,
+// media IPs and ports.
 func (v *validator) target() {
 	t := &v.s.Target
-	if t.RESTURL == "" {
-		if t.WSURL != "" {
-			v.errorf("target.ws_url", "needs target.rest_url (without it the embedded gateway is used)")
-		}
-		if t.InsecureSkipVerify {
-			v.errorf("target.tls.insecure_skip_verify", "needs target.rest_url (the embedded gateway is plain http)")
-		}
-	} else {
-		v.url("target.rest_url", t.RESTURL, "http", "https")
-		if t.WSURL == "" {
-			t.WSURL = wsFromREST(t.RESTURL)
-		} else {
-			v.url("target.ws_url", t.WSURL, "ws", "wss")
-		}
-	}
-	for i, srv := range t.ICEServers {
-		p := index("target.ice_servers", i)
-		if len(srv.URLs) == 0 {
-			v.errorf(p+".urls", "must list at least one stun:, stuns:, turn: or turns: URL")
-		}
-		for j, u := range srv.URLs {
-			scheme, _, _ := strings.Cut(u, ":")
-			switch scheme {
-			case "stun", "stuns":
-			case "turn", "turns":
-				if srv.Username == "" || srv.Credential == "" {
-					v.errorf(p, "TURN server %q needs username and credential", u)
-				}
-			default:
-				v.errorf(index(p+".urls", j), "must start with stun:, stuns:, turn: or turns:, got %q", u)
-			}
-		}
-	}
+	v.targetURLs(t)
+	v.iceServers(t.ICEServers)
 	switch t.ICETransportPolicy {
 	case ICEAll:
 	case ICERelay:
@@ -130,6 +101,49 @@ func (v *validator) target() {
 		v.errorf("target.media_ports", "needs both min and max")
 	} else if t.PortMin > t.PortMax {
 		v.errorf("target.media_ports", "min %d is above max %d", t.PortMin, t.PortMax)
+	}
+}
+
+// targetURLs checks the gateway URLs (and derives ws_url from rest_url),
+// or, for the embedded gateway, that none of the remote target's settings
+// is set.
+func (v *validator) targetURLs(t *Target) {
+	if t.RESTURL == "" {
+		if t.WSURL != "" {
+			v.errorf("target.ws_url", "needs target.rest_url (without it the embedded gateway is used)")
+		}
+		if t.InsecureSkipVerify {
+			v.errorf("target.tls.insecure_skip_verify", "needs target.rest_url (the embedded gateway is plain http)")
+		}
+	} else {
+		v.url("target.rest_url", t.RESTURL, "http", "https")
+		if t.WSURL == "" {
+			t.WSURL = wsFromREST(t.RESTURL)
+		} else {
+			v.url("target.ws_url", t.WSURL, "ws", "wss")
+		}
+	}
+}
+
+// iceServers checks each ICE server's URLs and TURN credentials.
+func (v *validator) iceServers(servers []ICEServer) {
+	for i, srv := range servers {
+		p := index("target.ice_servers", i)
+		if len(srv.URLs) == 0 {
+			v.errorf(p+".urls", "must list at least one stun:, stuns:, turn: or turns: URL")
+		}
+		for j, u := range srv.URLs {
+			scheme, _, _ := strings.Cut(u, ":")
+			switch scheme {
+			case "stun", "stuns":
+			case "turn", "turns":
+				if srv.Username == "" || srv.Credential == "" {
+					v.errorf(p, "TURN server %q needs username and credential", u)
+				}
+			default:
+				v.errorf(index(p+".urls", j), "must start with stun:, stuns:, turn: or turns:, got %q", u)
+			}
+		}
 	}
 }
 

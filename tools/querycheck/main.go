@@ -150,58 +150,12 @@ func main() {
 		}
 	}
 
-	var todo []Result
-	var records []string
-	if *queries != "" {
-		var ql queryList
-		if err := readJSON(*queries, &ql); err != nil {
-			fail(err)
-		}
-		v := ql.Variables
-		for k, val := range overrides {
-			v[k] = val
-		}
-		if *rateInterval != "" {
-			v["__rate_interval"] = *rateInterval
-		}
-		if *rng != "" {
-			v["__range"] = *rng
-		}
-		for _, q := range ql.Queries {
-			todo = append(todo, Result{Name: "dashboard: " + q.Panel + " (" + q.RefID + ")", Expr: expand(q.Expr, v), Instant: q.Instant})
-		}
-	}
-	if *rules != "" {
-		data, err := os.ReadFile(*rules)
-		if err != nil {
-			fail(err)
-		}
-		var rf rulesFile
-		if err := yaml.UnmarshalStrict(data, &rf); err != nil {
-			fail(fmt.Errorf("%s: %w", *rules, err))
-		}
-		for _, g := range rf.Groups {
-			for _, r := range g.Rules {
-				if r.Record != "" {
-					todo = append(todo, Result{Name: "rule: " + r.Record, Expr: r.Expr})
-					records = append(records, r.Record)
-				}
-			}
-		}
-	}
-	if *recorded {
-		for _, name := range records {
-			todo = append(todo, Result{Name: "recorded: " + name, Expr: name})
-		}
-	}
-	if *allowFile != "" {
-		allow, err := readAllow(*allowFile)
-		if err != nil {
-			fail(err)
-		}
-		if err := applyAllow(todo, allow); err != nil {
-			fail(fmt.Errorf("%s: %w", *allowFile, err))
-		}
+	todo, err := collect(sources{
+		queries: *queries, rules: *rules, allow: *allowFile, recorded: *recorded,
+		vars: overrides, rateInterval: *rateInterval, rng: *rng,
+	})
+	if err != nil {
+		fail(err)
 	}
 
 	client := &http.Client{Timeout: 30 * time.Second}
@@ -215,44 +169,124 @@ func main() {
 			fail(fmt.Errorf("%d rules in error on the server", len(bad)))
 		}
 	}
-	missing, allowedEmpty, stale, errs := 0, 0, 0, 0
-	for i := range todo {
-		r := &todo[i]
-		r.Series, r.Error = evaluate(client, *base, r.Expr, r.Instant, w)
-		status := fmt.Sprintf("%d series", r.Series)
-		switch {
-		case r.Error != "":
-			errs++
-			status = "ERROR " + r.Error
-		case r.Series == 0 && r.Allowed:
-			allowedEmpty++
-			status = "no data (allowed)"
-		case r.Series == 0:
-			missing++
-			status = "NO DATA"
-		case r.Allowed:
-			stale++
-			status += " (allow-listed: remove the entry?)"
-		}
-		fmt.Printf("%-10s %s\n", status, r.Name)
-	}
+	n := check(client, *base, todo, w)
 	if *jsonOut != "" {
 		data, _ := json.MarshalIndent(todo, "", "  ")
 		if err := os.WriteFile(*jsonOut, append(data, '\n'), 0o644); err != nil {
 			fail(err)
 		}
 	}
-	fmt.Printf("querycheck: %d expressions, %d without data (%d of them allowed), %d errors", len(todo), missing+allowedEmpty, allowedEmpty, errs)
-	if stale > 0 {
-		fmt.Printf("; %d allow-listed ones returned data", stale)
+	fmt.Printf("querycheck: %d expressions, %d without data (%d of them allowed), %d errors", len(todo), n.missing+n.allowedEmpty, n.allowedEmpty, n.errs)
+	if n.stale > 0 {
+		fmt.Printf("; %d allow-listed ones returned data", n.stale)
 	}
 	fmt.Println()
 	switch {
-	case errs > 0:
+	case n.errs > 0:
 		os.Exit(2)
-	case missing > 0:
+	case n.missing > 0:
 		os.Exit(1)
 	}
+}
+
+// sources are where the expressions to check come from.
+type sources struct {
+	queries, rules, allow string // files ("": none)
+	recorded              bool   // also check each recorded series
+	vars                  vars   // dashboard variable overrides
+	rateInterval, rng     string // $__rate_interval and $__range ("": queries.json's)
+}
+
+// collect lists the expressions to check: the dashboard's queries with
+// their variables expanded, the recording rules (and, with recorded, the
+// series they record), marked by the allow-list.
+func collect(src sources) ([]Result, error) {
+	var todo []Result
+	var records []string
+	if src.queries != "" {
+		var ql queryList
+		if err := readJSON(src.queries, &ql); err != nil {
+			return nil, err
+		}
+		v := ql.Variables
+		for k, val := range src.vars {
+			v[k] = val
+		}
+		if src.rateInterval != "" {
+			v["__rate_interval"] = src.rateInterval
+		}
+		if src.rng != "" {
+			v["__range"] = src.rng
+		}
+		for _, q := range ql.Queries {
+			todo = append(todo, Result{Name: "dashboard: " + q.Panel + " (" + q.RefID + ")", Expr: expand(q.Expr, v), Instant: q.Instant})
+		}
+	}
+	if src.rules != "" {
+		data, err := os.ReadFile(src.rules)
+		if err != nil {
+			return nil, err
+		}
+		var rf rulesFile
+		if err := yaml.UnmarshalStrict(data, &rf); err != nil {
+			return nil, fmt.Errorf("%s: %w", src.rules, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					todo = append(todo, Result{Name: "rule: " + r.Record, Expr: r.Expr})
+					records = append(records, r.Record)
+				}
+			}
+		}
+	}
+	if src.recorded {
+		for _, name := range records {
+			todo = append(todo, Result{Name: "recorded: " + name, Expr: name})
+		}
+	}
+	if src.allow != "" {
+		allow, err := readAllow(src.allow)
+		if err != nil {
+			return nil, err
+		}
+		if err := applyAllow(todo, allow); err != nil {
+			return nil, fmt.Errorf("%s: %w", src.allow, err)
+		}
+	}
+	return todo, nil
+}
+
+// counts are check's tallies.
+type counts struct {
+	missing, allowedEmpty, stale, errs int
+}
+
+// check evaluates every expression in w, fills in its result and prints a
+// line for it.
+func check(client *http.Client, base string, todo []Result, w window) counts {
+	var n counts
+	for i := range todo {
+		r := &todo[i]
+		r.Series, r.Error = evaluate(client, base, r.Expr, r.Instant, w)
+		status := fmt.Sprintf("%d series", r.Series)
+		switch {
+		case r.Error != "":
+			n.errs++
+			status = "ERROR " + r.Error
+		case r.Series == 0 && r.Allowed:
+			n.allowedEmpty++
+			status = "no data (allowed)"
+		case r.Series == 0:
+			n.missing++
+			status = "NO DATA"
+		case r.Allowed:
+			n.stale++
+			status += " (allow-listed: remove the entry?)"
+		}
+		fmt.Printf("%-10s %s\n", status, r.Name)
+	}
+	return n
 }
 
 // expand replaces $name and ${name} with v's values, longest names first.

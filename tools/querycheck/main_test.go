@@ -88,14 +88,19 @@ func fakeProm(t *testing.T, last *[]string) *httptest.Server {
 		if r.URL.Path == "/api/v1/query_range" {
 			typ = "matrix"
 		}
+		reply := func(body string) {
+			if _, err := w.Write([]byte(body)); err != nil {
+				t.Error(err)
+			}
+		}
 		switch r.Form.Get("query") {
 		case "up":
-			w.Write([]byte(`{"status":"success","data":{"resultType":"` + typ + `","result":[{"metric":{}}]}}`))
+			reply(`{"status":"success","data":{"resultType":"` + typ + `","result":[{"metric":{}}]}}`)
 		case "err":
 			w.WriteHeader(http.StatusBadRequest)
-			w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"parse error"}`))
+			reply(`{"status":"error","errorType":"bad_data","error":"parse error"}`)
 		default:
-			w.Write([]byte(`{"status":"success","data":{"resultType":"` + typ + `","result":[]}}`))
+			reply(`{"status":"success","data":{"resultType":"` + typ + `","result":[]}}`)
 		}
 	}))
 	t.Cleanup(srv.Close)

@@ -44,7 +44,9 @@ func printTable(w io.Writer, specs []string) error {
 		cells = append(cells, col)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "expression\t%s\n", strings.Join(labels, "\t"))
+	if _, err := fmt.Fprintf(tw, "expression\t%s\n", strings.Join(labels, "\t")); err != nil {
+		return err
+	}
 	for _, name := range order {
 		row := make([]string, len(cells))
 		for i, col := range cells {
@@ -53,7 +55,9 @@ func printTable(w io.Writer, specs []string) error {
 				row[i] = "-"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\n", name, strings.Join(row, "\t"))
+		if _, err := fmt.Fprintf(tw, "%s\t%s\n", name, strings.Join(row, "\t")); err != nil {
+			return err
+		}
 	}
 	return tw.Flush()
 }

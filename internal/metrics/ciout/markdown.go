@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
 )
 
 const (
@@ -24,6 +25,23 @@ const (
 // percentiles, thresholds (✅/❌), validity and media.
 func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	ew := &errWriter{w: w}
+	mdTitle(ew, opts)
+	mdVerdict(ew, opts)
+	mdMeta(ew, s, opts)
+	mdCalls(ew, s)
+	mdFailures(ew, s)
+	mdPhases(ew, s)
+	mdThresholds(ew, opts.Thresholds)
+	mdValidity(ew, opts)
+	mdMedia(ew, s)
+	if ew.err != nil {
+		return fmt.Errorf("ciout: markdown: %w", ew.err)
+	}
+	return nil
+}
+
+// mdTitle writes the heading: the run's name and whether it passed.
+func mdTitle(ew *errWriter, opts Options) {
 	title := "loadgen"
 	if opts.Title != "" {
 		title += ": " + mdEscape(opts.Title)
@@ -33,7 +51,10 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		mark, word = fail, "failed"
 	}
 	ew.printf("## %s %s — %s\n\n", mark, title, word)
+}
 
+// mdVerdict writes the verdict line: validity and thresholds.
+func mdVerdict(ew *errWriter, opts Options) {
 	var parts []string
 	if opts.Validity.Valid {
 		parts = append(parts, "valid run")
@@ -50,7 +71,10 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		parts = append(parts, "no thresholds")
 	}
 	ew.printf("**Verdict:** %s\n\n", strings.Join(parts, " · "))
+}
 
+// mdMeta writes the run's duration, id, version, labels and start.
+func mdMeta(ew *errWriter, s *metrics.Snapshot, opts Options) {
 	meta := []string{"duration " + metrics.FormatDuration(s.Elapsed().Round(time.Millisecond))}
 	if opts.RunID != "" {
 		meta = append(meta, "run `"+mdCode(opts.RunID)+"`")
@@ -65,7 +89,10 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		meta = append(meta, "started "+s.Start.UTC().Format("2006-01-02 15:04:05 MST"))
 	}
 	ew.printf("%s\n\n", strings.Join(meta, " · "))
+}
 
+// mdCalls writes the calls table: rates and outcomes.
+func mdCalls(ew *errWriter, s *metrics.Snapshot) {
 	ew.printf("### Calls\n\n")
 	ew.printf("| rate achieved | rate target | attempted | succeeded | failed | aborted | dropped | in progress | success |\n")
 	ew.printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
@@ -75,24 +102,33 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	}
 	ew.printf("| %.2f/s | %.2f/s | %d | %d | %d | %d | %d | %d | %s |\n\n",
 		s.AchievedRate(), s.MeanTargetRate(), s.Attempted, s.Succeeded, s.Failed, s.Aborted, s.Dropped, s.InProgress, success)
-	if len(s.Failures) > 0 {
-		ew.printf("| failed phase | reason | calls | of finished |\n|---|---|---:|---:|\n")
-		share := func(n uint64) string { return fmt.Sprintf("%.2f%%", 100*float64(n)/float64(max(s.Finished(), 1))) }
-		fs := metrics.SortedFailures(s.Failures)
-		for i, f := range fs {
-			if i == maxFailureRows {
-				var rest uint64
-				for _, f := range fs[i:] {
-					rest += f.Count
-				}
-				ew.printf("| … | %d more | %d | %s |\n", len(fs)-i, rest, share(rest))
-				break
-			}
-			ew.printf("| %s | %s | %d | %s |\n", f.Phase, mdEscape(string(f.Reason)), f.Count, share(f.Count))
-		}
-		ew.printf("\n")
-	}
+}
 
+// mdFailures writes the failures by phase and reason, the largest
+// maxFailureRows of them and the rest summed.
+func mdFailures(ew *errWriter, s *metrics.Snapshot) {
+	if len(s.Failures) == 0 {
+		return
+	}
+	ew.printf("| failed phase | reason | calls | of finished |\n|---|---|---:|---:|\n")
+	share := func(n uint64) string { return fmt.Sprintf("%.2f%%", 100*float64(n)/float64(max(s.Finished(), 1))) }
+	fs := metrics.SortedFailures(s.Failures)
+	for i, f := range fs {
+		if i == maxFailureRows {
+			var rest uint64
+			for _, f := range fs[i:] {
+				rest += f.Count
+			}
+			ew.printf("| … | %d more | %d | %s |\n", len(fs)-i, rest, share(rest))
+			break
+		}
+		ew.printf("| %s | %s | %d | %s |\n", f.Phase, mdEscape(string(f.Reason)), f.Count, share(f.Count))
+	}
+	ew.printf("\n")
+}
+
+// mdPhases writes the phase percentiles and the scheduler lag.
+func mdPhases(ew *errWriter, s *metrics.Snapshot) {
 	ew.printf("### Phase times\n\n")
 	ew.printf("From the scheduled start (service time: from the actual start; end: from hang-up).\n\n")
 	ew.printf("| phase | count | p50 | p95 | p99 | p99.9 | max | service p50 | service p99 |\n")
@@ -115,13 +151,16 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		ew.printf("| *scheduler lag* | %d | %s | %s | %s | %s | %s | | |\n", l.TotalCount(), q(l, 50), q(l, 95), q(l, 99), q(l, 99.9), us(l.Max()))
 	}
 	ew.printf("\n")
+}
 
+// mdThresholds writes each threshold with ✅ or ❌.
+func mdThresholds(ew *errWriter, results []threshold.Result) {
 	ew.printf("### Thresholds\n\n")
-	if len(opts.Thresholds) == 0 {
+	if len(results) == 0 {
 		ew.printf("No thresholds were set.\n\n")
 	} else {
 		ew.printf("| | metric | expression | measured |\n|---|---|---|---:|\n")
-		for _, r := range opts.Thresholds {
+		for _, r := range results {
 			m := pass
 			if !r.OK {
 				m = fail
@@ -130,7 +169,11 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		}
 		ew.printf("\n")
 	}
+}
 
+// mdValidity writes the validity verdict, its reasons and notes, and the
+// CPU use.
+func mdValidity(ew *errWriter, opts Options) {
 	ew.printf("### Validity\n\n")
 	if opts.Validity.Valid {
 		ew.printf("%s **Valid**: the generator kept up, so these numbers describe the system under test.\n", pass)
@@ -147,7 +190,10 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		ew.printf("\n%s: %.0f%% of %g CPUs on average, peak %.0f%%.\n", upperFirst(c.Label()), 100*c.Utilization, c.CPUs, 100*c.Peak)
 	}
 	ew.printf("\n")
+}
 
+// mdMedia writes the media table.
+func mdMedia(ew *errWriter, s *metrics.Snapshot) {
 	ew.printf("### Media\n\n")
 	m := s.Media
 	if m.Calls == 0 {
@@ -175,10 +221,6 @@ func WriteMarkdown(w io.Writer, s *metrics.Snapshot, opts Options) error {
 		ew.printf("| %d | %d | %d | %d | %s | %d | %s | %s | %s |\n", m.Calls, m.PacketsSent, m.PacketsReceived, m.PacketsLost,
 			loss, m.IntegrityFailures, pq(s.Jitter), pq(s.RTT), mos)
 	}
-	if ew.err != nil {
-		return fmt.Errorf("ciout: markdown: %w", ew.err)
-	}
-	return nil
 }
 
 // mdEscape escapes the characters that would end a table cell or start

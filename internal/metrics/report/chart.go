@@ -19,11 +19,10 @@ const logSpread = 20
 
 // axis maps values to [0, 1] and knows its ticks.
 type axis struct {
-	log      bool
-	lo, hi   float64
-	ticks    []float64
-	format   func(float64) string
-	minorLog bool // log axis: grid lines at 2 and 5 too
+	log    bool
+	lo, hi float64
+	ticks  []float64
+	format func(float64) string
 }
 
 // frac is where v lies on the axis, 0 at lo and 1 at hi.
@@ -137,35 +136,66 @@ type chart struct {
 
 // svg renders the chart.
 func (c chart) svg() template.HTML {
-	const ml, mr, mt = 78, 24, 14
+	const ml, mr, mt = plotLeft, 24, plotTop
 	legendRows := c.legendRows()
 	mb := 38 + 18*legendRows
 	if c.XLabel == "" {
 		mb -= 14
 	}
-	pw, ph := float64(c.W-ml-mr), float64(c.H-mt-mb)
-	x := func(v float64) float64 { return ml + pw*c.X.frac(v) }
-	y := func(v float64) float64 { return mt + ph*(1-c.Y.frac(v)) }
+	f := plotArea{chart: c, w: float64(c.W - ml - mr), h: float64(c.H - mt - mb)}
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" width="%d" height="%d" font-family="sans-serif" font-size="12">`, c.W, c.H, c.W, c.H)
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="#fff" stroke="#ccc"/>`, ml, mt, pw, ph)
-	for _, v := range c.Y.ticks {
-		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/>`, ml, ml+pw, y(v), y(v))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, ml-6, y(v), template.HTMLEscapeString(c.Y.format(v)))
-	}
-	for _, v := range c.X.ticks {
-		fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#f1f1f1"/>`, x(v), x(v), mt, mt+ph)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(v), mt+ph+16, template.HTMLEscapeString(c.X.format(v)))
-	}
-	if c.XLabel != "" {
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#444">%s</text>`, ml+pw/2, mt+ph+31, template.HTMLEscapeString(c.XLabel))
-	}
-	if c.YLabel != "" {
-		fmt.Fprintf(&b, `<text x="13" y="%.1f" transform="rotate(-90 13 %.1f)" text-anchor="middle" fill="#444">%s</text>`, mt+ph/2, mt+ph/2, template.HTMLEscapeString(c.YLabel))
-	}
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.0f" height="%.0f" fill="#fff" stroke="#ccc"/>`, ml, mt, f.w, f.h)
+	f.grid(&b)
 	// Stacked bars first, lines over them.
+	f.bars(&b)
+	f.lines(&b)
+	c.legend(&b, ml, float64(c.H-18*legendRows)+4)
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String()) //nolint:gosec // built from numbers and escaped labels
+}
+
+// plotArea is a chart's plot: w by h pixels, its top left corner at
+// (plotLeft, plotTop).
+type plotArea struct {
+	chart
+	w, h float64
+}
+
+const (
+	plotLeft = 78 // room for the y ticks and label
+	plotTop  = 14
+)
+
+// x is the pixel column of the value v.
+func (f plotArea) x(v float64) float64 { return plotLeft + f.w*f.X.frac(v) }
+
+// y is the pixel row of the value v.
+func (f plotArea) y(v float64) float64 { return plotTop + f.h*(1-f.Y.frac(v)) }
+
+// grid draws the tick lines, tick labels and axis labels.
+func (f plotArea) grid(b *strings.Builder) {
+	const ml, mt = plotLeft, plotTop
+	for _, v := range f.Y.ticks {
+		fmt.Fprintf(b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/>`, ml, ml+f.w, f.y(v), f.y(v))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, ml-6, f.y(v), template.HTMLEscapeString(f.Y.format(v)))
+	}
+	for _, v := range f.X.ticks {
+		fmt.Fprintf(b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%.1f" stroke="#f1f1f1"/>`, f.x(v), f.x(v), mt, mt+f.h)
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, f.x(v), mt+f.h+16, template.HTMLEscapeString(f.X.format(v)))
+	}
+	if f.XLabel != "" {
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="middle" fill="#444">%s</text>`, ml+f.w/2, mt+f.h+31, template.HTMLEscapeString(f.XLabel))
+	}
+	if f.YLabel != "" {
+		fmt.Fprintf(b, `<text x="13" y="%.1f" transform="rotate(-90 13 %.1f)" text-anchor="middle" fill="#444">%s</text>`, mt+f.h/2, mt+f.h/2, template.HTMLEscapeString(f.YLabel))
+	}
+}
+
+// bars draws the bar curves, stacked.
+func (f plotArea) bars(b *strings.Builder) {
 	stack := map[float64]float64{}
-	for _, cv := range c.Curves {
+	for _, cv := range f.Curves {
 		if !cv.Bars {
 			continue
 		}
@@ -174,15 +204,20 @@ func (c chart) svg() template.HTML {
 				continue
 			}
 			base := stack[p.X]
-			x0, x1 := x(p.X), x(min(p.X+cv.Width, c.X.hi))
+			x0, x1 := f.x(p.X), f.x(min(p.X+cv.Width, f.X.hi))
 			wid := max((x1-x0)*0.85, 1)
-			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`,
-				x0+(x1-x0)*0.075, y(base+p.Y), wid, max(y(base)-y(base+p.Y), 0.5), cv.Color,
+			fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s: %s</title></rect>`,
+				x0+(x1-x0)*0.075, f.y(base+p.Y), wid, max(f.y(base)-f.y(base+p.Y), 0.5), cv.Color,
 				template.HTMLEscapeString(cv.Name), fmtCount(p.Y))
 			stack[p.X] = base + p.Y
 		}
 	}
-	for _, cv := range c.Curves {
+}
+
+// lines draws the line curves over the bars: gaps (NaN) break a line, and
+// lone points are dots.
+func (f plotArea) lines(b *strings.Builder) {
+	for _, cv := range f.Curves {
 		if cv.Bars {
 			continue
 		}
@@ -193,7 +228,7 @@ func (c chart) svg() template.HTML {
 		var seg []string
 		flush := func() {
 			if len(seg) > 1 {
-				fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`, cv.Color, dash, strings.Join(seg, " "))
+				fmt.Fprintf(b, `<polyline fill="none" stroke="%s" stroke-width="2"%s points="%s"/>`, cv.Color, dash, strings.Join(seg, " "))
 			}
 			seg = seg[:0]
 		}
@@ -202,7 +237,7 @@ func (c chart) svg() template.HTML {
 				flush()
 				continue
 			}
-			seg = append(seg, fmt.Sprintf("%.1f,%.1f", x(p.X), y(p.Y)))
+			seg = append(seg, fmt.Sprintf("%.1f,%.1f", f.x(p.X), f.y(p.Y)))
 		}
 		flush()
 		// A lone point between gaps is drawn as a dot, as are all points
@@ -212,14 +247,11 @@ func (c chart) svg() template.HTML {
 				continue
 			}
 			lone := (i == 0 || math.IsNaN(cv.Pts[i-1].Y)) && (i == len(cv.Pts)-1 || math.IsNaN(cv.Pts[i+1].Y))
-			if c.Markers || lone {
-				fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, x(p.X), y(p.Y), cv.Color)
+			if f.Markers || lone {
+				fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`, f.x(p.X), f.y(p.Y), cv.Color)
 			}
 		}
 	}
-	c.legend(&b, ml, float64(c.H-18*legendRows)+4)
-	b.WriteString(`</svg>`)
-	return template.HTML(b.String()) //nolint:gosec // built from numbers and escaped labels
 }
 
 // legendWidth is the room one legend entry takes.

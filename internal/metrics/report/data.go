@@ -2,6 +2,7 @@ package report
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,12 +77,11 @@ type CallBucket struct {
 // calls.jsonl. It works on a merged directory as well as on one
 // generator's output.
 func Load(dir string) (*Data, error) {
-	f, err := os.Open(filepath.Join(dir, results.SummaryFileName))
+	b, err := os.ReadFile(filepath.Join(dir, results.SummaryFileName))
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	defer f.Close()
-	sf, err := results.ReadSummaryFile(bufio.NewReader(f))
+	sf, err := results.ReadSummaryFile(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
@@ -169,7 +169,7 @@ func bucketOf(t, width float64, n int) int {
 }
 
 // loadCalls buckets calls.jsonl; a missing file gives nil.
-func loadCalls(path string, start time.Time, width float64, n int) (*CallsOverTime, error) {
+func loadCalls(path string, start time.Time, width float64, n int) (_ *CallsOverTime, err error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
@@ -177,7 +177,11 @@ func loadCalls(path string, start time.Time, width float64, n int) (*CallsOverTi
 	if err != nil {
 		return nil, fmt.Errorf("report: %w", err)
 	}
-	defer f.Close()
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			err = fmt.Errorf("report: %w", cerr)
+		}
+	}()
 	c := &CallsOverTime{Buckets: make([]CallBucket, n)}
 	totals := map[string]int{}
 	dec := json.NewDecoder(bufio.NewReaderSize(f, 64<<10))

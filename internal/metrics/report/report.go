@@ -127,46 +127,9 @@ func WriteHTML(w io.Writer, d *Data) error {
 	pg.FailChart = failuresOverTime(d)
 	pg.MediaTime = mediaOverTime(d)
 
-	var all []series
-	for p := range metrics.NumPhases {
-		var ss []series
-		if h := d.Scheduled[p]; h != nil && h.TotalCount() > 0 {
-			ss = append(ss, series{Name: "from scheduled start", Color: "#1f6feb", H: h})
-			all = append(all, series{Name: p.String(), Color: phaseColor(p), H: h})
-		}
-		if h := d.Service[p]; h != nil && h.TotalCount() > 0 && p != metrics.PhaseEnd {
-			ss = append(ss, series{Name: "service time", Color: "#d97706", Dashed: true, H: h})
-		}
-		if len(ss) == 0 {
-			continue
-		}
-		pg.Phases = append(pg.Phases, plot{Name: p.String(), SVG: percentilePlot(ss, 560, 300)})
-	}
-	if len(all) > 0 {
-		pg.Overview = percentilePlot(all, 1120, 420)
-	}
-
-	for _, ps := range s.Phases {
-		for i, t := range []struct {
-			name string
-			st   metrics.HistogramStats
-		}{{"scheduled", ps.Scheduled}, {"service", ps.Service}} {
-			if ps.Phase == metrics.PhaseEnd.String() && i == 1 {
-				continue
-			}
-			r := phaseRow{Phase: ps.Phase, Timing: t.name, Count: fmtInt(uint64(t.st.Count)), First: i == 0}
-			if t.st.Count > 0 {
-				r.Min, r.P50, r.P90, r.P99 = fmtUSi(t.st.Min), fmtUSi(t.st.P50), fmtUSi(t.st.P90), fmtUSi(t.st.P99)
-				r.P999, r.P9999, r.Max = fmtUSi(t.st.P999), fmtUSi(t.st.P9999), fmtUSi(t.st.Max)
-			}
-			pg.PhaseRows = append(pg.PhaseRows, r)
-		}
-	}
-	finished := max(s.Calls.Succeeded+s.Calls.Failed+s.Calls.Aborted, 1)
-	for _, f := range s.Failures {
-		pg.Failures = append(pg.Failures, failureRow{Phase: f.Phase, Reason: f.Reason, Count: fmtInt(f.Count),
-			Share: fmtPct(float64(f.Count) / float64(finished))})
-	}
+	pg.Phases, pg.Overview = phasePlots(d)
+	pg.PhaseRows = phaseRows(s.Phases)
+	pg.Failures = failureRows(s)
 	pg.Thresholds = s.Thresholds
 	if l := s.Lag; l.Count > 0 {
 		pg.Lag = fmt.Sprintf("p50 %s · p90 %s · p99 %s · p99.9 %s · max %s", fmtUSi(l.P50), fmtUSi(l.P90), fmtUSi(l.P99), fmtUSi(l.P999), fmtUSi(l.Max))
@@ -180,6 +143,65 @@ func WriteHTML(w io.Writer, d *Data) error {
 		return fmt.Errorf("report: %w", err)
 	}
 	return nil
+}
+
+// phasePlots draws the percentile plot of each phase (both timings) and
+// the overview of every phase's time from the scheduled start.
+func phasePlots(d *Data) (phases []plot, overview template.HTML) {
+	var all []series
+	for p := range metrics.NumPhases {
+		var ss []series
+		if h := d.Scheduled[p]; h != nil && h.TotalCount() > 0 {
+			ss = append(ss, series{Name: "from scheduled start", Color: "#1f6feb", H: h})
+			all = append(all, series{Name: p.String(), Color: phaseColor(p), H: h})
+		}
+		if h := d.Service[p]; h != nil && h.TotalCount() > 0 && p != metrics.PhaseEnd {
+			ss = append(ss, series{Name: "service time", Color: "#d97706", Dashed: true, H: h})
+		}
+		if len(ss) == 0 {
+			continue
+		}
+		phases = append(phases, plot{Name: p.String(), SVG: percentilePlot(ss, 560, 300)})
+	}
+	if len(all) > 0 {
+		overview = percentilePlot(all, 1120, 420)
+	}
+	return phases, overview
+}
+
+// phaseRows is the phase table: a scheduled and a service row per phase
+// (the end phase has no service time).
+func phaseRows(phases []results.PhaseSummary) []phaseRow {
+	var rows []phaseRow
+	for _, ps := range phases {
+		for i, t := range []struct {
+			name string
+			st   metrics.HistogramStats
+		}{{"scheduled", ps.Scheduled}, {"service", ps.Service}} {
+			if ps.Phase == metrics.PhaseEnd.String() && i == 1 {
+				continue
+			}
+			r := phaseRow{Phase: ps.Phase, Timing: t.name, Count: fmtInt(uint64(t.st.Count)), First: i == 0}
+			if t.st.Count > 0 {
+				r.Min, r.P50, r.P90, r.P99 = fmtUSi(t.st.Min), fmtUSi(t.st.P50), fmtUSi(t.st.P90), fmtUSi(t.st.P99)
+				r.P999, r.P9999, r.Max = fmtUSi(t.st.P999), fmtUSi(t.st.P9999), fmtUSi(t.st.Max)
+			}
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// failureRows is the failures table, with each row's share of the
+// finished calls.
+func failureRows(s *results.SummaryFile) []failureRow {
+	var rows []failureRow
+	finished := max(s.Calls.Succeeded+s.Calls.Failed+s.Calls.Aborted, 1)
+	for _, f := range s.Failures {
+		rows = append(rows, failureRow{Phase: f.Phase, Reason: f.Reason, Count: fmtInt(f.Count),
+			Share: fmtPct(float64(f.Count) / float64(finished))})
+	}
+	return rows
 }
 
 // runName names a run: its scenario label, else its title.

@@ -531,15 +531,23 @@ func ReadHlog(path string) (intervals []*hdrhistogram.Histogram, total *hdrhisto
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: read hlog: %w", err)
 	}
-	defer f.Close()
-	name := filepath.Base(path)
+	defer func() {
+		if cerr := f.Close(); cerr != nil && err == nil {
+			intervals, total, err = nil, nil, fmt.Errorf("results: read hlog: %w", cerr)
+		}
+	}()
+	return readHlog(f, filepath.Base(path))
+}
+
+// readHlog parses the interval log name from r (see ReadHlog).
+func readHlog(r io.Reader, name string) (intervals []*hdrhistogram.Histogram, total *hdrhistogram.Histogram, err error) {
 	fail := func(line int, format string, a ...any) error {
 		return fmt.Errorf("results: read hlog %s: line %d: %s", name, line, fmt.Sprintf(format, a...))
 	}
 	total = metrics.NewLatencyHistogram()
 	var startSec, baseSec float64
 	var haveStart, haveBase bool
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimSpace(sc.Text())

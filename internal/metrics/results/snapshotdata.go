@@ -1,6 +1,7 @@
 package results
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -163,12 +164,11 @@ func (d *SnapshotData) Snapshot() (*metrics.Snapshot, error) {
 // thresholds source, completeness). A summary without a snapshot (an older
 // loadgen) is an error.
 func Read(dir string) (*metrics.Snapshot, *SummaryFile, error) {
-	f, err := os.Open(filepath.Join(dir, SummaryFileName))
+	b, err := os.ReadFile(filepath.Join(dir, SummaryFileName))
 	if err != nil {
 		return nil, nil, fmt.Errorf("results: read: %w", err)
 	}
-	defer f.Close()
-	sf, err := ReadSummaryFile(f)
+	sf, err := ReadSummaryFile(bytes.NewReader(b))
 	if err != nil {
 		return nil, nil, err
 	}

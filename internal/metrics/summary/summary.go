@@ -39,9 +39,21 @@ type Options struct {
 // lag, media quality, thresholds and the validity verdict.
 func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	ew := &errWriter{w: w}
+	writeHeader(ew, s, opts.Title)
+	writeFailures(ew, s)
+	writePhases(ew, s)
+	writeMedia(ew, s)
+	writeCPU(ew, opts.CPU)
+	writeThresholds(ew, opts.Thresholds)
+	writeVerdict(ew, opts.Validity)
+	return ew.err
+}
+
+// writeHeader writes the title, the duration, the rate and the outcomes.
+func writeHeader(ew *errWriter, s *metrics.Snapshot, name string) {
 	title := "loadgen summary"
-	if opts.Title != "" {
-		title += ": " + opts.Title
+	if name != "" {
+		title += ": " + name
 	}
 	ew.printf("%s\n%s\n\n", title, strings.Repeat("=", len(title)))
 
@@ -52,26 +64,33 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	if fin := s.Succeeded + s.Failed; fin > 0 {
 		ew.printf("success    %.2f%% of %d completed calls\n", 100*float64(s.Succeeded)/float64(fin), fin)
 	}
+}
 
+// writeFailures writes the failures by phase, reason and gateway status.
+func writeFailures(ew *errWriter, s *metrics.Snapshot) {
 	if len(s.Failures) > 0 {
 		ew.printf("\nfailures (phase/reason, gateway status)\n")
 		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
 		for _, f := range metrics.SortedFailures(s.Failures) {
-			fmt.Fprintf(tw, "  %s/%s\t%s\t%d\t%.2f%%\n", f.Phase, f.Reason, metrics.StatusLabel(f.Status), f.Count, 100*float64(f.Count)/float64(max(s.Finished(), 1)))
+			ew.fprintf(tw, "  %s/%s\t%s\t%d\t%.2f%%\n", f.Phase, f.Reason, metrics.StatusLabel(f.Status), f.Count, 100*float64(f.Count)/float64(max(s.Finished(), 1)))
 		}
 		ew.check(tw.Flush())
 	}
+}
 
+// writePhases writes the table of phase times, both timings, and the
+// scheduler lag.
+func writePhases(ew *errWriter, s *metrics.Snapshot) {
 	ew.printf("\nphase times (scheduled: from the scheduled start; service: from the actual start; end: from hang-up; hold/unhold: each re-offer, request to answer applied)\n")
 	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "phase\ttiming\tcount\tmin\tp50\tp90\tp99\tp99.9\tmax\t\n")
+	ew.fprintf(tw, "phase\ttiming\tcount\tmin\tp50\tp90\tp99\tp99.9\tmax\t\n")
 	row := func(name, timing string, h *hdrhistogram.Histogram) {
 		st := metrics.StatsOf(h)
 		if st.Count == 0 {
-			fmt.Fprintf(tw, "%s\t%s\t0\t-\t-\t-\t-\t-\t-\t\n", name, timing)
+			ew.fprintf(tw, "%s\t%s\t0\t-\t-\t-\t-\t-\t-\t\n", name, timing)
 			return
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, timing, st.Count,
+		ew.fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, timing, st.Count,
 			us(st.Min), us(st.P50), us(st.P90), us(st.P99), us(st.P999), us(st.Max))
 	}
 	for p := range metrics.NumPhases {
@@ -95,94 +114,107 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	if n := s.Clamped.Total(); n > 0 {
 		ew.printf("  %d values were outside 1µs..1h and were recorded at the bound\n", n)
 	}
+}
 
+// writeMedia writes media counts and quality.
+func writeMedia(ew *errWriter, s *metrics.Snapshot) {
 	ew.printf("\nmedia\n")
 	if s.Media.Calls == 0 {
 		ew.printf("  no call reported media\n")
-	} else {
-		m := s.Media
-		ew.printf("  calls      %d with media, %d with the wrong stream (where checked)\n", m.Calls, m.IntegrityFailures)
-		ew.printf("  packets    sent %d (%d bytes), received %d (%d bytes)\n",
-			m.PacketsSent, m.BytesSent, m.PacketsReceived, m.BytesReceived)
-		for k := range metrics.NumStreams {
-			st := s.Streams[k]
-			if st.PacketsSent+st.PacketsReceived == 0 {
-				continue
-			}
-			ew.printf("  %-10s sent %d, received %d, lost %d downlink, %d uplink\n", k.String(), st.PacketsSent, st.PacketsReceived, st.PacketsLostDownlink, st.PacketsLostUplink)
-		}
-		ew.printf("  downlink   lost %d (%d in stalls, %d after the stream stopped)", m.PacketsLost, m.StallMissing, m.TailMissing)
-		if lr := m.LossRate(); !math.IsNaN(lr) {
-			ew.printf(", loss %.3f%%", 100*lr)
-		}
-		ew.printf("\n")
-		if lr := m.UplinkLossRate(); !math.IsNaN(lr) {
-			ew.printf("  uplink     lost %d of %d (gateway's RTCP reports, %d calls), loss %.3f%%\n", m.UplinkPacketsLost, m.UplinkPacketsSent, m.UplinkCalls, 100*lr)
-		} else {
-			ew.printf("  uplink     no RTCP receiver reports from the far end\n")
-		}
-		if m.WriteErrors+m.LateWrites > 0 {
-			ew.printf("  writes     %d failed, %d late\n", m.WriteErrors, m.LateWrites)
-		}
-		for _, x := range []struct {
-			name string
-			h    *hdrhistogram.Histogram
-		}{{"jitter", s.Jitter}, {"jitter up", s.UplinkJitter}, {"rtt", s.RTT}, {"gap", s.Gap}} {
-			if st := metrics.StatsOf(x.h); st.Count > 0 && st.Max > 0 {
-				ew.printf("  %-10s p50 %s, p99 %s, max %s (%d calls)\n", x.name, us(st.P50), us(st.P99), us(st.Max), st.Count)
-			}
-		}
-		if st := metrics.StatsOf(s.MOS); st.Count > 0 {
-			ew.printf("  MOS        avg %.2f, p1 %.2f, min %.2f, max %.2f (E-model estimate, worse direction, %d calls)\n",
-				st.Mean/metrics.MOSScale, float64(s.MOS.ValueAtQuantile(1))/metrics.MOSScale, float64(st.Min)/metrics.MOSScale, float64(st.Max)/metrics.MOSScale, st.Count)
-		}
-		if m.MOSDelaySignalling+m.MOSDelayUnknown > 0 {
-			ew.printf("  MOS delay  %d calls from RTCP, %d from signalling (no RTCP RTT), %d unknown (not scored)\n",
-				m.MOSDelayRTCP, m.MOSDelaySignalling, m.MOSDelayUnknown)
-		}
+		return
 	}
-
-	if opts.CPU != nil {
-		quota := ""
-		if opts.CPU.Quota {
-			quota = " (cgroup quota)"
+	m := s.Media
+	ew.printf("  calls      %d with media, %d with the wrong stream (where checked)\n", m.Calls, m.IntegrityFailures)
+	ew.printf("  packets    sent %d (%d bytes), received %d (%d bytes)\n",
+		m.PacketsSent, m.BytesSent, m.PacketsReceived, m.BytesReceived)
+	for k := range metrics.NumStreams {
+		st := s.Streams[k]
+		if st.PacketsSent+st.PacketsReceived == 0 {
+			continue
 		}
-		ew.printf("\ncpu        %s: %.0f%% of %g CPUs%s on average, peak %.0f%%\n",
-			opts.CPU.Label(), 100*opts.CPU.Utilization, opts.CPU.CPUs, quota, 100*opts.CPU.Peak)
+		ew.printf("  %-10s sent %d, received %d, lost %d downlink, %d uplink\n", k.String(), st.PacketsSent, st.PacketsReceived, st.PacketsLostDownlink, st.PacketsLostUplink)
 	}
-
-	if len(opts.Thresholds) > 0 {
-		passed := 0
-		for _, r := range opts.Thresholds {
-			if r.OK {
-				passed++
-			}
-		}
-		ew.printf("\nthresholds (%d of %d passed)\n", passed, len(opts.Thresholds))
-		tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
-		for _, r := range opts.Thresholds {
-			verdict := "ok"
-			if !r.OK {
-				verdict = "FAILED"
-			}
-			fmt.Fprintf(tw, "  %s\t%s: %s\tmeasured %s\n", verdict, r.Threshold.Metric, r.Threshold.Expr, r.Threshold.FormatValue(r.Measured))
-		}
-		ew.check(tw.Flush())
+	ew.printf("  downlink   lost %d (%d in stalls, %d after the stream stopped)", m.PacketsLost, m.StallMissing, m.TailMissing)
+	if lr := m.LossRate(); !math.IsNaN(lr) {
+		ew.printf(", loss %.3f%%", 100*lr)
 	}
-
 	ew.printf("\n")
-	if opts.Validity.Valid {
+	if lr := m.UplinkLossRate(); !math.IsNaN(lr) {
+		ew.printf("  uplink     lost %d of %d (gateway's RTCP reports, %d calls), loss %.3f%%\n", m.UplinkPacketsLost, m.UplinkPacketsSent, m.UplinkCalls, 100*lr)
+	} else {
+		ew.printf("  uplink     no RTCP receiver reports from the far end\n")
+	}
+	if m.WriteErrors+m.LateWrites > 0 {
+		ew.printf("  writes     %d failed, %d late\n", m.WriteErrors, m.LateWrites)
+	}
+	for _, x := range []struct {
+		name string
+		h    *hdrhistogram.Histogram
+	}{{"jitter", s.Jitter}, {"jitter up", s.UplinkJitter}, {"rtt", s.RTT}, {"gap", s.Gap}} {
+		if st := metrics.StatsOf(x.h); st.Count > 0 && st.Max > 0 {
+			ew.printf("  %-10s p50 %s, p99 %s, max %s (%d calls)\n", x.name, us(st.P50), us(st.P99), us(st.Max), st.Count)
+		}
+	}
+	if st := metrics.StatsOf(s.MOS); st.Count > 0 {
+		ew.printf("  MOS        avg %.2f, p1 %.2f, min %.2f, max %.2f (E-model estimate, worse direction, %d calls)\n",
+			st.Mean/metrics.MOSScale, float64(s.MOS.ValueAtQuantile(1))/metrics.MOSScale, float64(st.Min)/metrics.MOSScale, float64(st.Max)/metrics.MOSScale, st.Count)
+	}
+	if m.MOSDelaySignalling+m.MOSDelayUnknown > 0 {
+		ew.printf("  MOS delay  %d calls from RTCP, %d from signalling (no RTCP RTT), %d unknown (not scored)\n",
+			m.MOSDelayRTCP, m.MOSDelaySignalling, m.MOSDelayUnknown)
+	}
+}
+
+// writeCPU writes the process's CPU use, when measured.
+func writeCPU(ew *errWriter, u *cpu.Usage) {
+	if u == nil {
+		return
+	}
+	quota := ""
+	if u.Quota {
+		quota = " (cgroup quota)"
+	}
+	ew.printf("\ncpu        %s: %.0f%% of %g CPUs%s on average, peak %.0f%%\n",
+		u.Label(), 100*u.Utilization, u.CPUs, quota, 100*u.Peak)
+}
+
+// writeThresholds writes each threshold's verdict and measured value.
+func writeThresholds(ew *errWriter, results []threshold.Result) {
+	if len(results) == 0 {
+		return
+	}
+	passed := 0
+	for _, r := range results {
+		if r.OK {
+			passed++
+		}
+	}
+	ew.printf("\nthresholds (%d of %d passed)\n", passed, len(results))
+	tw := tabwriter.NewWriter(ew, 0, 0, 2, ' ', 0)
+	for _, r := range results {
+		verdict := "ok"
+		if !r.OK {
+			verdict = "FAILED"
+		}
+		ew.fprintf(tw, "  %s\t%s: %s\tmeasured %s\n", verdict, r.Threshold.Metric, r.Threshold.Expr, r.Threshold.FormatValue(r.Measured))
+	}
+	ew.check(tw.Flush())
+}
+
+// writeVerdict writes the validity verdict with its reasons and notes.
+func writeVerdict(ew *errWriter, v validity.Verdict) {
+	ew.printf("\n")
+	if v.Valid {
 		ew.printf("verdict    VALID: the generator kept up, so these numbers describe the system under test.\n")
 	} else {
 		ew.printf("verdict    INVALID: the generator itself was a bottleneck, so these numbers describe loadgen, not the system under test.\n")
-		for _, r := range opts.Validity.Reasons {
+		for _, r := range v.Reasons {
 			ew.printf("  - %s\n", r)
 		}
 	}
-	for _, n := range opts.Validity.Notes {
+	for _, n := range v.Notes {
 		ew.printf("  note: %s\n", n)
 	}
-	return ew.err
 }
 
 // errWriter keeps the first write error so the summary code stays linear.
@@ -202,7 +234,14 @@ func (e *errWriter) Write(p []byte) (int, error) {
 }
 
 // printf formats into the writer.
-func (e *errWriter) printf(format string, a ...any) { fmt.Fprintf(e, format, a...) }
+func (e *errWriter) printf(format string, a ...any) { e.fprintf(e, format, a...) }
+
+// fprintf formats into w, a writer over e (a tabwriter), and keeps the
+// first error.
+func (e *errWriter) fprintf(w io.Writer, format string, a ...any) {
+	_, err := fmt.Fprintf(w, format, a...)
+	e.check(err)
+}
 
 // check keeps err if it is the first error.
 func (e *errWriter) check(err error) {

@@ -4,6 +4,7 @@
 package threshold
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -238,69 +239,15 @@ func Parse(metric, expr string) (Threshold, error) {
 		return Threshold{}, fmt.Errorf("%s: %q: %w", metric, expr, err)
 	}
 
-	rest := strings.TrimSpace(expr)
-	// Aggregation.
-	switch {
-	case strings.HasPrefix(rest, "p("):
-		end := strings.IndexByte(rest, ')')
-		if end < 0 {
-			return fail("missing ')' after p(")
-		}
-		arg := strings.TrimSpace(rest[2:end])
-		n, err := strconv.ParseFloat(arg, 64)
-		if err != nil || math.IsNaN(n) || n < 0 || n > 100 {
-			return fail("bad percentile %q: want a number from 0 to 100", arg)
-		}
-		t.Agg, t.Percentile = AggPercentile, n
-		rest = rest[end+1:]
-	default:
-		i := 0
-		for i < len(rest) && rest[i] >= 'a' && rest[i] <= 'z' {
-			i++
-		}
-		word := rest[:i]
-		switch word {
-		case "avg":
-			t.Agg = AggAvg
-		case "min":
-			t.Agg = AggMin
-		case "max":
-			t.Agg = AggMax
-		case "med":
-			t.Agg, t.Percentile = AggMed, 50
-		case "count":
-			t.Agg = AggCount
-		case "rate":
-			t.Agg = AggRate
-		case "":
-			return fail("missing aggregation: want p(N), avg, min, max, med, count or rate")
-		default:
-			return fail("unknown aggregation %q: want p(N), avg, min, max, med, count or rate", word)
-		}
-		rest = rest[i:]
+	rest, err := t.parseAgg(strings.TrimSpace(expr))
+	if err != nil {
+		return fail("%v", err)
 	}
 	if err := t.checkAgg(); err != nil {
 		return fail("%v", err)
 	}
-
-	// Operator.
-	rest = strings.TrimSpace(rest)
-	ops := []struct {
-		s  string
-		op Operator
-	}{{"<=", OpLessEq}, {">=", OpGreaterEq}, {"==", OpEqual}, {"!=", OpNotEqual}, {"<", OpLess}, {">", OpGreater}}
-	for _, o := range ops {
-		if strings.HasPrefix(rest, o.s) {
-			t.Op = o.op
-			rest = rest[len(o.s):]
-			break
-		}
-	}
-	if t.Op == OpUnknown {
-		if rest == "" {
-			return fail("missing operator: want <, <=, >, >=, == or !=")
-		}
-		return fail("bad operator at %q: want <, <=, >, >=, == or !=", rest)
+	if rest, err = t.parseOp(strings.TrimSpace(rest)); err != nil {
+		return fail("%v", err)
 	}
 
 	// Value.
@@ -314,6 +261,67 @@ func Parse(metric, expr string) (Threshold, error) {
 	}
 	t.Value = v
 	return t, nil
+}
+
+// parseAgg reads the aggregation at the start of rest into Agg (and
+// Percentile), and returns what follows it.
+func (t *Threshold) parseAgg(rest string) (string, error) {
+	if strings.HasPrefix(rest, "p(") {
+		end := strings.IndexByte(rest, ')')
+		if end < 0 {
+			return "", errors.New("missing ')' after p(")
+		}
+		arg := strings.TrimSpace(rest[2:end])
+		n, err := strconv.ParseFloat(arg, 64)
+		if err != nil || math.IsNaN(n) || n < 0 || n > 100 {
+			return "", fmt.Errorf("bad percentile %q: want a number from 0 to 100", arg)
+		}
+		t.Agg, t.Percentile = AggPercentile, n
+		return rest[end+1:], nil
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= 'a' && rest[i] <= 'z' {
+		i++
+	}
+	word := rest[:i]
+	switch word {
+	case "avg":
+		t.Agg = AggAvg
+	case "min":
+		t.Agg = AggMin
+	case "max":
+		t.Agg = AggMax
+	case "med":
+		t.Agg, t.Percentile = AggMed, 50
+	case "count":
+		t.Agg = AggCount
+	case "rate":
+		t.Agg = AggRate
+	case "":
+		return "", errors.New("missing aggregation: want p(N), avg, min, max, med, count or rate")
+	default:
+		return "", fmt.Errorf("unknown aggregation %q: want p(N), avg, min, max, med, count or rate", word)
+	}
+	return rest[i:], nil
+}
+
+// parseOp reads the comparison operator at the start of rest into Op, and
+// returns what follows it.
+func (t *Threshold) parseOp(rest string) (string, error) {
+	ops := []struct {
+		s  string
+		op Operator
+	}{{"<=", OpLessEq}, {">=", OpGreaterEq}, {"==", OpEqual}, {"!=", OpNotEqual}, {"<", OpLess}, {">", OpGreater}}
+	for _, o := range ops {
+		if strings.HasPrefix(rest, o.s) {
+			t.Op = o.op
+			return rest[len(o.s):], nil
+		}
+	}
+	if rest == "" {
+		return "", errors.New("missing operator: want <, <=, >, >=, == or !=")
+	}
+	return "", fmt.Errorf("bad operator at %q: want <, <=, >, >=, == or !=", rest)
 }
 
 // parseMetric fills Kind, Phase and Service from Metric.
@@ -350,13 +358,15 @@ func (t Threshold) checkAgg() error {
 	ok := false
 	switch t.Kind {
 	case KindDuration:
-		ok = t.Agg != AggRate && !(t.Metric == "lag" && t.Agg == AggCount)
+		ok = t.Agg != AggRate && (t.Metric != "lag" || t.Agg != AggCount)
 	case KindCounter:
 		ok = t.Agg == AggRate || t.Agg == AggCount
 	case KindScore:
 		ok = t.Agg != AggRate && t.Agg != AggCount
 	case KindRatio:
 		ok = t.Agg == AggRate
+	case KindUnknown:
+		// Not a metric: checkMetric has already refused it.
 	}
 	if !ok {
 		return fmt.Errorf("aggregation %s does not apply to %s (%s)", t.Agg, t.Metric, t.allowed())
@@ -398,23 +408,9 @@ func (t Threshold) parseValue(raw string) (float64, error) {
 		return 0, fmt.Errorf("want a number")
 	}
 	if t.durationValued() {
-		var scale float64 // microseconds per unit
-		switch unit {
-		case "us", "µs":
-			scale = 1
-		case "ms":
-			scale = 1e3
-		case "s":
-			scale = 1e6
-		case "m":
-			scale = 60e6
-		case "":
-			if n != 0 {
-				return 0, fmt.Errorf("%s of %s is a duration: add a unit (us, ms, s, m)", t.Agg, t.Metric)
-			}
-			scale = 1
-		default:
-			return 0, fmt.Errorf("unknown unit %q: want us, ms, s or m", unit)
+		scale, err := t.durationScale(unit, n)
+		if err != nil {
+			return 0, err
 		}
 		return n * scale, nil
 	}
@@ -430,6 +426,28 @@ func (t Threshold) parseValue(raw string) (float64, error) {
 		return 0, fmt.Errorf("a MOS is from 1 to 5")
 	}
 	return n, nil
+}
+
+// durationScale is the number of microseconds in unit, the unit of the
+// duration n (n may be unitless only when it is 0).
+func (t Threshold) durationScale(unit string, n float64) (float64, error) {
+	switch unit {
+	case "us", "µs":
+		return 1, nil
+	case "ms":
+		return 1e3, nil
+	case "s":
+		return 1e6, nil
+	case "m":
+		return 60e6, nil
+	case "":
+		if n != 0 {
+			return 0, fmt.Errorf("%s of %s is a duration: add a unit (us, ms, s, m)", t.Agg, t.Metric)
+		}
+		return 1, nil
+	default:
+		return 0, fmt.Errorf("unknown unit %q: want us, ms, s or m", unit)
+	}
 }
 
 // Evaluate computes the threshold's aggregation on s and reports whether the
