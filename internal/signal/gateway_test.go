@@ -60,12 +60,16 @@ type fakeGateway struct {
 	conns []*websocket.Conn
 	wsMu  sync.Mutex // serialises server-side writes
 
-	reqCh   chan gwRequest
-	connCh  chan *websocket.Conn
-	frames  chan string // frames received from the client
-	closes  chan int    // close code (or -1) when a server-side socket ends
-	release chan struct{}
-	wg      sync.WaitGroup
+	reqCh  chan gwRequest
+	connCh chan *websocket.Conn
+	frames chan string // frames received from the client
+	closes chan int    // close code (or -1) when a server-side socket ends
+	// released ends the hanging replies: a context, because a channel
+	// closed while a finished handler's select last read it is reported by
+	// the race detector as a race.
+	released context.Context
+	release  context.CancelFunc
+	wg       sync.WaitGroup
 }
 
 func newGateway(t *testing.T, respond func(r gwRequest) reply) *fakeGateway {
@@ -77,15 +81,17 @@ func newGateway(t *testing.T, respond func(r gwRequest) reply) *fakeGateway {
 // certificate) if useTLS.
 func startGateway(t *testing.T, respond func(r gwRequest) reply, useTLS bool) *fakeGateway {
 	t.Helper()
+	released, release := context.WithCancel(context.Background())
 	g := &fakeGateway{
-		t:       t,
-		respond: respond,
-		expires: 3600,
-		reqCh:   make(chan gwRequest, 1000),
-		connCh:  make(chan *websocket.Conn, 100),
-		frames:  make(chan string, 1000),
-		closes:  make(chan int, 100),
-		release: make(chan struct{}),
+		t:        t,
+		respond:  respond,
+		expires:  3600,
+		reqCh:    make(chan gwRequest, 1000),
+		connCh:   make(chan *websocket.Conn, 100),
+		frames:   make(chan string, 1000),
+		closes:   make(chan int, 100),
+		released: released,
+		release:  release,
 	}
 	g.srv = httptest.NewUnstartedServer(http.HandlerFunc(g.serve))
 	g.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused TLS handshakes are expected
@@ -104,7 +110,7 @@ func startGateway(t *testing.T, respond func(r gwRequest) reply, useTLS bool) *f
 }
 
 func (g *fakeGateway) close() {
-	close(g.release)
+	g.release()
 	g.mu.Lock()
 	for _, c := range g.conns {
 		c.Close()
@@ -213,7 +219,7 @@ func (g *fakeGateway) serve(w http.ResponseWriter, r *http.Request) {
 	if rep.hang {
 		select {
 		case <-r.Context().Done():
-		case <-g.release:
+		case <-g.released.Done():
 		}
 		return
 	}
