@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/xml"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -351,6 +352,7 @@ name: scrape
 load: {rate: 10, max_calls: 3}
 call: {hold: 3s}
 gateway: {answer_delay: 10ms, ringing_delay: 5ms}
+outputs: {histogram_buckets: [0.01, 0.1, 1, 10]}
 `)
 	e, _, stderr := testEnv(nil)
 	done := make(chan int, 1)
@@ -383,6 +385,16 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 		if fams[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}
+	}
+	// The scenario's bucket bounds, and only those, on the phase histograms.
+	les := map[string]bool{}
+	for _, m := range fams["loadgen_call_phase_seconds"].Metrics {
+		if le, ok := m.Metric["le"]; ok {
+			les[string(le)] = true
+		}
+	}
+	if want := map[string]bool{"0.01": true, "0.1": true, "1": true, "10": true, "+Inf": true}; !maps.Equal(les, want) {
+		t.Errorf("phase histogram bounds %v, want the scenario's %v", les, want)
 	}
 	if v := gauge(fams, "loadgen_target_rate_calls_per_second"); v != 10 && v != 0 {
 		t.Errorf("target rate = %v, want 10 (or 0 once arrivals ended)", v)

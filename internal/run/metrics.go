@@ -27,6 +27,7 @@ func serveMetrics(addr string, r *runner) (*metricsServer, error) {
 	opts := promexport.CollectorOptions{
 		Scenario: r.s.Name, Mode: string(r.s.Mode), RunID: r.o.RunID,
 		Shard: r.o.Shard.Index, Shards: r.o.Shard.Count, Version: r.o.Version,
+		Buckets: r.s.Outputs.HistogramBuckets,
 		Thresholds: func(s *metrics.Snapshot) []threshold.Result {
 			return threshold.Evaluate(s, r.out.thresholds)
 		},

@@ -404,6 +404,13 @@ func (d *decoder) scenario(n *yaml.Node, s *Scenario) {
 				{"metrics_listen", d.str(&s.Outputs.MetricsListen)},
 				{"out_dir", d.str(&s.Outputs.OutDir)},
 				{"metrics_linger", d.duration(&s.Outputs.MetricsLinger)},
+				{"histogram_buckets", func(n *yaml.Node, p string) {
+					d.list(n, p, func(_ int, n *yaml.Node, p string) {
+						var b float64
+						d.float(&b)(n, p)
+						s.Outputs.HistogramBuckets = append(s.Outputs.HistogramBuckets, b)
+					})
+				}},
 			})
 		}},
 		{"gateway", func(n *yaml.Node, p string) {

@@ -518,6 +518,13 @@ func (v *validator) thresholds() {
 
 func (v *validator) outputs() {
 	o := v.s.Outputs
+	for i, b := range o.HistogramBuckets {
+		if !(b > 0) || notFinite(b) {
+			v.errorf(index("outputs.histogram_buckets", i), "must be a positive number of seconds, got %g", b)
+		} else if i > 0 && b <= o.HistogramBuckets[i-1] {
+			v.errorf(index("outputs.histogram_buckets", i), "must be above the previous bound %g (ascending), got %g", o.HistogramBuckets[i-1], b)
+		}
+	}
 	if o.MetricsLinger < 0 {
 		v.errorf("outputs.metrics_linger", "must be >= 0, got %s", o.MetricsLinger)
 	}
