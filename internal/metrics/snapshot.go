@@ -340,6 +340,9 @@ func (s *Snapshot) Merge(o *Snapshot) error {
 		s.Streams[i].add(o.Streams[i])
 	}
 	s.TargetRate += o.TargetRate
+	// Generators run side by side (the shards of one run): their planned
+	// rates add up, as their timelines' do.
+	s.TargetMean += o.TargetMean
 	s.Timeline = mergeTimelines(s.Start, s.Timeline, o.Start, o.Timeline)
 	if o.Start.Before(s.Start) {
 		s.Start = o.Start
