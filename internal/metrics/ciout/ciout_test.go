@@ -5,10 +5,8 @@ import (
 	"encoding/xml"
 	"flag"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/loadgen/loadgen/internal/cpu"
 	"github.com/loadgen/loadgen/internal/metrics"
@@ -18,39 +16,6 @@ import (
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// snapshot is a deterministic run: 300 calls over 30 s at 10/s with
-// failures, drops and media.
-func snapshot(t *testing.T) *metrics.Snapshot {
-	t.Helper()
-	clk := metricstest.NewClock()
-	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 10 }})
-	for i, c := range metricstest.RandomCalls(7, clk.Now(), 300) {
-		if i%10 == 0 && i > 0 {
-			clk.Advance(time.Second)
-		}
-		r.CallStarted()
-		r.Record(c)
-		if i%100 == 0 {
-			r.Dropped()
-		}
-	}
-	clk.Advance(time.Second)
-	return r.Snapshot()
-}
-
-func thresholds(t *testing.T, s *metrics.Snapshot, exprs ...[2]string) []threshold.Result {
-	t.Helper()
-	var ts []threshold.Threshold
-	for _, e := range exprs {
-		th, err := threshold.Parse(e[0], e[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, th)
-	}
-	return threshold.Evaluate(s, ts)
-}
 
 // The JUnit elements the tests read back.
 type (
@@ -81,7 +46,7 @@ type (
 )
 
 func TestWriteJUnit(t *testing.T) {
-	s := snapshot(t)
+	s := metricstest.Run(7, 300, 100)
 	tests := []struct {
 		name      string
 		exprs     [][2]string
@@ -118,7 +83,7 @@ func TestWriteJUnit(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := Options{Title: "smoke & co", RunID: "r-123", Version: "v1.2.3", Labels: map[string]string{"mode": "regular"},
-				Thresholds: thresholds(t, s, tc.exprs...), Validity: tc.valid, CPU: &cpu.Usage{CPUs: 2, Utilization: 0.3, Peak: 0.5}}
+				Thresholds: evaluate(t, s, tc.exprs...), Validity: tc.valid, CPU: &cpu.Usage{CPUs: 2, Utilization: 0.3, Peak: 0.5}}
 			var buf bytes.Buffer
 			if err := WriteJUnit(&buf, s, opts); err != nil {
 				t.Fatal(err)
@@ -185,36 +150,19 @@ func TestWriteJUnit(t *testing.T) {
 	}
 }
 
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (run go test -update and review the diff):\n%s", path, got)
-	}
-}
-
 func TestWriteMarkdownGolden(t *testing.T) {
-	s := snapshot(t)
+	s := metricstest.Run(7, 300, 100)
 	tests := []struct {
 		name   string
 		golden string
 		opts   Options
 	}{
 		{"failed", "summary_failed.md.golden", Options{Title: "golden", RunID: "r-42", Version: "v0.9.0", Labels: map[string]string{"mode": "regular"},
-			Thresholds: thresholds(t, s, [2]string{"connect", "p(99) < 2s"}, [2]string{"failures", "rate < 0.01"}, [2]string{"mos", "avg > 4"}),
+			Thresholds: evaluate(t, s, [2]string{"connect", "p(99) < 2s"}, [2]string{"failures", "rate < 0.01"}, [2]string{"mos", "avg > 4"}),
 			Validity:   validity.Verdict{Reasons: []string{"generator CPU 97% > 85%"}, Notes: []string{"peak CPU 100%"}},
 			CPU:        &cpu.Usage{CPUs: 8, Utilization: 0.97, Peak: 1}}},
 		{"passed", "summary_passed.md.golden", Options{Title: "golden | pipes",
-			Thresholds: thresholds(t, s, [2]string{"connect", "p(99) < 60m"}),
+			Thresholds: evaluate(t, s, [2]string{"connect", "p(99) < 60m"}),
 			Validity:   validity.Verdict{Valid: true}}},
 	}
 	for _, tc := range tests {
@@ -223,7 +171,7 @@ func TestWriteMarkdownGolden(t *testing.T) {
 			if err := WriteMarkdown(&buf, s, tc.opts); err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tc.golden, buf.Bytes())
+			metricstest.Golden(t, tc.golden, buf.Bytes(), *update)
 		})
 	}
 }
@@ -251,11 +199,21 @@ type failWriter struct{}
 func (failWriter) Write([]byte) (int, error) { return 0, os.ErrClosed }
 
 func TestWriteErrors(t *testing.T) {
-	s := snapshot(t)
+	s := metricstest.Run(7, 300, 100)
 	if err := WriteMarkdown(failWriter{}, s, Options{}); err == nil || !strings.HasPrefix(err.Error(), "ciout: markdown: ") {
 		t.Errorf("WriteMarkdown(failing writer) = %v", err)
 	}
 	if err := WriteJUnit(failWriter{}, s, Options{}); err == nil || !strings.HasPrefix(err.Error(), "ciout: junit: ") {
 		t.Errorf("WriteJUnit(failing writer) = %v", err)
 	}
+}
+
+// evaluate parses {metric, expression} pairs and evaluates them on s.
+func evaluate(t *testing.T, s *metrics.Snapshot, exprs ...[2]string) []threshold.Result {
+	t.Helper()
+	ths, err := threshold.ParseAll(exprs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return threshold.Evaluate(s, ths)
 }

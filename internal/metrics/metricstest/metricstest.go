@@ -1,10 +1,15 @@
 // Package metricstest provides test helpers for the metrics packages: a
-// manually advanced clock and reproducible call records.
+// manually advanced clock, reproducible call records and runs, and golden
+// files. Only tests import it.
 package metricstest
 
 import (
+	"bytes"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/metrics"
@@ -74,4 +79,43 @@ func RandomCalls(seed uint64, base time.Time, n int) []metrics.CallRecord {
 		out[i] = rec
 	}
 	return out
+}
+
+// Run is a deterministic run for golden files: n random calls (seed) ten a
+// second against a constant 10/s target, a start dropped every dropEvery
+// calls, snapshotted a second after the last.
+func Run(seed uint64, n, dropEvery int) *metrics.Snapshot {
+	clk := NewClock()
+	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 10 }})
+	for i, c := range RandomCalls(seed, clk.Now(), n) {
+		if i%10 == 0 && i > 0 {
+			clk.Advance(time.Second)
+		}
+		r.CallStarted()
+		r.Record(c)
+		if i%dropEvery == 0 {
+			r.Dropped()
+		}
+	}
+	clk.Advance(time.Second)
+	return r.Snapshot()
+}
+
+// Golden compares got with testdata/name, rewriting the file first when
+// update is set (go test -update).
+func Golden(t testing.TB, name string, got []byte, update bool) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the output (run go test -update and review the diff):\n%s", path, got)
+	}
 }

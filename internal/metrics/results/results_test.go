@@ -20,47 +20,16 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// goldenSnapshot is a deterministic run: 600 calls over 60 s at 10/s with
-// failures, drops and media, and a constant 10/s target (the same run as
-// the text summary's golden test).
-func goldenSnapshot(t *testing.T) *metrics.Snapshot {
-	t.Helper()
-	clk := metricstest.NewClock()
-	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 10 }})
-	for i, c := range metricstest.RandomCalls(42, clk.Now(), 600) {
-		if i%10 == 0 && i > 0 {
-			clk.Advance(time.Second)
-		}
-		r.CallStarted()
-		r.Record(c)
-		if i%200 == 0 {
-			r.Dropped()
-		}
-	}
-	clk.Advance(time.Second)
-	return r.Snapshot()
-}
-
-func goldenThresholds(t *testing.T, s *metrics.Snapshot) []threshold.Result {
-	t.Helper()
-	var ts []threshold.Threshold
-	for _, e := range [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}} {
-		th, err := threshold.Parse(e[0], e[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, th)
-	}
-	return threshold.Evaluate(s, ts)
-}
+// goldenExprs are the golden run's thresholds (the text summary's too).
+var goldenExprs = [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}}
 
 func TestSummaryFileGolden(t *testing.T) {
-	s := goldenSnapshot(t)
+	s := metricstest.Run(42, 600, 200)
 	usage := &cpu.Usage{CPUs: 8, Utilization: 0.97, Peak: 1}
 	v := validity.Check(s, usage, validity.Options{MaxLagP99: 10 * time.Millisecond})
 	var js bytes.Buffer
 	sf := NewSummaryFile(s, SummaryFileOptions{Title: "golden", Labels: map[string]string{"mode": "regular"},
-		Thresholds: goldenThresholds(t, s), Validity: v, CPU: usage, WithFiles: true})
+		Thresholds: evaluate(t, s, goldenExprs...), Validity: v, CPU: usage, WithFiles: true})
 	if err := sf.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}
@@ -230,4 +199,14 @@ func TestRunIntervals(t *testing.T) {
 	if err := res.RunIntervals(context.Background(), rec, 0); err == nil {
 		t.Error("zero interval accepted")
 	}
+}
+
+// evaluate parses {metric, expression} pairs and evaluates them on s.
+func evaluate(t *testing.T, s *metrics.Snapshot, exprs ...[2]string) []threshold.Result {
+	t.Helper()
+	ths, err := threshold.ParseAll(exprs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return threshold.Evaluate(s, ths)
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,65 +17,18 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// goldenSnapshot is a deterministic run: 600 calls over 60 s at 10/s with
-// failures, drops and media, and a constant 10/s target.
-func goldenSnapshot(t *testing.T) *metrics.Snapshot {
-	t.Helper()
-	clk := metricstest.NewClock()
-	r := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now, TargetRate: func(time.Duration) float64 { return 10 }})
-	for i, c := range metricstest.RandomCalls(42, clk.Now(), 600) {
-		if i%10 == 0 && i > 0 {
-			clk.Advance(time.Second)
-		}
-		r.CallStarted()
-		r.Record(c)
-		if i%200 == 0 {
-			r.Dropped()
-		}
-	}
-	clk.Advance(time.Second)
-	return r.Snapshot()
-}
-
-func goldenThresholds(t *testing.T, s *metrics.Snapshot) []threshold.Result {
-	t.Helper()
-	var ts []threshold.Threshold
-	for _, e := range [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}} {
-		th, err := threshold.Parse(e[0], e[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ts = append(ts, th)
-	}
-	return threshold.Evaluate(s, ts)
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output (run go test -update and review the diff):\n%s", path, got)
-	}
-}
+// goldenExprs are the golden run's thresholds.
+var goldenExprs = [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}}
 
 func TestWriteGolden(t *testing.T) {
-	s := goldenSnapshot(t)
+	s := metricstest.Run(42, 600, 200)
 	usage := &cpu.Usage{CPUs: 8, Utilization: 0.97, Peak: 1}
 	v := validity.Check(s, usage, validity.Options{MaxLagP99: 10 * time.Millisecond})
 	var buf bytes.Buffer
-	if err := Write(&buf, s, Options{Title: "golden", Thresholds: goldenThresholds(t, s), Validity: v, CPU: usage}); err != nil {
+	if err := Write(&buf, s, Options{Title: "golden", Thresholds: evaluate(t, s, goldenExprs...), Validity: v, CPU: usage}); err != nil {
 		t.Fatal(err)
 	}
-	checkGolden(t, "summary.golden", buf.Bytes())
+	metricstest.Golden(t, "summary.golden", buf.Bytes(), *update)
 }
 
 func TestWriteEmptyAndValid(t *testing.T) {
@@ -104,10 +55,20 @@ func (f *failingWriter) Write(p []byte) (int, error) {
 }
 
 func TestWriteError(t *testing.T) {
-	s := goldenSnapshot(t)
+	s := metricstest.Run(42, 600, 200)
 	for _, n := range []int{0, 3, 10} {
 		if err := Write(&failingWriter{n: n}, s, Options{}); err == nil || !strings.Contains(err.Error(), "disk full") {
 			t.Errorf("after %d writes: err = %v", n, err)
 		}
 	}
+}
+
+// evaluate parses {metric, expression} pairs and evaluates them on s.
+func evaluate(t *testing.T, s *metrics.Snapshot, exprs ...[2]string) []threshold.Result {
+	t.Helper()
+	ths, err := threshold.ParseAll(exprs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return threshold.Evaluate(s, ths)
 }

@@ -263,6 +263,20 @@ func Parse(metric, expr string) (Threshold, error) {
 	return t, nil
 }
 
+// ParseAll parses {metric, expression} pairs in order, stopping at the
+// first that does not parse.
+func ParseAll(pairs [][2]string) ([]Threshold, error) {
+	out := make([]Threshold, 0, len(pairs))
+	for _, p := range pairs {
+		t, err := Parse(p[0], p[1])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
 // parseAgg reads the aggregation at the start of rest into Agg (and
 // Percentile), and returns what follows it.
 func (t *Threshold) parseAgg(rest string) (string, error) {
