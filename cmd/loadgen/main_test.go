@@ -372,11 +372,11 @@ outputs: {histogram_buckets: [0.01, 0.1, 1, 10]}
 	var fams map[string]*dtoFamily
 	for {
 		fams = scrape(t, url)
-		if v := gauge(fams, "loadgen_calls_in_progress"); v == 3 {
+		if gauge(fams, "loadgen_calls_in_progress") == 3 && gauge(fams, "loadgen_calls_up") == 3 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("never saw 3 calls in progress")
+			t.Fatalf("never saw 3 calls in progress and up")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -385,6 +385,19 @@ outputs: {histogram_buckets: [0.01, 0.1, 1, 10]}
 		if fams[name] == nil {
 			t.Errorf("/metrics lacks %s", name)
 		}
+	}
+	// Setup phases are recorded when the setup completes: the three calls
+	// still holding are in the connect histogram already (scraped again:
+	// a scrape reads the gauge of calls up after its snapshot).
+	fams = scrape(t, url)
+	connects := 0.0
+	for _, m := range fams["loadgen_call_phase_seconds"].Metrics {
+		if m.Metric["__name__"] == "loadgen_call_phase_seconds_count" && m.Metric["phase"] == "connect" && m.Metric["timing"] == "scheduled" {
+			connects = float64(m.Value)
+		}
+	}
+	if connects != 3 {
+		t.Errorf("connect histogram counts %v calls while 3 hold, want 3 (recorded at setup)", connects)
 	}
 	// The scenario's bucket bounds, and only those, on the phase histograms.
 	les := map[string]bool{}

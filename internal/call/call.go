@@ -79,6 +79,11 @@ type Config struct {
 	// once its first media arrived, from the call's goroutine; with
 	// EndedBy gateway, the embedded gateway uses it to end the call.
 	OnUp func(sessionID string, hold time.Duration)
+	// OnSetup, if set, is given the call's record as soon as its setup
+	// completed (first media received), from the call's goroutine: the
+	// run records the setup phases then (Recorder.RecordSetup) rather than
+	// after the hold. The record Run returns is then marked SetupRecorded.
+	OnSetup func(metrics.CallRecord)
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 }
@@ -269,6 +274,10 @@ func (c *Caller) Run(ctx context.Context, st Start) metrics.CallRecord {
 	hold := c.cfg.Hold.Sample(rand.New(rand.NewPCG(c.cfg.Seed, st.Index)))
 	phase, reason, err := cl.setup(ctx)
 	if err == nil {
+		if c.cfg.OnSetup != nil {
+			c.cfg.OnSetup(cl.rec)
+			cl.rec.SetupRecorded = true
+		}
 		phase, reason, err = cl.up(ctx, hold)
 	}
 	if err != nil {

@@ -325,6 +325,10 @@ type CallRecord struct {
 	// subscription may remain on the gateway. Set even when the call had
 	// already failed or been aborted for another reason.
 	HangupError string
+	// SetupRecorded says the scheduling lag and the setup phases (all but
+	// end, hold and unhold) were recorded when the setup completed
+	// (Recorder.RecordSetup), so Record must not count them again.
+	SetupRecorded bool
 	// Media holds the call's media statistics, if media ran.
 	Media MediaStats
 	// Video reports whether the call carried video.

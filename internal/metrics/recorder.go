@@ -175,15 +175,27 @@ func (r *Recorder) Record(rec CallRecord) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	r.recordPhases(rec, now)
+	r.recordPhases(rec, now, !rec.SetupRecorded, true)
 	r.recordReoffers(rec.Reoffers)
 	r.recordOutcome(rec, now)
 	r.recordMedia(rec.Media)
 }
 
+// RecordSetup records a call's scheduling lag and setup phases (subscribe
+// to first media) as soon as its setup completes, so live percentiles,
+// /metrics and the interval logs do not wait for the call's hold time. The
+// caller then marks the record SetupRecorded, and Record at the call's end
+// counts the rest (end, re-offers, outcome, media).
+func (r *Recorder) RecordSetup(rec CallRecord) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.recordPhases(rec, r.now(), true, false)
+}
+
 // recordPhases records the scheduler lag and every phase reached (both
-// timings), except the re-offers; r.mu is held.
-func (r *Recorder) recordPhases(rec CallRecord, now time.Time) {
+// timings), except the re-offers: with setup, the lag and the setup phases
+// (all but end); with end, the end phase. r.mu is held.
+func (r *Recorder) recordPhases(rec CallRecord, now time.Time, setup, end bool) {
 	sched, started := rec.Scheduled, rec.Started
 	if started.IsZero() {
 		started = sched
@@ -191,13 +203,16 @@ func (r *Recorder) recordPhases(rec CallRecord, now time.Time) {
 	if sched.IsZero() {
 		sched = started
 	}
-	if !sched.IsZero() && !started.IsZero() {
+	if setup && !sched.IsZero() && !started.IsZero() {
 		r.recordDuration(r.lag, started.Sub(sched), &r.clamped.Lag)
 		r.recordInterval(r.interval.Lag, started.Sub(sched))
 	}
 	for p := range NumPhases {
 		at := rec.Instants[p]
 		if at.IsZero() || p == PhaseHold || p == PhaseUnhold { // re-offers: recordReoffers
+			continue
+		}
+		if (p == PhaseEnd && !end) || (p != PhaseEnd && !setup) {
 			continue
 		}
 		if p == PhaseEnd {

@@ -439,3 +439,28 @@ func TestRecorderIntegrity(t *testing.T) {
 		})
 	}
 }
+
+// TestRecordSetupThenRecord: recording the setup when it completes and the
+// rest at the end counts every phase, the lag and the outcome exactly once:
+// the snapshot equals recording the whole call at its end.
+func TestRecordSetupThenRecord(t *testing.T) {
+	clk := metricstest.NewClock()
+	calls := metricstest.RandomCalls(3, clk.Now(), 200)
+	whole := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
+	split := metrics.NewRecorder(metrics.RecorderOptions{Now: clk.Now})
+	for _, c := range calls {
+		whole.Record(c)
+		split.RecordSetup(c)
+		c.SetupRecorded = true
+		split.Record(c)
+	}
+	a, b := whole.Snapshot(), split.Snapshot()
+	for p := range metrics.NumPhases {
+		if !a.Scheduled[p].Equals(b.Scheduled[p]) || !a.Service[p].Equals(b.Service[p]) {
+			t.Errorf("%s: split recording differs (%d vs %d values)", p, b.Scheduled[p].TotalCount(), a.Scheduled[p].TotalCount())
+		}
+	}
+	if !a.Lag.Equals(b.Lag) || a.Succeeded != b.Succeeded || a.Failed != b.Failed {
+		t.Errorf("lag or outcomes differ: %d/%d vs %d/%d", b.Succeeded, b.Failed, a.Succeeded, a.Failed)
+	}
+}

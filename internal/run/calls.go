@@ -7,6 +7,7 @@ import (
 	"github.com/loadgen/loadgen/internal/call"
 	"github.com/loadgen/loadgen/internal/gateway"
 	"github.com/loadgen/loadgen/internal/media"
+	"github.com/loadgen/loadgen/internal/metrics"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/signal"
 )
@@ -21,7 +22,7 @@ type callers struct {
 
 // newCallers provisions the calls of s against restURL (the embedded
 // gateway's, when gw is not nil); prov holds what Check derived.
-func newCallers(s *scenario.Scenario, restURL string, gw *gateway.Server, prov provisions, o Options) (*callers, error) {
+func newCallers(s *scenario.Scenario, restURL string, gw *gateway.Server, prov provisions, o Options, onSetup func(metrics.CallRecord)) (*callers, error) {
 	client, err := signal.NewClient(call.NewSignalConfig(s, restURL, o.Version))
 	if err != nil {
 		return nil, invalid(err)
@@ -34,7 +35,7 @@ func newCallers(s *scenario.Scenario, restURL string, gw *gateway.Server, prov p
 		return nil, fmt.Errorf("media engine: %w", err)
 	}
 	ccfg := call.NewConfig(s, prov.key)
-	ccfg.Signal, ccfg.Media = client, engine
+	ccfg.Signal, ccfg.Media, ccfg.OnSetup = client, engine, onSetup
 	// The embedded gateway plays loadgen's own media back, so what arrives
 	// can be checked packet by packet; a real gateway's media is unknown.
 	ccfg.CheckIntegrity = gw != nil

@@ -270,13 +270,6 @@ func (r *runner) provision() error {
 		}
 		restURL = r.gw.URL()
 	}
-	calls, err := newCallers(s, restURL, r.gw, r.prov, o)
-	if err != nil {
-		return err
-	}
-	r.calls = calls
-	r.cleanups = append(r.cleanups, calls.close)
-
 	schedCfg, err := ShardSchedule(s.Load, o.Shard)
 	if err != nil {
 		return invalid(err)
@@ -298,6 +291,14 @@ func (r *runner) provision() error {
 		arrivalsEnd.Store(max(int64(at.Sub(r.rec.Start())), 1))
 		r.rec.ArrivalsEnded(at)
 	}
+	// Setup phases are recorded when the setup completes, not after the
+	// hold, so live percentiles and the interval logs are current.
+	calls, err := newCallers(s, restURL, r.gw, r.prov, o, r.rec.RecordSetup)
+	if err != nil {
+		return err
+	}
+	r.calls = calls
+	r.cleanups = append(r.cleanups, calls.close)
 	if r.cpu, err = cpu.New(cpu.Options{EmbeddedGateway: s.Target.Embedded()}); err != nil {
 		r.logf("loadgen run: cannot measure the process's CPU: %v", err)
 		r.cpu = nil
