@@ -11,6 +11,10 @@ import (
 const (
 	rtcpTypeSR = 200
 	rtcpTypeRR = 201
+	// rtcpTypePSFB is payload-specific feedback (RFC 4585 §6.3); format 1
+	// is a picture loss indication.
+	rtcpTypePSFB = 206
+	rtcpFmtPLI   = 1
 )
 
 // rtcpRouter takes the place of one reader goroutine per RTP sender and
@@ -159,6 +163,15 @@ func (r *rtcpRouter) receptionReport(ssrc uint32, blk []byte, now time.Time) {
 	}
 }
 
+// pictureLoss asks the tracks sending ssrc for a keyframe.
+func (r *rtcpRouter) pictureLoss(ssrc uint32) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, t := range r.senders[ssrc] {
+		t.pli.Store(true)
+	}
+}
+
 // compound reads one decrypted compound RTCP packet that pion delivered
 // to the stream of ssrc, without allocating: it takes only what concerns
 // ssrc (pion writes the packet to the stream of every SSRC it names), so
@@ -189,6 +202,11 @@ func (r *rtcpRouter) compound(ssrc uint32, b []byte, now time.Time) {
 			blocks = p[28:]
 		case rtcpTypeRR:
 			blocks = p[8:]
+		case rtcpTypePSFB:
+			if count == rtcpFmtPLI && len(p) >= 12 && binary.BigEndian.Uint32(p[8:]) == ssrc {
+				r.pictureLoss(ssrc)
+			}
+			continue
 		default:
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -58,6 +59,7 @@ type Source struct {
 	bytes     int
 	cycle     int      // smallest rotation period of the payload sequence
 	raw       [][]byte // whole frames, for the PionDefaults sample writer
+	keyframes []int32  // video: indexes of the frames that are keyframes, ascending
 }
 
 // Kind is audio or video.
@@ -487,12 +489,30 @@ func LoadIVF(r io.Reader) (*Source, error) {
 		tsStep: uint32(step * num * 90000 / den),
 	}
 	pay := &codecs.VP8Payloader{}
-	for _, f := range frames {
+	for i, f := range frames {
 		s.addFrame(pay.Payload(MaxRTPPayload, f))
 		s.raw = append(s.raw, f)
+		if f[0]&1 == 0 { // VP8 frame tag: P bit 0 is a keyframe (RFC 6386 §9.1)
+			s.keyframes = append(s.keyframes, int32(i))
+		}
 	}
 	s.cycle = payloadCycle(s.payloads)
 	return s, nil
+}
+
+// keyframeAtOrBefore returns the last keyframe at or before frame fidx
+// (the clip starts with one, so there always is one); for a clip without
+// keyframes (audio) it returns fidx.
+func (s *Source) keyframeAtOrBefore(fidx int32) int32 {
+	i, found := slices.BinarySearch(s.keyframes, fidx)
+	switch {
+	case found:
+		return fidx
+	case i > 0:
+		return s.keyframes[i-1]
+	default:
+		return fidx
+	}
 }
 
 // addFrame appends one frame's payloads.

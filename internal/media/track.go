@@ -37,6 +37,12 @@ type outTrack struct {
 
 	bind   atomic.Pointer[binding]
 	paused atomic.Bool // local hold: write nothing, advance nothing
+	// pli is set when the far end asked for a keyframe (RTCP PLI): the
+	// next frame written is the clip's last keyframe at or before the
+	// current position, so its decoder can start again.
+	pli      atomic.Bool
+	plis     atomic.Uint64 // PLIs answered
+	pliJumps atomic.Int64  // the last answer: from<<32 | to (frame indexes), for tests
 
 	// pacer-owned
 	hdr       rtp.Header
@@ -157,6 +163,12 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 	src := t.srcOf(b)
 	if int(t.fidx) >= len(src.frames) {
 		t.fidx = 0 // the codec changed to a shorter clip
+	}
+	if t.pli.Load() && t.pli.Swap(false) && len(src.keyframes) > 0 {
+		to := src.keyframeAtOrBefore(t.fidx)
+		t.pliJumps.Store(int64(t.fidx)<<32 | int64(to))
+		t.fidx = to
+		t.plis.Add(1)
 	}
 	fr := src.frames[t.fidx]
 	h := &t.hdr
