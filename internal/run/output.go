@@ -154,31 +154,24 @@ func (o *output) labels() map[string]string {
 	}
 }
 
-// keepPartial flushes calls.jsonl every second and rewrites summary.json
-// every PartialEvery until ctx ends, so a run killed with SIGKILL loses at
-// most a second of calls and leaves a parseable summary ("complete": false).
+// keepPartial rewrites summary.json every PartialEvery until ctx ends, so
+// a run killed with SIGKILL leaves a parseable summary ("complete": false);
+// calls.jsonl needs nothing here: the results writer flushes it within a
+// second of every call it writes.
 func (o *output) keepPartial(ctx context.Context) {
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(PartialEvery)
 	defer t.Stop()
-	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			if err := o.r.resw.Flush(); err != nil {
-				o.writeFailed(err)
-			}
-			if now.Sub(last) < PartialEvery-100*time.Millisecond {
-				continue
-			}
-			last = now
+		case <-t.C:
 			snap := o.r.rec.Snapshot()
 			sf := o.summaryFile(snap, threshold.Evaluate(snap, o.thresholds), o.verdict(snap), false)
 			o.mu.Lock()
 			done := o.finished
 			o.mu.Unlock()
-			if done {
+			if done { // the final summary is written: never overwrite it
 				return
 			}
 			if err := o.r.resw.WriteSummary(sf); err != nil {
