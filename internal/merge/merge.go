@@ -25,10 +25,6 @@ import (
 // an incomplete result. Options.Force merges them anyway.
 var ErrInconsistent = errors.New("the results are not the shards of one run")
 
-// implicitFailures is the threshold a run gets when its scenario has none
-// on failures (as internal/run does).
-const implicitFailures = "rate < 1"
-
 // Shard is one shard's results as read.
 type Shard struct {
 	// Dir is the result directory.
@@ -146,12 +142,9 @@ func Thresholds(src map[string][]string) ([]threshold.Threshold, error) {
 			out = append(out, t)
 		}
 	}
-	if _, ok := src["failures"]; !ok {
-		t, err := threshold.Parse("failures", implicitFailures)
-		if err != nil {
-			return nil, fmt.Errorf("merge: implicit threshold: %w", err)
-		}
-		out = append(out, t)
+	out, err := threshold.WithImplicit(out)
+	if err != nil {
+		return nil, fmt.Errorf("merge: implicit threshold: %w", err)
 	}
 	return out, nil
 }

@@ -23,10 +23,6 @@ import (
 // while it goes on, so a killed run leaves a parseable partial summary.
 const PartialEvery = 5 * time.Second
 
-// implicitFailures is the threshold a run gets when its scenario has no
-// failures threshold: a run in which no call succeeded must never pass.
-const implicitFailures = "rate < 1"
-
 // output turns what the recorder holds into the summary, the result files
 // and the Result. finish runs once: at the end of the run, or on the second
 // interrupt.
@@ -55,17 +51,13 @@ type output struct {
 // implicit failures threshold when it has none of its own.
 func newOutput(r *runner) *output {
 	o := &output{r: r, source: map[string][]string{}}
-	hasFailures := false
+	var ths []threshold.Threshold
 	for _, t := range r.s.Thresholds {
 		o.source[t.Metric] = append(o.source[t.Metric], t.Expr)
-		o.thresholds = append(o.thresholds, t.Parsed)
-		hasFailures = hasFailures || t.Metric == "failures"
+		ths = append(ths, t.Parsed)
 	}
-	if !hasFailures {
-		if t, err := threshold.Parse("failures", implicitFailures); err == nil {
-			o.thresholds = append(o.thresholds, t)
-		}
-	}
+	// The implicit expression is a constant that parses: no error.
+	o.thresholds, _ = threshold.WithImplicit(ths)
 	return o
 }
 

@@ -263,6 +263,26 @@ func Parse(metric, expr string) (Threshold, error) {
 	return t, nil
 }
 
+// ImplicitFailures is the expression on failures a run is judged by when
+// its scenario has no threshold on failures: a run in which no call
+// succeeded must never pass a CI gate.
+const ImplicitFailures = "rate < 1"
+
+// WithImplicit returns ts, plus the implicit failures threshold when none
+// of ts is on failures.
+func WithImplicit(ts []Threshold) ([]Threshold, error) {
+	for _, t := range ts {
+		if t.Metric == "failures" {
+			return ts, nil
+		}
+	}
+	t, err := Parse("failures", ImplicitFailures)
+	if err != nil {
+		return nil, err
+	}
+	return append(ts, t), nil
+}
+
 // ParseAll parses {metric, expression} pairs in order, stopping at the
 // first that does not parse.
 func ParseAll(pairs [][2]string) ([]Threshold, error) {
