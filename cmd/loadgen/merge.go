@@ -5,11 +5,9 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 
 	"github.com/loadgen/loadgen/internal/merge"
 	"github.com/loadgen/loadgen/internal/metrics/summary"
-	"github.com/loadgen/loadgen/internal/metrics/threshold"
 )
 
 func mergeCommand() command {
@@ -54,19 +52,7 @@ func mergeCommand() command {
 				}); err != nil {
 					return fmt.Errorf("write summary: %w", err)
 				}
-				switch {
-				case !res.Verdict.Valid:
-					return &exitError{code: exitInvalid, err: fmt.Errorf("the run is invalid: %s", strings.Join(res.Verdict.Reasons, "; "))}
-				case !threshold.AllPassed(res.Thresholds):
-					var crossed []string
-					for _, t := range res.Thresholds {
-						if !t.OK {
-							crossed = append(crossed, t.String())
-						}
-					}
-					return &exitError{code: exitThresholds, err: fmt.Errorf("thresholds crossed: %s", strings.Join(crossed, "; "))}
-				}
-				return nil
+				return verdictError(res.Verdict, res.Thresholds)
 			}
 		},
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/loadgen/loadgen/internal/metrics/threshold"
+	"github.com/loadgen/loadgen/internal/metrics/validity"
 	"github.com/loadgen/loadgen/internal/run"
 	"github.com/loadgen/loadgen/internal/scenario"
 	"github.com/loadgen/loadgen/internal/worker"
@@ -139,20 +141,32 @@ func runScenario(ctx context.Context, e *env, path string, f runFlags) error {
 // resultError maps a run's result to its exit code (nil: 0), with the
 // precedence interrupted > invalid > thresholds crossed.
 func resultError(res *run.Result) error {
-	switch res.Status() {
-	case run.StatusInterrupted:
+	if res.Status() == run.StatusInterrupted {
 		why := res.Stopped
 		if why == "" {
 			why = "interrupted"
 		}
 		return &exitError{code: exitInterrupted, err: errors.New(why)}
-	case run.StatusInvalid:
-		return &exitError{code: exitInvalid, err: fmt.Errorf("the run is invalid: %s", strings.Join(res.Verdict.Reasons, "; "))}
-	case run.StatusThresholds:
-		return &exitError{code: exitThresholds, err: fmt.Errorf("thresholds crossed: %s", strings.Join(res.Crossed(), "; "))}
-	default:
-		return nil
 	}
+	return verdictError(res.Verdict, res.Thresholds)
+}
+
+// verdictError maps a judged run (a run's or a merge's) to its exit code:
+// invalid (100) before thresholds crossed (99); nil when both hold.
+func verdictError(v validity.Verdict, ths []threshold.Result) error {
+	if !v.Valid {
+		return &exitError{code: exitInvalid, err: fmt.Errorf("the run is invalid: %s", strings.Join(v.Reasons, "; "))}
+	}
+	var crossed []string
+	for _, t := range ths {
+		if !t.OK {
+			crossed = append(crossed, t.String())
+		}
+	}
+	if len(crossed) > 0 {
+		return &exitError{code: exitThresholds, err: fmt.Errorf("thresholds crossed: %s", strings.Join(crossed, "; "))}
+	}
+	return nil
 }
 
 // optFloat, optDuration and optUint are flags that remember whether they

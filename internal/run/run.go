@@ -145,17 +145,6 @@ func (r *Result) Status() Status {
 	}
 }
 
-// Crossed lists the crossed thresholds.
-func (r *Result) Crossed() []string {
-	var out []string
-	for _, t := range r.Thresholds {
-		if !t.OK {
-			out = append(out, t.String())
-		}
-	}
-	return out
-}
-
 // Run runs scenario s: it provisions the run (the embedded gateway when s
 // names no target, the signalling client, the media engine, the caller, the
 // load engine, the recorder and the outputs), places the calls, and returns
