@@ -25,7 +25,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -240,7 +242,14 @@ func exitCodesHelp(codes []int) string {
 		fmt.Fprintf(&b, "  %-3d %s\n", c, exitMeanings[c])
 	}
 	if len(codes) > 3 {
-		b.WriteString("When several apply: 2 > 1 > 105 > 100 > 99.\n")
+		// The precedence, of this command's codes only.
+		var order []string
+		for _, c := range []int{exitUsage, exitFailure, exitInterrupted, exitInvalid, exitThresholds} {
+			if slices.Contains(codes, c) {
+				order = append(order, strconv.Itoa(c))
+			}
+		}
+		b.WriteString("When several apply: " + strings.Join(order, " > ") + ".\n")
 	}
 	return b.String()
 }
