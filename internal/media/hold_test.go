@@ -25,21 +25,7 @@ func waitReceived(ctx context.Context, t *testing.T, p *Peer, kind int, atLeast 
 }
 
 func TestHoldUnhold(t *testing.T) {
-	checkLeaks(t)
-	e := testEngine(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, a, err := connectPair(ctx, e, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	defer a.Close()
-	for _, p := range []*Peer{c, a} {
-		if err := p.WaitFirstMedia(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c, a := upPair(t, 20*time.Second)
 	// Every sender keeps its SSRC through hold and unhold, in the offer
 	// and in the answer to a remote unhold, as the reference SDK does.
 	ssrcs := func() [2][2]uint32 {
@@ -153,21 +139,7 @@ func waitStill(ctx context.Context, t *testing.T, what string, peers ...*Peer) {
 // keeps the hold (recvonly, RFC 3264 §8.4), so media flows only towards the
 // side that still holds; once both have unheld media flows both ways.
 func TestMixedHold(t *testing.T) {
-	checkLeaks(t)
-	e := testEngine(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c, a, err := connectPair(ctx, e, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	defer a.Close()
-	for _, p := range []*Peer{c, a} {
-		if err := p.WaitFirstMedia(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c, a := upPair(t, 30*time.Second)
 	// renegotiate has off offer (hold or unhold) and ans answer; it
 	// returns the answer.
 	renegotiate := func(t *testing.T, off, ans *Peer, hold bool) string {

@@ -89,33 +89,8 @@ func runImpaired(t *testing.T, up, down impairment, stall, freeze time.Duration,
 		t.Fatal(err)
 	}
 	defer r.Close()
-	c, err := e.NewCaller(PeerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	a, err := e.NewAnswerer(PeerOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	offer, err := c.CreateOffer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if offer, err = r.offer(offer); err != nil {
-		t.Fatal(err)
-	}
-	answer, err := a.Answer(ctx, offer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if answer, err = r.answer(answer); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.ApplyAnswer(answer); err != nil {
-		t.Fatal(err)
-	}
+	c, a := newPeers(t, e, PeerOptions{})
+	negotiate(ctx, t, c, a, r.offer, r.answer)
 	for _, p := range []*Peer{c, a} {
 		if err := p.WaitFirstMedia(ctx); err != nil {
 			t.Fatal(err)

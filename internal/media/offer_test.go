@@ -204,28 +204,10 @@ func TestNegotiatedAudioCodec(t *testing.T) {
 			e := testEngine(t, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 			defer cancel()
-			c, err := e.NewCaller(PeerOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			a, err := e.NewAnswerer(PeerOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			offer, err := c.CreateOffer(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			offer = strings.Replace(offer, "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126", "m=audio 9 UDP/TLS/RTP/SAVPF "+tc.pts, 1)
-			answer, err := a.Answer(ctx, offer)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := c.ApplyAnswer(answer); err != nil {
-				t.Fatal(err)
-			}
+			c, a := newPeers(t, e, PeerOptions{})
+			negotiate(ctx, t, c, a, func(offer string) (string, error) {
+				return strings.Replace(offer, "m=audio 9 UDP/TLS/RTP/SAVPF 111 63 9 0 8 13 110 126", "m=audio 9 UDP/TLS/RTP/SAVPF "+tc.pts, 1), nil
+			}, nil)
 			for _, p := range []*Peer{c, a} {
 				if err := waitFor(ctx, func() bool { return p.in[0].received.Load() >= 25 }); err != nil {
 					t.Fatalf("no media: %v", err)

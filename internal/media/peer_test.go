@@ -71,3 +71,70 @@ func checkLeaks(t *testing.T) {
 	t.Helper()
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 }
+
+// newPeers creates a caller and an answerer on e, not yet negotiated, both
+// closed when the test ends.
+func newPeers(t testing.TB, e *Engine, opts PeerOptions) (c, a *Peer) {
+	t.Helper()
+	c, err := e.NewCaller(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	a, err = e.NewAnswerer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	return c, a
+}
+
+// negotiate passes c's offer to a and a's answer back, each through its
+// rewrite first (nil: unchanged), as a gateway in the path would.
+func negotiate(ctx context.Context, t testing.TB, c, a *Peer, rewriteOffer, rewriteAnswer func(string) (string, error)) {
+	t.Helper()
+	same := func(s string) (string, error) { return s, nil }
+	if rewriteOffer == nil {
+		rewriteOffer = same
+	}
+	if rewriteAnswer == nil {
+		rewriteAnswer = same
+	}
+	offer, err := c.CreateOffer(ctx)
+	if err == nil {
+		offer, err = rewriteOffer(offer)
+	}
+	if err != nil {
+		t.Fatalf("offer: %v", err)
+	}
+	answer, err := a.Answer(ctx, offer)
+	if err == nil {
+		answer, err = rewriteAnswer(answer)
+	}
+	if err != nil {
+		t.Fatalf("answer: %v", err)
+	}
+	if err := c.ApplyAnswer(answer); err != nil {
+		t.Fatalf("apply answer: %v", err)
+	}
+}
+
+// upPair is the common start of a call test: no goroutine may be left at
+// the end, an engine on loopback, an audio+video caller and answerer
+// negotiated, and first media received both ways, all within limit (the
+// returned context's deadline). Everything is closed when the test ends.
+func upPair(t *testing.T, limit time.Duration) (ctx context.Context, c, a *Peer) {
+	t.Helper()
+	checkLeaks(t)
+	e := testEngine(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	t.Cleanup(cancel)
+	c, a = newPeers(t, e, PeerOptions{Video: true})
+	negotiate(ctx, t, c, a, nil, nil)
+	for _, p := range []*Peer{c, a} {
+		if err := p.WaitFirstMedia(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return ctx, c, a
+}

@@ -12,20 +12,12 @@ import (
 // SettingEngine's BufferFactory: the lean receive path would then lose
 // packets, RTT or sender reports silently.
 func TestPionBufferContract(t *testing.T) {
-	checkLeaks(t)
-	e := testEngine(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, a, err := connectPair(ctx, e, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	defer a.Close()
+	ctx, c, a := upPair(t, 20*time.Second)
+	e := c.e
 	peers := []*Peer{c, a}
 	// Wait (bounded) for media both ways on both kinds and an RTCP round
 	// trip both ways: each needs pion to have written into our sinks.
-	err = waitFor(ctx, func() bool {
+	err := waitFor(ctx, func() bool {
 		for _, p := range peers {
 			if p.in[0].received.Load() < 10 || p.in[1].received.Load() < 5 ||
 				p.audio.rttNanos.Load() == 0 || p.in[0].lsr.Load() == 0 {

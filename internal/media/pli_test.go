@@ -1,7 +1,6 @@
 package media
 
 import (
-	"context"
 	"slices"
 	"testing"
 	"time"
@@ -14,21 +13,7 @@ import (
 // stood, so the far end's decoder can start again; audio and other SSRCs
 // are not affected.
 func TestPictureLossIndication(t *testing.T) {
-	checkLeaks(t)
-	e := testEngine(t, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	c, a, err := connectPair(ctx, e, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	defer a.Close()
-	for _, p := range []*Peer{c, a} {
-		if err := p.WaitFirstMedia(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
+	ctx, c, a := upPair(t, 20*time.Second)
 	src := c.video.src
 	if len(src.keyframes) == 0 || src.keyframes[0] != 0 {
 		t.Fatalf("video clip keyframes %v: want the first frame among them", src.keyframes)
