@@ -101,6 +101,12 @@ func Run(seed uint64, n, dropEvery int) *metrics.Snapshot {
 	return r.Snapshot()
 }
 
+// GoldenThresholds are the {metric, expression} pairs judged in the golden
+// run's summary files (Run(42, 600, 200)).
+func GoldenThresholds() [][2]string {
+	return [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}}
+}
+
 // Golden compares got with testdata/name, rewriting the file first when
 // update is set (go test -update).
 func Golden(t testing.TB, name string, got []byte, update bool) {

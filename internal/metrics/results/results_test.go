@@ -20,16 +20,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// goldenExprs are the golden run's thresholds (the text summary's too).
-var goldenExprs = [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}}
-
 func TestSummaryFileGolden(t *testing.T) {
 	s := metricstest.Run(42, 600, 200)
 	usage := &cpu.Usage{CPUs: 8, Utilization: 0.97, Peak: 1}
 	v := validity.Check(s, usage, validity.Options{MaxLagP99: 10 * time.Millisecond})
 	var js bytes.Buffer
 	sf := NewSummaryFile(s, SummaryFileOptions{Title: "golden", Labels: map[string]string{"mode": "regular"},
-		Thresholds: evaluate(t, s, goldenExprs...), Validity: v, CPU: usage, WithFiles: true})
+		Thresholds: evaluate(t, s, metricstest.GoldenThresholds()...), Validity: v, CPU: usage, WithFiles: true})
 	if err := sf.WriteJSON(&js); err != nil {
 		t.Fatal(err)
 	}

@@ -17,15 +17,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// goldenExprs are the golden run's thresholds.
-var goldenExprs = [][2]string{{"connect", "p(99) < 2s"}, {"failures", "rate < 0.01"}, {"mos", "avg > 4"}, {"ringing", "p(50) < 300ms"}}
-
 func TestWriteGolden(t *testing.T) {
 	s := metricstest.Run(42, 600, 200)
 	usage := &cpu.Usage{CPUs: 8, Utilization: 0.97, Peak: 1}
 	v := validity.Check(s, usage, validity.Options{MaxLagP99: 10 * time.Millisecond})
 	var buf bytes.Buffer
-	if err := Write(&buf, s, Options{Title: "golden", Thresholds: evaluate(t, s, goldenExprs...), Validity: v, CPU: usage}); err != nil {
+	if err := Write(&buf, s, Options{Title: "golden", Thresholds: evaluate(t, s, metricstest.GoldenThresholds()...), Validity: v, CPU: usage}); err != nil {
 		t.Fatal(err)
 	}
 	metricstest.Golden(t, "summary.golden", buf.Bytes(), *update)
