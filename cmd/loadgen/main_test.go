@@ -180,6 +180,7 @@ func runScenarioFile(t *testing.T, e *env, args ...string) int {
 	return runMain(ctx, e, append([]string{"run"}, args...))
 }
 
+// readSummary parses dir/summary.json.
 func readSummary(t *testing.T, dir string) *results.SummaryFile {
 	t.Helper()
 	f, err := os.Open(filepath.Join(dir, "summary.json"))
@@ -189,7 +190,7 @@ func readSummary(t *testing.T, dir string) *results.SummaryFile {
 	defer f.Close()
 	sf, err := results.ReadSummaryFile(f)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("summary.json does not parse: %v", err)
 	}
 	return sf
 }

@@ -183,21 +183,6 @@ func exitStatus(err error) int {
 	return -1000
 }
 
-// readSummaryFile parses dir/summary.json.
-func readSummaryFile(t *testing.T, dir string) *results.SummaryFile {
-	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "summary.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sf, err := results.ReadSummaryFile(f)
-	if err != nil {
-		t.Fatalf("summary.json does not parse: %v", err)
-	}
-	return sf
-}
-
 // callLines counts the complete lines of dir/calls.jsonl, each parsed.
 func callLines(t *testing.T, dir string) int {
 	t.Helper()
@@ -280,7 +265,7 @@ func TestProcessSignals(t *testing.T) {
 			if code := wait(t, cmd, 30*time.Second, stderr); code != exitInterrupted {
 				t.Errorf("exit %d, want %d\nstderr:\n%s", code, exitInterrupted, stderr)
 			}
-			sf := readSummaryFile(t, out)
+			sf := readSummary(t, out)
 			if sf.Calls.Attempted != 3 {
 				t.Errorf("summary.json attempted %d, want 3", sf.Calls.Attempted)
 			}
@@ -338,7 +323,7 @@ func TestProcessHangupFailures(t *testing.T) {
 	if !strings.Contains(stderr.String(), "3 sessions may remain on the gateway: their DELETE or unsubscribe failed (end the call session:") {
 		t.Errorf("stderr does not report the failed hang-ups:\n%s", stderr)
 	}
-	sf := readSummaryFile(t, out)
+	sf := readSummary(t, out)
 	if !strings.Contains(strings.Join(sf.Notes, "\n"), "3 sessions may remain on the gateway") {
 		t.Errorf("summary.json notes = %q", sf.Notes)
 	}
@@ -365,7 +350,7 @@ func TestProcessClosedStdout(t *testing.T) {
 	if code := wait(t, cmd, 60*time.Second, stderr); code != exitOK {
 		t.Errorf("exit %d, want 0 (SIGPIPE must not end the run)\nstderr:\n%s", code, stderr)
 	}
-	if sf := readSummaryFile(t, out); sf.Calls.Succeeded != 4 {
+	if sf := readSummary(t, out); sf.Calls.Succeeded != 4 {
 		t.Errorf("summary.json: %d succeeded, want 4", sf.Calls.Succeeded)
 	}
 	if n := callLines(t, out); n != 4 {
@@ -382,7 +367,7 @@ func TestProcessNoSuccessFails(t *testing.T) {
 	if code := wait(t, cmd, 60*time.Second, stderr); code != exitThresholds {
 		t.Errorf("exit %d, want %d\nstderr:\n%s", code, exitThresholds, stderr)
 	}
-	sf := readSummaryFile(t, out)
+	sf := readSummary(t, out)
 	if sf.Calls.Failed != 6 {
 		t.Errorf("summary.json: %d failed, want 6", sf.Calls.Failed)
 	}
@@ -408,7 +393,7 @@ func TestProcessSignalChaos(t *testing.T) {
 			if code := wait(t, cmd, 30*time.Second, stderr); code != exitInterrupted {
 				t.Errorf("exit %d, want %d\nstderr:\n%s", code, exitInterrupted, stderr)
 			}
-			sf := readSummaryFile(t, out)
+			sf := readSummary(t, out)
 			if n := callLines(t, out); uint64(n) != sf.Calls.Succeeded+sf.Calls.Failed+sf.Calls.Aborted {
 				t.Errorf("calls.jsonl has %d calls, summary.json %+v", n, sf.Calls)
 			}
@@ -445,7 +430,7 @@ func TestProcessKill9(t *testing.T) {
 	if code := wait(t, cmd, 10*time.Second, stderr); code != -int(syscall.SIGKILL) {
 		t.Errorf("exit %d, want killed by SIGKILL", code)
 	}
-	sf := readSummaryFile(t, out)
+	sf := readSummary(t, out)
 	if sf.Complete {
 		t.Errorf("a killed run's summary.json says complete")
 	}

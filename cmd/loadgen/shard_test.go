@@ -118,7 +118,7 @@ thresholds:
 		}
 	}
 	for _, d := range dirs {
-		if sf := readSummaryFile(t, d); !strings.Contains(strings.Join(sf.Notes, "\n"), "start skew") {
+		if sf := readSummary(t, d); !strings.Contains(strings.Join(sf.Notes, "\n"), "start skew") {
 			t.Errorf("%s: no start skew in the notes %q", d, sf.Notes)
 		}
 	}

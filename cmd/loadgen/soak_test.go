@@ -70,7 +70,7 @@ func TestSoak(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if sf := readSummaryFile(t, out); sf.Calls.Failed != 0 || sf.Calls.Succeeded < uint64(secs*9) {
+	if sf := readSummary(t, out); sf.Calls.Failed != 0 || sf.Calls.Succeeded < uint64(secs*9) {
 		t.Errorf("summary.json calls %+v", sf.Calls)
 	}
 }

@@ -340,19 +340,27 @@ func (p *Poisson) Due(n uint64) (time.Duration, bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	want := n + 1
+	if !p.drawTo(n + 1) {
+		return 0, false
+	}
+	return p.base.at(p.sum)
+}
+
+// drawTo advances the draws to E(want) (starting over when want is behind
+// them), and reports false when want is too far ahead; p.mu is held.
+func (p *Poisson) drawTo(want uint64) bool {
 	if p.rng == nil || want < p.k {
 		p.rng = rand.New(rand.NewPCG(p.seed, 0x9e3779b97f4a7c15))
 		p.k, p.sum = 0, 0
 	}
 	if want-p.k > maxPoissonJump {
-		return 0, false
+		return false
 	}
 	for p.k < want {
 		p.sum += p.rng.ExpFloat64()
 		p.k++
 	}
-	return p.base.at(p.sum)
+	return true
 }
 
 // skip implements skipper: when calls from n on are already due at elapsed
@@ -367,17 +375,8 @@ func (p *Poisson) skip(n uint64, elapsed time.Duration) uint64 {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	want := n + 1
-	if p.rng == nil || want < p.k {
-		p.rng = rand.New(rand.NewPCG(p.seed, 0x9e3779b97f4a7c15))
-		p.k, p.sum = 0, 0
-	}
-	if want-p.k > maxPoissonJump {
+	if !p.drawTo(n + 1) {
 		return n
-	}
-	for p.k < want {
-		p.sum += p.rng.ExpFloat64()
-		p.k++
 	}
 	c := p.base.count(elapsed)
 	if at, ok := p.base.at(p.sum); !ok || at > elapsed || p.sum > c {
