@@ -1,7 +1,6 @@
 package run
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -146,31 +145,13 @@ func (o *output) labels() map[string]string {
 	}
 }
 
-// keepPartial rewrites summary.json every PartialEvery until ctx ends, so
-// a run killed with SIGKILL leaves a parseable summary ("complete": false);
-// calls.jsonl needs nothing here: the results writer flushes it within a
-// second of every call it writes.
-func (o *output) keepPartial(ctx context.Context) {
-	t := time.NewTicker(PartialEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			snap := o.r.rec.Snapshot()
-			sf := o.summaryFile(snap, threshold.Evaluate(snap, o.thresholds), o.verdict(snap), false)
-			o.mu.Lock()
-			done := o.finished
-			o.mu.Unlock()
-			if done { // the final summary is written: never overwrite it
-				return
-			}
-			if err := o.r.resw.WriteSummary(sf); err != nil {
-				o.writeFailed(err)
-			}
-		}
-	}
+// partialSummary is the summary.json a run rewrites every PartialEvery
+// while it goes on ("complete": false), so a run killed with SIGKILL
+// leaves a parseable summary; calls.jsonl needs nothing: the results
+// writer flushes it within a second of every call it writes.
+func (o *output) partialSummary() *results.SummaryFile {
+	snap := o.r.rec.Snapshot()
+	return o.summaryFile(snap, threshold.Evaluate(snap, o.thresholds), o.verdict(snap), false)
 }
 
 // summaryFile builds summary.json's content.

@@ -390,7 +390,11 @@ func (r *runner) execute(ctx context.Context) (*Result, error) {
 				r.out.writeFailed(err)
 			}
 		})
-		bg.Go(func() { r.out.keepPartial(bgCtx) })
+		bg.Go(func() {
+			if err := r.resw.RunSummaries(bgCtx, PartialEvery, r.out.partialSummary); err != nil {
+				r.out.writeFailed(err)
+			}
+		})
 	}
 	started := time.Now()
 	if !r.o.StartAt.IsZero() {

@@ -218,3 +218,32 @@ func TestRunSummaries(t *testing.T) {
 		t.Error("a zero period was accepted")
 	}
 }
+
+// TestFinalSummaryStays: once the complete summary is written, a partial
+// one (a periodic writer still running) does not replace it.
+func TestFinalSummaryStays(t *testing.T) {
+	dir := t.TempDir()
+	w, err := Create(dir, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	snap := metrics.NewRecorder(metrics.RecorderOptions{}).Snapshot()
+	for _, complete := range []bool{false, true, false} {
+		if err := w.WriteSummary(NewSummaryFile(snap, SummaryFileOptions{Complete: complete})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, err := os.Open(filepath.Join(dir, SummaryFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sf, err := ReadSummaryFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !sf.Complete {
+		t.Error("a partial summary replaced the final one")
+	}
+}

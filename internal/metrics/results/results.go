@@ -69,6 +69,9 @@ type Writer struct {
 	flushEvery time.Duration
 	flushTimer *time.Timer // armed while calls.jsonl holds unflushed lines
 	flushErr   error       // the first error of a timed flush
+
+	sumMu sync.Mutex // serialises summary.json writes
+	final bool       // a complete summary was written
 }
 
 // DefaultCallsFlush is how long a line may wait in calls.jsonl's buffer:
@@ -449,9 +452,20 @@ func (r *Writer) RunSummaries(ctx context.Context, every time.Duration, build fu
 }
 
 // WriteSummary writes summary.json (via a temporary file renamed into
-// place, so a reader never sees half of it).
+// place, so a reader never sees half of it). Once a complete summary is
+// written, later partial ones are dropped: a periodic writer still running
+// at the end of a run never replaces the final summary.
 func (r *Writer) WriteSummary(f *SummaryFile) error {
-	return WriteSummaryFile(r.dir, f)
+	r.sumMu.Lock()
+	defer r.sumMu.Unlock()
+	if r.final && !f.Complete {
+		return nil // a partial summary never replaces the final one
+	}
+	if err := WriteSummaryFile(r.dir, f); err != nil {
+		return err
+	}
+	r.final = r.final || f.Complete
+	return nil
 }
 
 // WriteSummaryFile writes f as dir/summary.json atomically.
