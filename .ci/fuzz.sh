@@ -24,9 +24,21 @@ failed=()
 for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"
   echo "== fuzz $name ($pkg, $fuzztime)"
-  if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "$pkg"; then
+  # A crash writes "Failing input written to testdata/fuzz/...": that is a
+  # failure. The fuzzing coordinator can also stop with only "context
+  # deadline exceeded" when the time runs out while a worker is busy (a new
+  # input being minimised on a loaded machine): no input fails, so that run
+  # is tried once more. -fuzzminimizetime keeps minimising short.
+  for try in 1 2; do
+    out=$(go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$pkg" 2>&1) && { echo "$out" | tail -n 2; break; }
+    echo "$out"
+    if [ "$try" = 1 ] && ! grep -q "Failing input written" <<<"$out" && grep -q "context deadline exceeded" <<<"$out"; then
+      echo "fuzz: $name stopped at its deadline with no failing input; once more"
+      continue
+    fi
     failed+=("$name")
-  fi
+    break
+  done
 done
 
 if [ "${#failed[@]}" -gt 0 ]; then
