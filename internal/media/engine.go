@@ -82,6 +82,12 @@ type EngineConfig struct {
 	// goroutine per sender reading RTCP. The ICE network settings are the
 	// same as the lean engine's.
 	PionDefaults bool
+	// Transport builds callers on loadgen's own per-core media transport
+	// instead of pion's PeerConnection: shared sockets read and written in
+	// batches, ICE, DTLS and SRTP run synchronously from the goroutines
+	// that own the sockets (transport.go). Answerers are pion peers
+	// whatever this says. Host candidates only: no STUN or TURN server.
+	Transport bool
 	// LoggerFactory receives pion's logs (nil: discarded).
 	LoggerFactory logging.LoggerFactory
 	// Now is the clock for event instants (nil: time.Now).
