@@ -106,7 +106,7 @@ type Caller struct {
 	states [StateDone + 1]atomic.Int64
 
 	liveMu sync.Mutex
-	live   map[*media.Peer]struct{} // peers of calls still running
+	live   map[media.CallPeer]struct{} // peers of calls still running
 }
 
 // NewCaller checks cfg and returns a Caller.
@@ -136,7 +136,7 @@ func NewCaller(cfg Config) (*Caller, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Caller{cfg: cfg, live: make(map[*media.Peer]struct{})}, nil
+	return &Caller{cfg: cfg, live: make(map[media.CallPeer]struct{})}, nil
 }
 
 // CallStates reports how many calls are up now (media established and
@@ -157,7 +157,7 @@ func (c *Caller) CallStates() (up, onHold int) {
 // lower; the exporter keeps its counters monotonic.
 func (c *Caller) LiveMedia() [metrics.NumStreams]metrics.StreamTotals {
 	c.liveMu.Lock()
-	peers := make([]*media.Peer, 0, len(c.live))
+	peers := make([]media.CallPeer, 0, len(c.live))
 	for p := range c.live {
 		peers = append(peers, p)
 	}
@@ -173,7 +173,7 @@ func (c *Caller) LiveMedia() [metrics.NumStreams]metrics.StreamTotals {
 }
 
 // track adds p to (or, with done, removes it from) the live peers.
-func (c *Caller) track(p *media.Peer, done bool) {
+func (c *Caller) track(p media.CallPeer, done bool) {
 	c.liveMu.Lock()
 	defer c.liveMu.Unlock()
 	if done {
@@ -216,7 +216,7 @@ type attempt struct {
 	state State
 
 	sess       *signal.Session
-	peer       *media.Peer
+	peer       media.CallPeer
 	notes      <-chan signal.Notification
 	sessionID  string
 	answer     *signal.Notification // latest respondCallUpdate not yet consumed
@@ -441,7 +441,7 @@ func (cl *attempt) startCall(ctx context.Context, creds signal.Credentials) (met
 
 	cl.set(StateStarting)
 	return cl.step(ctx, t.Start, metrics.PhaseStart, func(ctx context.Context) error {
-		p, err := cfg.Media.NewCaller(media.PeerOptions{Video: cfg.Video})
+		p, err := cfg.Media.NewCall(media.PeerOptions{Video: cfg.Video})
 		if err != nil {
 			return fmt.Errorf("new peer: %w", err)
 		}

@@ -213,7 +213,7 @@ func BenchmarkPacerTick(b *testing.B) {
 	w := &nullWriter{}
 	tracks := make([]*outTrack, 1000)
 	for i := range tracks {
-		t := newOutTrack(p, audio, "audio", "s", uint16(i), uint32(i))
+		t := newOutTrack(p, &p.inst, nil, audio, "audio", "s", uint16(i), uint32(i))
 		t.bind.Store(&binding{writer: w, ssrc: uint32(i), pt: 111})
 		tracks[i] = t
 	}

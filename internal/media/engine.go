@@ -113,15 +113,18 @@ type Engine struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
+	transport *transport // callers' own transport (Transport), else nil
+
 	mu     sync.Mutex
 	closed bool
 	peers  map[*Peer]struct{}
+	calls  map[*tPeer]struct{} // the transport's callers
 }
 
 // NewEngine validates cfg, decodes the default media where needed, builds
 // the webrtc.API and the certificate and starts the pacers.
 func NewEngine(cfg EngineConfig) (*Engine, error) {
-	e := &Engine{cfg: cfg, audio: cfg.Audio, video: cfg.Video, now: cfg.Now, peers: map[*Peer]struct{}{}}
+	e := &Engine{cfg: cfg, audio: cfg.Audio, video: cfg.Video, now: cfg.Now, peers: map[*Peer]struct{}{}, calls: map[*tPeer]struct{}{}}
 	if e.now == nil {
 		e.now = time.Now
 	}
@@ -147,6 +150,14 @@ func NewEngine(cfg EngineConfig) (*Engine, error) {
 	}
 	if err := e.configurePeers(); err != nil {
 		return nil, err
+	}
+	if cfg.Transport {
+		if cfg.PionDefaults || len(cfg.ICEServers) > 0 || cfg.RelayOnly {
+			return nil, errors.New("media: engine: the transport takes no ICE servers, relay policy or PionDefaults")
+		}
+		if err := e.startTransport(); err != nil {
+			return nil, err
+		}
 	}
 	e.startPacers()
 	return e, nil
@@ -357,7 +368,7 @@ func (e *Engine) Video() *Source { return e.video }
 func (e *Engine) Peers() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.peers)
+	return len(e.peers) + len(e.calls)
 }
 
 // Close closes every open peer, stops the pacers and waits for them. It is
@@ -373,10 +384,20 @@ func (e *Engine) Close() error {
 	for p := range e.peers {
 		peers = append(peers, p)
 	}
+	calls := make([]*tPeer, 0, len(e.calls))
+	for p := range e.calls {
+		calls = append(calls, p)
+	}
 	e.mu.Unlock()
 	var errs []error
 	for _, p := range peers {
 		errs = append(errs, p.Close())
+	}
+	for _, p := range calls {
+		errs = append(errs, p.Close())
+	}
+	if e.transport != nil {
+		e.transport.close()
 	}
 	close(e.stop)
 	e.wg.Wait()
@@ -392,6 +413,23 @@ func (e *Engine) register(p *Peer) error {
 	}
 	e.peers[p] = struct{}{}
 	return nil
+}
+
+// registerCall adds a transport caller; it fails once the engine is closed.
+func (e *Engine) registerCall(p *tPeer) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return ErrClosed
+	}
+	e.calls[p] = struct{}{}
+	return nil
+}
+
+func (e *Engine) unregisterCall(p *tPeer) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.calls, p)
 }
 
 func (e *Engine) unregister(p *Peer) {

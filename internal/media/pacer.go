@@ -19,6 +19,11 @@ const (
 	lateCheckEvery = 32
 )
 
+// reporter is a peer the pacer writes RTCP reports for, once a second.
+type reporter interface {
+	sendReports(now time.Time)
+}
+
 // shard is one pacer goroutine and the peers registered with it. The
 // registered sets are copy-on-write slices: the goroutine iterates a
 // snapshot without locking, registration copies under mu.
@@ -26,11 +31,14 @@ type shard struct {
 	mu    sync.Mutex
 	audio atomic.Pointer[[]*outTrack]
 	video atomic.Pointer[[]*outTrack]
-	peers atomic.Pointer[[]*Peer]
+	peers atomic.Pointer[[]reporter]
 	slot  int // next report slot, goroutine-owned
 	// wake is signalled by add, so a shard with no peer sleeps instead of
 	// ticking (an idle generator costs no CPU).
 	wake chan struct{}
+	// flush, when set, runs after each wake-up's writes: the transport
+	// queues the packets a tick writes and sends them in one batch.
+	flush func()
 }
 
 func newShard() *shard {
@@ -39,17 +47,17 @@ func newShard() *shard {
 	s.audio.Store(&empty)
 	emptyV := []*outTrack{}
 	s.video.Store(&emptyV)
-	noPeers := []*Peer{}
+	noPeers := []reporter{}
 	s.peers.Store(&noPeers)
 	return s
 }
 
 // add registers a peer and its tracks.
-func (s *shard) add(p *Peer, tracks ...*outTrack) {
+func (s *shard) add(p reporter, tracks ...*outTrack) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	peers := *s.peers.Load()
-	nextPeers := make([]*Peer, len(peers), len(peers)+1)
+	nextPeers := make([]reporter, len(peers), len(peers)+1)
 	copy(nextPeers, peers)
 	nextPeers = append(nextPeers, p)
 	s.peers.Store(&nextPeers)
@@ -71,14 +79,14 @@ func (s *shard) add(p *Peer, tracks ...*outTrack) {
 }
 
 // remove unregisters a peer and its tracks.
-func (s *shard) remove(p *Peer) {
+func (s *shard) remove(p reporter) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	peers := slices.DeleteFunc(slices.Clone(*s.peers.Load()), func(q *Peer) bool { return q == p })
+	peers := slices.DeleteFunc(slices.Clone(*s.peers.Load()), func(q reporter) bool { return q == p })
 	s.peers.Store(&peers)
 	for _, set := range []*atomic.Pointer[[]*outTrack]{&s.audio, &s.video} {
 		cur := *set.Load()
-		next := slices.DeleteFunc(slices.Clone(cur), func(t *outTrack) bool { return t.peer == p })
+		next := slices.DeleteFunc(slices.Clone(cur), func(t *outTrack) bool { return t.owner == p })
 		set.Store(&next)
 	}
 }
@@ -121,6 +129,9 @@ func (s *shard) run(stop <-chan struct{}, audioPeriod, videoPeriod time.Duration
 		}
 		if !now.Before(nextV) {
 			nextV = s.ticks(s.video.Load(), nextV, videoPeriod)
+		}
+		if s.flush != nil {
+			s.flush()
 		}
 	}
 }

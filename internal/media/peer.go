@@ -149,10 +149,10 @@ func (e *Engine) newPeer(r role, opts PeerOptions) (*Peer, error) {
 			return nil, err
 		}
 	} else {
-		p.audio = newOutTrack(p, e.audio, "audio", streamID, uint16(rand.Uint32()), rand.Uint32())
+		p.audio = newOutTrack(p, &p.inst, e.router, e.audio, "audio", streamID, uint16(rand.Uint32()), rand.Uint32())
 		p.audio.alts = e.audioAlts
 		if opts.Video {
-			p.video = newOutTrack(p, e.video, "video", streamID, uint16(rand.Uint32()), rand.Uint32())
+			p.video = newOutTrack(p, &p.inst, e.router, e.video, "video", streamID, uint16(rand.Uint32()), rand.Uint32())
 		}
 	}
 	pc.OnICEConnectionStateChange(p.onICEState)
@@ -738,33 +738,39 @@ func (p *Peer) wait(ctx context.Context, done <-chan struct{}, what string) erro
 // expected media, and some arrived), marked IntegrityChecked only where
 // the engine compares payloads.
 func (p *Peer) Stats() metrics.MediaStats {
+	return mediaStats(p.e, [2]*outTrack{p.audio, p.video}, p.naive, p.in)
+}
+
+// mediaStats is Stats for any peer of e: its sending tracks (lean or
+// transport), or its naive tracks (PionDefaults), and its receivers.
+func mediaStats(e *Engine, tracks [2]*outTrack, naive [2]*naiveTrack, in [2]*inStream) metrics.MediaStats {
 	now := time.Now()
 	var st metrics.MediaStats
-	st.Codec = p.e.audio.codecName()
+	st.Codec = e.audio.codecName()
 	streams := [2]*metrics.MediaStreamStats{&st.Audio, &st.Video}
-	clocks := [2]uint32{p.e.audio.clockRate, p.e.video.clockRate}
-	if p.audio != nil {
-		if b := p.audio.bind.Load(); b != nil {
-			src := p.audio.srcOf(b)
+	clocks := [2]uint32{e.audio.clockRate, e.video.clockRate}
+	if tracks[0] != nil {
+		if b := tracks[0].bind.Load(); b != nil {
+			src := tracks[0].srcOf(b)
 			st.Codec, clocks[0] = src.codecName(), src.clockRate
 		}
 	}
 	var rtt [2]int64
 	for k, ss := range streams {
-		if p.e.cfg.PionDefaults {
-			if t := p.naive[k]; t != nil {
+		if e.cfg.PionDefaults {
+			if t := naive[k]; t != nil {
 				ss.PacketsSent, ss.BytesSent, ss.WriteErrors = t.pkts.Load(), t.bytes.Load(), t.writeErrs.Load()
 				t.late.addTo(&st)
 				t.up.addTo(ss, clocks[k])
 				rtt[k] = t.rttNanos.Load()
 			}
-		} else if t := [2]*outTrack{p.audio, p.video}[k]; t != nil {
+		} else if t := tracks[k]; t != nil {
 			ss.PacketsSent, ss.BytesSent, ss.WriteErrors = t.pktsSent.Load(), t.bytesSent.Load(), t.writeErrs.Load()
 			t.late.addTo(&st)
 			t.up.addTo(ss, clocks[k])
 			rtt[k] = t.rttNanos.Load()
 		}
-		p.in[k].addTo(ss, now)
+		in[k].addTo(ss, now)
 	}
 	if rtt[0] > 0 {
 		st.RTT = time.Duration(rtt[0])
@@ -774,7 +780,7 @@ func (p *Peer) Stats() metrics.MediaStats {
 	ok, checked := true, false
 	var upSent uint64
 	for k, ss := range streams {
-		in := p.in[k]
+		rcv := in[k]
 		st.PacketsSent += ss.PacketsSent
 		st.BytesSent += ss.BytesSent
 		st.WriteErrors += ss.WriteErrors
@@ -790,8 +796,8 @@ func (p *Peer) Stats() metrics.MediaStats {
 			upSent += ss.PacketsSent
 		}
 		if ss.PacketsReceived > 0 {
-			checked = checked || in.checks
-			if !in.integrityOK() {
+			checked = checked || rcv.checks
+			if !rcv.integrityOK() {
 				ok = false
 			}
 		}

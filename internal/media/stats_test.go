@@ -191,7 +191,7 @@ func TestWriteErrorsNotSent(t *testing.T) {
 		{"writes succeed", &nullWriter{}, 10, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := newOutTrack(p, audio, "audio", "s", 1, 1)
+			tr := newOutTrack(p, &p.inst, nil, audio, "audio", "s", 1, 1)
 			tr.bind.Store(&binding{writer: tc.w, ssrc: 1, pt: 111})
 			for range 10 {
 				tr.writeFrame(time.Now(), false)

@@ -31,7 +31,9 @@ type binding struct {
 type outTrack struct {
 	src      *Source   // the clip of the preferred codec (Opus, VP8)
 	alts     []*Source // clips of the other codecs the track can send (G.722, PCMU, PCMA)
-	peer     *Peer
+	owner    reporter     // the peer the track belongs to (the pacer removes tracks by owner)
+	inst     *instants    // the owner's milestones (first packet sent)
+	rtr      *rtcpRouter  // the engine's RTCP router (nil: PionDefaults, or tests)
 	id       string
 	streamID string
 
@@ -61,8 +63,8 @@ type outTrack struct {
 	up        uplink // the far end's reports about this track's SSRC
 }
 
-func newOutTrack(p *Peer, src *Source, id, streamID string, seq uint16, ts uint32) *outTrack {
-	return &outTrack{src: src, peer: p, id: id, streamID: streamID, seq: seq, tsBase: ts, late: newLateCounter()}
+func newOutTrack(owner reporter, inst *instants, rtr *rtcpRouter, src *Source, id, streamID string, seq uint16, ts uint32) *outTrack {
+	return &outTrack{src: src, owner: owner, inst: inst, rtr: rtr, id: id, streamID: streamID, seq: seq, tsBase: ts, late: newLateCounter()}
 }
 
 // sourceFor returns the track's clip for a codec (nil: none).
@@ -128,10 +130,7 @@ func (t *outTrack) Unbind(ctx webrtc.TrackLocalContext) error {
 // router is the engine's RTCP router (nil: PionDefaults, or a track built
 // without an engine in tests).
 func (t *outTrack) router() *rtcpRouter {
-	if t.peer == nil || t.peer.e == nil {
-		return nil
-	}
-	return t.peer.e.router
+	return t.rtr
 }
 
 // ID implements webrtc.TrackLocal.
@@ -191,7 +190,7 @@ func (t *outTrack) writeFrame(due time.Time, late bool) int {
 		}
 		if n > 0 && !t.sentFirst {
 			t.sentFirst = true
-			t.peer.inst.mark(evFirstSent)
+			t.inst.mark(evFirstSent)
 		}
 		npkts++
 		nbytes += uint64(len(p))
