@@ -78,7 +78,7 @@ func TestLocalEndCall(t *testing.T) {
 			if err := c.sess.Audit(ctx); err != nil {
 				t.Fatalf("audit after unhold: %v", err)
 			}
-			for _, p := range []*media.Peer{c.peer, a} {
+			for _, p := range []media.CallPeer{c.peer, a} {
 				if st := p.Stats(); !st.IntegrityOK || st.PacketsLost != 0 || st.Duplicates != 0 {
 					t.Errorf("media stats after hold/unhold: %+v", st)
 				}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -152,13 +153,32 @@ func newEngine(t *testing.T) *media.Engine {
 	return testrig.NewEngine(t, cfg)
 }
 
+// callerEngineEnv names the caller engine the e2e tests use:
+// LOADGEN_TEST_MEDIA_ENGINE=transport runs every test on the transport
+// (CI runs the suite both ways); anything else, the lean pion peer.
+const callerEngineEnv = "LOADGEN_TEST_MEDIA_ENGINE"
+
+// newCallerEngine builds the callers' engine: newEngine's, on the
+// transport when callerEngineEnv says so.
+func newCallerEngine(t *testing.T) *media.Engine {
+	t.Helper()
+	cfg := testrig.LoopbackEngineConfig()
+	cfg.GatherTimeout = 2 * time.Second
+	cfg.Pacers = 1
+	cfg.Transport = onTransport()
+	return testrig.NewEngine(t, cfg)
+}
+
+// onTransport says whether the callers run on the transport.
+func onTransport() bool { return os.Getenv(callerEngineEnv) == "transport" }
+
 // newEnv starts a gateway for f with short delays; gwMut and clMut (both
 // optional) adjust the gateway and client configurations.
 func newEnv(t *testing.T, f flavour, gwMut func(*gateway.Config), clMut func(*signal.Config)) *env {
 	t.Helper()
 	e := &env{t: t, f: f}
 	e.gatewayMedia = newEngine(t)
-	e.clientMedia = newEngine(t)
+	e.clientMedia = newCallerEngine(t)
 	e.rig = testrig.New(t, testrig.Options{
 		Engine: e.gatewayMedia,
 		Gateway: func(cfg *gateway.Config) {
@@ -276,7 +296,7 @@ func pause(ctx context.Context) error {
 type call struct {
 	e    *env
 	sess *signal.Session
-	peer *media.Peer
+	peer media.CallPeer
 	sid  string
 }
 
@@ -297,7 +317,7 @@ func (e *env) dial(ctx context.Context, c *signal.Client, creds signal.Credentia
 
 // start makes the caller peer and sends callStart with its offer.
 func (c *call) start(ctx context.Context, video bool, opts signal.CallOptions) error {
-	p, err := c.e.clientMedia.NewCaller(media.PeerOptions{Video: video})
+	p, err := c.e.clientMedia.NewCall(media.PeerOptions{Video: video})
 	if err != nil {
 		return err
 	}
@@ -428,7 +448,7 @@ func (c *call) close() {
 }
 
 // received returns the packets each peer has received so far.
-func received(peers ...*media.Peer) []uint64 {
+func received(peers ...media.CallPeer) []uint64 {
 	out := make([]uint64, len(peers))
 	for i, p := range peers {
 		out[i] = p.Stats().PacketsReceived
@@ -438,7 +458,7 @@ func received(peers ...*media.Peer) []uint64 {
 
 // waitGrowth polls until every peer has received at least n more packets
 // than it had at from.
-func waitGrowth(ctx context.Context, from []uint64, n uint64, peers ...*media.Peer) error {
+func waitGrowth(ctx context.Context, from []uint64, n uint64, peers ...media.CallPeer) error {
 	for {
 		now := received(peers...)
 		done := true
@@ -456,7 +476,7 @@ func waitGrowth(ctx context.Context, from []uint64, n uint64, peers ...*media.Pe
 
 // waitStill polls until no peer receives a packet during a whole
 // stillFor window: media has stopped both ways.
-func waitStill(ctx context.Context, peers ...*media.Peer) error {
+func waitStill(ctx context.Context, peers ...media.CallPeer) error {
 	const stillFor = 250 * time.Millisecond
 	last := received(peers...)
 	since := time.Now()
