@@ -462,7 +462,7 @@ func defaults() *Scenario {
 		Load:   LoadModel{Arrivals: DefaultArrivals, Seed: DefaultSeed, MaxConcurrent: DefaultMaxConcurrent, FailurePause: DefaultFailurePause},
 		Call: Call{
 			Caller: DefaultCaller, Callee: DefaultCallee,
-			Hold:    Hold{Distribution: DistFixed, Fixed: DefaultHold},
+			Hold:        Hold{Distribution: DistFixed, Fixed: DefaultHold},
 			Audio:       true,
 			EndedBy:     EndedByCaller,
 			MediaEngine: DefaultMediaEngine,
