@@ -96,3 +96,22 @@ func TestMediaEngineFlagRecorded(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchModesFlag: bench's --modes defaults to the three engines and
+// refuses an unknown mode with exit 2 before anything starts.
+func TestBenchModesFlag(t *testing.T) {
+	e, stdout, _ := testEnv(nil)
+	if code := runMain(t.Context(), e, []string{"bench", "-h"}); code != exitOK {
+		t.Fatalf("bench -h = %d", code)
+	}
+	if want := `(default "transport,lean,pion-defaults")`; !strings.Contains(stdout.String(), want) {
+		t.Errorf("bench -h does not say %s:\n%s", want, stdout)
+	}
+	e, _, stderr := testEnv(nil)
+	if code := runMain(t.Context(), e, []string{"bench", "--modes", "transport,pion", "--json", "none"}); code != exitUsage {
+		t.Errorf("bench --modes transport,pion = %d, want %d\n%s", code, exitUsage, stderr)
+	}
+	if want := `unknown mode "pion" (want transport, lean or pion-defaults)`; !strings.Contains(stderr.String(), want) {
+		t.Errorf("bench --modes stderr lacks %q:\n%s", want, stderr)
+	}
+}

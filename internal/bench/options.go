@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -35,6 +36,15 @@ func ParseMode(s string) (Mode, error) {
 		return m, nil
 	}
 	return "", fmt.Errorf("bench: unknown mode %q (want transport, lean or pion-defaults)", s)
+}
+
+// JoinModes writes modes as a --modes value: "transport,lean,pion-defaults".
+func JoinModes(modes []Mode) string {
+	s := make([]string, len(modes))
+	for i, m := range modes {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ",")
 }
 
 // Engine is the mode's `loadgen run --media-engine` value.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -268,6 +269,45 @@ func TestResolvePinning(t *testing.T) {
 	}
 	if got := (Pinning{}).wrap("1", []string{"loadgen"}); strings.Join(got, " ") != "loadgen" {
 		t.Errorf("wrap(not pinned) = %q", got)
+	}
+}
+
+func TestGatewayCPUCount(t *testing.T) {
+	tests := []struct {
+		p    Pinning
+		want int
+	}{
+		{Pinning{GatewayCPUs: "1"}, 1},
+		{Pinning{GatewayCPUs: "8-15"}, 8},
+		{Pinning{GatewayCPUs: "1-2,5"}, 3},
+		{Pinning{}, 16}, // not pinned: the machine's
+	}
+	for _, tt := range tests {
+		if got := tt.p.GatewayCPUCount(16); got != tt.want {
+			t.Errorf("%+v.GatewayCPUCount(16) = %d, want %d", tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestModes(t *testing.T) {
+	tests := []struct {
+		name, engine, label string
+	}{
+		{"transport", "transport", "transport"},
+		{"lean", "pion", "lean pion"},
+		{"pion-defaults", "pion-defaults", "pion-defaults"},
+	}
+	for _, tt := range tests {
+		m, err := ParseMode(tt.name)
+		if err != nil || m.Engine() != tt.engine || m.Label() != tt.label {
+			t.Errorf("ParseMode(%q) = %q (engine %q, label %q), %v; want engine %q, label %q", tt.name, m, m.Engine(), m.Label(), err, tt.engine, tt.label)
+		}
+	}
+	if _, err := ParseMode("pion"); err == nil {
+		t.Error(`ParseMode("pion"): no error (the lean mode is "lean")`)
+	}
+	if got := DefaultOptions().Modes; !slices.Equal(got, []Mode{ModeTransport, ModeLean, ModePionDefaults}) {
+		t.Errorf("DefaultOptions().Modes = %v, want transport, lean, pion-defaults", got)
 	}
 }
 
