@@ -301,97 +301,107 @@ func (r *Result) pass(m Mode) *Pass {
 // ratios to lean and to pion-defaults and pion-defaults / lean. Failed steps
 // are compared too: their raw figures are still what the process cost.
 func Compare(transport, lean, pion *Pass) []Comparison {
-	out := []Comparison{}
-	passes := [3]*Pass{transport, lean, pion}
+	c := &comparer{passes: [3]*Pass{transport, lean, pion}, out: []Comparison{}}
 	ran := 0
-	for _, p := range passes {
+	for _, p := range c.passes {
 		if p != nil {
 			ran++
 		}
 	}
 	if ran < 2 {
-		return out
+		return c.out
 	}
-	// add lists a figure found in at least two modes (nil: not in that
-	// mode) with one valid value at least.
-	add := func(name string, v [3]*Float) {
-		var f [3]Float
-		found, valid := 0, false
-		for i, p := range v {
-			f[i] = NaN()
-			if p != nil {
-				f[i] = *p
-				found++
-				valid = valid || p.Valid()
-			}
-		}
-		if found < 2 || !valid {
-			return
-		}
-		out = append(out, Comparison{Figure: name, Transport: f[0], Lean: f[1], PionDefaults: f[2],
-			Ratio:                   Float(ratio(float64(f[1]), float64(f[2]))),
-			TransportVsLean:         Float(ratio(float64(f[1]), float64(f[0]))),
-			TransportVsPionDefaults: Float(ratio(float64(f[2]), float64(f[0]))),
-		})
-	}
-	var idle [3]*IdleStep
-	for i, p := range passes {
-		if p != nil {
-			idle[i] = p.Idle
-		}
-	}
-	idleFig := func(name string, f func(*IdleStep) *Float) {
-		var v [3]*Float
-		for i, s := range idle {
-			if s != nil {
-				v[i] = f(s)
-			}
-		}
-		add(name, v)
-	}
-	idleFig("idle cpu_rate", func(s *IdleStep) *Float { return &s.CPURate })
-	idleFig("idle rss_kb", func(s *IdleStep) *Float { return &s.RSSKB })
-	for _, rate := range setupRates(passes[:]) {
-		var v [3]*Float
-		for i, p := range passes {
-			if p == nil {
-				continue
-			}
+	c.idle("idle cpu_rate", func(s *IdleStep) *Float { return &s.CPURate })
+	c.idle("idle rss_kb", func(s *IdleStep) *Float { return &s.RSSKB })
+	for _, rate := range setupRates(c.passes[:]) {
+		c.add(fmt.Sprintf("setup cpu_ms_per_call @ %g/s", rate), c.figure(func(p *Pass) *Float {
 			if s := findSetup(p.Setup, rate); s != nil {
-				v[i] = &s.CPUMsPerCall
+				return &s.CPUMsPerCall
 			}
-		}
-		add(fmt.Sprintf("setup cpu_ms_per_call @ %g/s", rate), v)
+			return nil
+		}))
 	}
-	for _, video := range []bool{false, true} {
-		kind := "audio"
-		if video {
-			kind = "video"
+	c.steady(false)
+	c.steady(true)
+	return c.out
+}
+
+// comparer collects Compare's figures.
+type comparer struct {
+	passes [3]*Pass // transport, lean, pion-defaults; nil: not run
+	out    []Comparison
+}
+
+// figure reads one figure from each pass that ran (f returns nil where the
+// pass lacks the step).
+func (c *comparer) figure(f func(*Pass) *Float) [3]*Float {
+	var v [3]*Float
+	for i, p := range c.passes {
+		if p != nil {
+			v[i] = f(p)
 		}
-		for _, n := range steadyLevels(passes[:], video) {
-			for _, fig := range []struct {
-				name string
-				f    func(*SteadyStep) *Float
-			}{
-				{"cpu_us_per_packet", func(s *SteadyStep) *Float { return &s.CPUUsPerPacket }},
-				{"rss_kb_per_call", func(s *SteadyStep) *Float { return &s.RSSKBPerCall }},
-				{"goroutines_per_call", func(s *SteadyStep) *Float { return &s.GoroutinesPerCall }},
-				{"fds_per_call", func(s *SteadyStep) *Float { return &s.FDsPerCall }},
-			} {
-				var v [3]*Float
-				for i, p := range passes {
-					if p == nil {
-						continue
-					}
-					if s := findSteady(p.steady(video), n); s != nil {
-						v[i] = fig.f(s)
-					}
+	}
+	return v
+}
+
+// add lists a figure found in at least two modes (nil: not in that mode)
+// with one valid value at least.
+func (c *comparer) add(name string, v [3]*Float) {
+	var f [3]Float
+	found, valid := 0, false
+	for i, p := range v {
+		f[i] = NaN()
+		if p != nil {
+			f[i] = *p
+			found++
+			valid = valid || p.Valid()
+		}
+	}
+	if found < 2 || !valid {
+		return
+	}
+	c.out = append(c.out, Comparison{Figure: name, Transport: f[0], Lean: f[1], PionDefaults: f[2],
+		Ratio:                   Float(ratio(float64(f[1]), float64(f[2]))),
+		TransportVsLean:         Float(ratio(float64(f[1]), float64(f[0]))),
+		TransportVsPionDefaults: Float(ratio(float64(f[2]), float64(f[0]))),
+	})
+}
+
+// idle adds one figure of the idle steps.
+func (c *comparer) idle(name string, f func(*IdleStep) *Float) {
+	c.add(name, c.figure(func(p *Pass) *Float {
+		if p.Idle == nil {
+			return nil
+		}
+		return f(p.Idle)
+	}))
+}
+
+// steady adds the figures of one steady ladder, level by level.
+func (c *comparer) steady(video bool) {
+	kind := "audio"
+	if video {
+		kind = "video"
+	}
+	figs := []struct {
+		name string
+		f    func(*SteadyStep) *Float
+	}{
+		{"cpu_us_per_packet", func(s *SteadyStep) *Float { return &s.CPUUsPerPacket }},
+		{"rss_kb_per_call", func(s *SteadyStep) *Float { return &s.RSSKBPerCall }},
+		{"goroutines_per_call", func(s *SteadyStep) *Float { return &s.GoroutinesPerCall }},
+		{"fds_per_call", func(s *SteadyStep) *Float { return &s.FDsPerCall }},
+	}
+	for _, n := range steadyLevels(c.passes[:], video) {
+		for _, fig := range figs {
+			c.add(fmt.Sprintf("%s %s @ %d", kind, fig.name, n), c.figure(func(p *Pass) *Float {
+				if s := findSteady(p.steady(video), n); s != nil {
+					return fig.f(s)
 				}
-				add(fmt.Sprintf("%s %s @ %d", kind, fig.name, n), v)
-			}
+				return nil
+			}))
 		}
 	}
-	return out
 }
 
 // setupRates lists the setup rates of the passes (nil: skipped), ascending.
