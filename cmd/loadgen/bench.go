@@ -46,7 +46,10 @@ func benchCommand() command {
 			"taskset, measuring the generator process alone from /proc: CPU per call setup at\n" +
 			"rising rates, and CPU per media packet, RSS, goroutines and descriptors per call\n" +
 			"at rising concurrency (audio, audio+video). Every ladder stops at its first\n" +
-			"failing step and runs twice: lean (loadgen's engine) and --pion-defaults.\n" +
+			"failing step and runs once per media engine (--modes): transport (--media-engine\n" +
+			"transport), lean (--media-engine pion) and pion-defaults; a step that failed\n" +
+			"with the gateway at 90% or more of its CPUs is marked gw-bound: not the\n" +
+			"generator's limit.\n" +
 			"Prints tables to stdout, progress to stderr, and writes JSON.\n\n" +
 			"The full run (60 s steady windows) takes 10 to 35 minutes; --quick (small\n" +
 			"ladders, 3 s windows) about 2 minutes, for a smoke test of the figures.\n\n" +
@@ -59,7 +62,7 @@ func benchCommand() command {
 			fs.BoolVar(&f.quick, "quick", false, "small ladders and short windows (about 2 minutes): a smoke test, noisier figures")
 			fs.StringVar(&f.jsonPath, "json", "", `write the JSON result here (default bench/results/<date>-<host>[-quick].json; "none": do not write)`)
 			fs.StringVar(&f.loadgen, "loadgen", "", "loadgen binary to run as gateway and generator (default: this executable)")
-			fs.StringVar(&f.modes, "modes", "lean,pion-defaults", "passes to run, in order: lean, pion-defaults")
+			fs.StringVar(&f.modes, "modes", bench.JoinModes(d.Modes), "passes to run, in order: transport (--media-engine transport), lean (--media-engine pion), pion-defaults (--media-engine pion-defaults)")
 			fs.StringVar(&f.setupRates, "setup-rates", bench.JoinFloats(d.SetupRates), "setup ladder rates, calls/s, ascending ('' skips it) [quick: "+bench.JoinFloats(q.SetupRates)+"]")
 			fs.StringVar(&f.audio, "audio-calls", bench.JoinInts(d.AudioLevels), "steady audio ladder, concurrent calls, ascending ('' skips it) [quick: "+bench.JoinInts(q.AudioLevels)+"]")
 			fs.StringVar(&f.video, "video-calls", bench.JoinInts(d.VideoLevels), "steady audio+video ladder, concurrent calls, ascending ('' skips it) [quick: "+bench.JoinInts(q.VideoLevels)+"]")

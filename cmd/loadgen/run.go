@@ -24,6 +24,11 @@ type runFlags struct {
 	rate     optFloat
 	duration optDuration
 	maxCalls optUint
+	// engine is --media-engine; pionDefaults the deprecated --pion-defaults.
+	engine       string
+	pionDefaults bool
+	// mediaEngine is the engine the flags chose (nil: the scenario's).
+	mediaEngine *scenario.MediaEngine
 }
 
 func runCommand() command {
@@ -43,6 +48,7 @@ func runCommand() command {
 			"Examples:\n  loadgen run scenarios/peak.yaml\n" +
 			"  loadgen run scenarios/peak.yaml --out results/peak --metrics-listen 127.0.0.1:9464\n" +
 			"  loadgen run scenarios/peak.yaml --rate 20 --duration 5m --junit junit.xml\n" +
+			"  loadgen run scenarios/peak.yaml --media-engine transport\n" +
 			"  loadgen run --shard 0/3 --start-at 2026-11-29T12:00:00Z --run-id peak-1 scenarios/peak.yaml",
 		exitCodes: []int{exitOK, exitFailure, exitUsage, exitThresholds, exitInvalid, exitInterrupted},
 		flags: func(fs *flag.FlagSet) func(context.Context, *env, []string) error {
@@ -53,7 +59,8 @@ func runCommand() command {
 			fs.DurationVar(&f.o.Grace, "grace", run.DefaultGrace, "once the duration is over, how long calls in progress may take to finish their hold before they are ended")
 			fs.DurationVar(&f.o.ProgressEvery, "progress-interval", 0, "progress line period (default: 1s on a terminal, 5s otherwise)")
 			fs.DurationVar(&f.o.IntervalEvery, "log-interval", 5*time.Second, "period of the .hlog interval logs")
-			fs.BoolVar(&f.o.PionDefaults, "pion-defaults", false, "build call peers with pion's defaults (per-call certificate, default interceptors, a ticker per track): for comparison benchmarks only")
+			fs.StringVar(&f.engine, "media-engine", "", "override call.media_engine: pion (the lean pion engine), transport (loadgen's per-core transport; host candidates only) or pion-defaults (pion's defaults: for comparison benchmarks)")
+			fs.BoolVar(&f.pionDefaults, "pion-defaults", false, "deprecated: the same as --media-engine pion-defaults")
 			fs.StringVar(&f.shard, "shard", "", "run shard I of N (I/N, from 0): 1/N of the load, calls numbered apart, for `loadgen merge`")
 			fs.StringVar(&f.o.RunID, "run-id", "", "the run's id, shared by its shards (default: the scenario's name and the start instant)")
 			fs.StringVar(&f.startAt, "start-at", "", "start the schedule at this RFC 3339 instant (shards start together; a late one joins where the schedule stands)")
@@ -94,6 +101,9 @@ func (f *runFlags) check() error {
 		}
 		f.o.Shard = sh
 	}
+	if err := f.checkEngine(); err != nil {
+		errs = append(errs, err)
+	}
 	if f.startAt != "" {
 		t, err := time.Parse(time.RFC3339Nano, f.startAt)
 		if err != nil {
@@ -102,6 +112,26 @@ func (f *runFlags) check() error {
 		f.o.StartAt = t
 	}
 	return errors.Join(errs...)
+}
+
+// checkEngine sets mediaEngine from --media-engine and the deprecated
+// --pion-defaults, which may come together only when they agree.
+func (f *runFlags) checkEngine() error {
+	if f.engine != "" {
+		e, err := scenario.ParseMediaEngine(f.engine)
+		if err != nil {
+			return fmt.Errorf("--media-engine: want pion, transport or pion-defaults, got %q", f.engine)
+		}
+		f.mediaEngine = &e
+	}
+	if f.pionDefaults {
+		if f.mediaEngine != nil && *f.mediaEngine != scenario.EnginePionDefaults {
+			return fmt.Errorf("--pion-defaults (the same as --media-engine pion-defaults) contradicts --media-engine %s", f.engine)
+		}
+		e := scenario.EnginePionDefaults
+		f.mediaEngine = &e
+	}
+	return nil
 }
 
 // runScenario is `loadgen run`: flags and scenario checked before anything
@@ -115,7 +145,7 @@ func runScenario(ctx context.Context, e *env, path string, f runFlags) error {
 		printScenarioErrors(e, err)
 		return usageErrorf("invalid scenario %s", path)
 	}
-	if err := run.ApplyOverrides(s, run.Overrides{Rate: f.rate.v, Duration: f.duration.v, MaxCalls: f.maxCalls.v}); err != nil {
+	if err := run.ApplyOverrides(s, run.Overrides{Rate: f.rate.v, Duration: f.duration.v, MaxCalls: f.maxCalls.v, MediaEngine: f.mediaEngine}); err != nil {
 		printScenarioErrors(e, err)
 		return usageErrorf("invalid overrides for %s", path)
 	}

@@ -83,7 +83,7 @@ func Run(ctx context.Context, o Options, cfg Config) (*Result, error) {
 		res.Passes = append(res.Passes, b.pass(ctx, m))
 	}
 	res.Finished = time.Now().UTC()
-	res.Comparisons = Compare(res.pass(ModeLean), res.pass(ModePionDefaults))
+	res.Comparisons = Compare(res.pass(ModeTransport), res.pass(ModeLean), res.pass(ModePionDefaults))
 	if ctx.Err() != nil {
 		res.Interrupted = true
 		return res, fmt.Errorf("bench: %w", ctx.Err())
@@ -134,6 +134,9 @@ func (b *bencher) pass(ctx context.Context, m Mode) Pass {
 	p.MaxSetupRate = MaxSetupRate(p.Setup)
 	p.MaxAudioCalls = MaxSteadyCalls(p.SteadyAudio)
 	p.MaxVideoCalls = MaxSteadyCalls(p.SteadyVideo)
+	p.SetupGatewayBoundAt = SetupGatewayBound(p.Setup)
+	p.AudioGatewayBoundAt = SteadyGatewayBound(p.SteadyAudio)
+	p.VideoGatewayBoundAt = SteadyGatewayBound(p.SteadyVideo)
 	return p
 }
 
@@ -255,10 +258,8 @@ func (b *bencher) runGenerator(ctx context.Context, sr stepRun) (g generatorRun)
 		return g
 	}
 	outDir := filepath.Join(dir, "out")
-	argv := []string{b.o.Loadgen, "run", "--out", outDir, "--metrics-listen", "127.0.0.1:0", "--grace", sr.grace.String()}
-	if sr.mode == ModePionDefaults {
-		argv = append(argv, "--pion-defaults")
-	}
+	argv := []string{b.o.Loadgen, "run", "--out", outDir, "--metrics-listen", "127.0.0.1:0", "--grace", sr.grace.String(),
+		"--media-engine", sr.mode.Engine()}
 	argv = b.pin.wrap(b.pin.GeneratorCPUs, append(argv, scenarioPath))
 	stdout, err := os.Create(filepath.Join(dir, "stdout.txt"))
 	if err != nil {
@@ -573,6 +574,7 @@ func (b *bencher) setup(ctx context.Context, m Mode, rate float64, idle *IdleSte
 	}
 	DeriveSetup(&s, idle)
 	JudgeSetup(&s, SetupCriteria{MaxConnectP99: b.o.MaxConnectP99, MaxLagP99: b.o.MaxLagP99})
+	MarkSetupGatewayBound(&s, b.pin.GatewayCPUCount(runtime.NumCPU()))
 	return s
 }
 
@@ -619,7 +621,14 @@ func (b *bencher) steady(ctx context.Context, m Mode, n int, video bool, idle *I
 			}
 		}
 	}
+	if sf := g.summary; sf != nil && !s.GatewayCPU.Valid() {
+		// No steady window (calls failed on the way up): the gateway's
+		// CPU over the run still says whether it was the bottleneck.
+		all := NewWindow(sf.Start, sf.End)
+		s.GatewayCPU = Float(perUnit(float64(b.windowCPU(g.gwSamples, all)), 0, all.Seconds))
+	}
 	DeriveSteady(&s, idle)
 	JudgeSteady(&s)
+	MarkSteadyGatewayBound(&s, b.pin.GatewayCPUCount(runtime.NumCPU()))
 	return s
 }

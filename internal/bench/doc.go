@@ -28,9 +28,14 @@
 //     lost, no media write was late and all N calls were up together for
 //     the whole window.
 //
-// Every ladder runs once with loadgen's lean media engine and once with
-// pion's defaults (`run --pion-defaults`), and the result carries their
-// ratios. Before each pass an idle generator (engine, client and metrics up,
+// Every ladder runs once per media engine (Mode): transport (`run
+// --media-engine transport`, loadgen's per-core transport), lean (`run
+// --media-engine pion`, the lean pion engine) and pion-defaults (`run
+// --media-engine pion-defaults`), and the result carries the transport
+// figures' ratios to the other two and pion-defaults ÷ lean. A failing step
+// whose gateway used at least 90 % of its CPUs is gateway-bound: the gateway,
+// not the generator, stopped the ladder, which reports "limit not reached"
+// there instead of a generator limit. Before each pass an idle generator (engine, client and metrics up,
 // no call) is measured; its CPU rate, RSS, goroutines, descriptors and
 // threads are the baseline subtracted from every per-call figure.
 package bench

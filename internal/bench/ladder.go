@@ -160,3 +160,61 @@ func MaxSteadyCalls(steps []SteadyStep) int {
 	}
 	return m
 }
+
+// GatewayBoundShare is the share of the gateway's CPUs at or above which a
+// failing step is gateway-bound: the built-in gateway, not the generator,
+// was the bottleneck, so the step says nothing about the generator's limit.
+const GatewayBoundShare = 0.9
+
+// gatewayBound reports whether a step that did not pass had its gateway at
+// GatewayBoundShare or more of the gwCPUs CPUs it could run on, and says so.
+func gatewayBound(r RunInfo, pass bool, gwCPUs int) (bool, string) {
+	if pass || gwCPUs <= 0 || !r.GatewayCPU.Valid() || float64(r.GatewayCPU) < GatewayBoundShare*float64(gwCPUs) {
+		return false, ""
+	}
+	return true, fmt.Sprintf("gateway-bound: the gateway used %s of its %d CPU(s) (>= %.0f%%)", pct(r.GatewayCPU), gwCPUs, 100*GatewayBoundShare)
+}
+
+// MarkSetupGatewayBound sets s.GatewayBound, after JudgeSetup, when the
+// step failed with its gateway saturated (see GatewayBoundShare); gwCPUs is
+// how many CPUs the gateway could run on. The reason is added to s.Reasons.
+func MarkSetupGatewayBound(s *SetupStep, gwCPUs int) {
+	var why string
+	s.GatewayBound, why = gatewayBound(s.RunInfo, s.Pass, gwCPUs)
+	if s.GatewayBound {
+		s.Reasons = append(s.Reasons, why)
+	}
+}
+
+// MarkSteadyGatewayBound is MarkSetupGatewayBound for a steady step, after
+// JudgeSteady.
+func MarkSteadyGatewayBound(s *SteadyStep, gwCPUs int) {
+	var why string
+	s.GatewayBound, why = gatewayBound(s.RunInfo, s.Pass, gwCPUs)
+	if s.GatewayBound {
+		s.Reasons = append(s.Reasons, why)
+	}
+}
+
+// SetupGatewayBound is the rate of the first failing setup step that was
+// gateway-bound (0: none): the ladder stopped there without reaching the
+// generator's limit.
+func SetupGatewayBound(steps []SetupStep) float64 {
+	for _, s := range steps {
+		if !s.Pass && s.GatewayBound {
+			return s.Rate
+		}
+	}
+	return 0
+}
+
+// SteadyGatewayBound is the N of the first failing steady step that was
+// gateway-bound (0: none).
+func SteadyGatewayBound(steps []SteadyStep) int {
+	for _, s := range steps {
+		if !s.Pass && s.GatewayBound {
+			return s.N
+		}
+	}
+	return 0
+}

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"math"
 	"slices"
@@ -178,5 +179,97 @@ func TestMaxPassing(t *testing.T) {
 	steady := []SteadyStep{{N: 50, Pass: true}, {N: 100, Pass: false}}
 	if got := MaxSteadyCalls(steady); got != 50 {
 		t.Errorf("MaxSteadyCalls() = %d, want 50", got)
+	}
+}
+
+func TestGatewayBound(t *testing.T) {
+	failed := []string{"3 calls failed"}
+	tests := []struct {
+		name    string
+		gwCPU   Float
+		pass    bool
+		gwCPUs  int
+		want    bool
+		wantWhy []string
+	}{
+		{name: "failed, gateway saturated", gwCPU: 0.95, gwCPUs: 1, want: true,
+			wantWhy: []string{"3 calls failed", "gateway-bound: the gateway used 95% of its 1 CPU(s) (>= 90%)"}},
+		{name: "failed, gateway at the bound", gwCPU: 0.9, gwCPUs: 1, want: true,
+			wantWhy: []string{"3 calls failed", "gateway-bound: the gateway used 90% of its 1 CPU(s) (>= 90%)"}},
+		{name: "failed, gateway below the bound", gwCPU: 0.89, gwCPUs: 1, wantWhy: failed},
+		{name: "failed, gateway on 8 CPUs, 1.5 busy", gwCPU: 1.5, gwCPUs: 8, wantWhy: failed},
+		{name: "failed, gateway on 8 CPUs, 7.5 busy", gwCPU: 7.5, gwCPUs: 8, want: true,
+			wantWhy: []string{"3 calls failed", "gateway-bound: the gateway used 750% of its 8 CPU(s) (>= 90%)"}},
+		{name: "passed, gateway saturated", gwCPU: 1, pass: true, gwCPUs: 1},
+		{name: "failed, gateway not measured", gwCPU: NaN(), gwCPUs: 1, wantWhy: failed},
+		{name: "failed, no CPU count", gwCPU: 1, gwCPUs: 0, wantWhy: failed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var why []string
+			if !tt.pass {
+				why = slices.Clone(failed)
+			}
+			setup := SetupStep{RunInfo: RunInfo{GatewayCPU: tt.gwCPU}, Rate: 50, Pass: tt.pass, Reasons: why}
+			MarkSetupGatewayBound(&setup, tt.gwCPUs)
+			if setup.GatewayBound != tt.want || !slices.Equal(setup.Reasons, tt.wantWhy) {
+				t.Errorf("MarkSetupGatewayBound() = %v %q, want %v %q", setup.GatewayBound, setup.Reasons, tt.want, tt.wantWhy)
+			}
+			steady := SteadyStep{RunInfo: RunInfo{GatewayCPU: tt.gwCPU}, N: 100, Pass: tt.pass, Reasons: slices.Clone(why)}
+			MarkSteadyGatewayBound(&steady, tt.gwCPUs)
+			if steady.GatewayBound != tt.want || !slices.Equal(steady.Reasons, tt.wantWhy) {
+				t.Errorf("MarkSteadyGatewayBound() = %v %q, want %v %q", steady.GatewayBound, steady.Reasons, tt.want, tt.wantWhy)
+			}
+		})
+	}
+}
+
+func TestLadderLimit(t *testing.T) {
+	gw := func(s SetupStep) SetupStep { s.GatewayBound = true; return s }
+	tests := []struct {
+		name          string
+		setup         []SetupStep
+		wantMax, want float64 // highest passing rate, gateway-bound rate
+		wantText      string  // the table's limit line
+	}{
+		{name: "generator limit", setup: []SetupStep{{Rate: 10, Pass: true}, {Rate: 25}},
+			wantMax: 10, wantText: "lean pion: highest rate sustained 10 calls/s\n"},
+		{name: "gateway-bound", setup: []SetupStep{{Rate: 10, Pass: true}, gw(SetupStep{Rate: 25})},
+			wantMax: 10, want: 25, wantText: "lean pion: highest rate sustained 10 calls/s; limit not reached: gateway-bound at 25/s\n"},
+		{name: "gateway-bound at the first rate", setup: []SetupStep{gw(SetupStep{Rate: 10})},
+			want: 10, wantText: "lean pion: highest rate sustained none; limit not reached: gateway-bound at 10/s\n"},
+		{name: "top of the ladder", setup: []SetupStep{{Rate: 10, Pass: true}, {Rate: 25, Pass: true}},
+			wantMax: 25, wantText: "lean pion: highest rate sustained 25 calls/s\n"},
+		{name: "first rate failed", setup: []SetupStep{{Rate: 10}},
+			wantText: "lean pion: highest rate sustained none (the first rate failed)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MaxSetupRate(tt.setup); got != tt.wantMax {
+				t.Errorf("MaxSetupRate() = %g, want %g", got, tt.wantMax)
+			}
+			if got := SetupGatewayBound(tt.setup); got != tt.want {
+				t.Errorf("SetupGatewayBound() = %g, want %g", got, tt.want)
+			}
+			p := Pass{Mode: ModeLean, Setup: tt.setup, MaxSetupRate: MaxSetupRate(tt.setup), SetupGatewayBoundAt: SetupGatewayBound(tt.setup)}
+			r := &Result{Options: Options{SetupRates: []float64{10, 25}}, Passes: []Pass{p}}
+			var buf bytes.Buffer
+			if err := r.WriteTable(&buf); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(buf.String(), tt.wantText) {
+				t.Errorf("WriteTable() lacks %q:\n%s", tt.wantText, buf.String())
+			}
+			if tt.want > 0 && !strings.Contains(buf.String(), "gw-bound") {
+				t.Errorf("WriteTable() does not mark the step gw-bound:\n%s", buf.String())
+			}
+		})
+	}
+	steady := []SteadyStep{{N: 50, Pass: true}, {N: 100, RunInfo: RunInfo{GatewayBound: true}}}
+	if got := SteadyGatewayBound(steady); got != 100 {
+		t.Errorf("SteadyGatewayBound() = %d, want 100", got)
+	}
+	if got := SteadyGatewayBound(steady[:1]); got != 0 {
+		t.Errorf("SteadyGatewayBound(all passed) = %d, want 0", got)
 	}
 }

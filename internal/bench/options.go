@@ -5,28 +5,62 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
 	"time"
 )
 
-// Mode is how the generator builds its call peers.
+// Mode is how the generator builds its call peers: one media engine
+// (`loadgen run --media-engine`).
 type Mode string
 
 // The modes a pass can run in.
 const (
-	// ModeLean is loadgen's own media engine (the default build).
+	// ModeTransport is `--media-engine transport`: loadgen's own per-core
+	// media transport.
+	ModeTransport Mode = "transport"
+	// ModeLean is `--media-engine pion`: the lean pion engine (labelled
+	// "lean pion" in tables; the mode keeps its name so that results
+	// written before the transport engine still read the same).
 	ModeLean Mode = "lean"
-	// ModePionDefaults is `loadgen run --pion-defaults`: pion's defaults,
+	// ModePionDefaults is `--media-engine pion-defaults`: pion's defaults,
 	// the naive build every figure is compared with.
 	ModePionDefaults Mode = "pion-defaults"
 )
 
-// ParseMode maps "lean" or "pion-defaults" to its Mode.
+// Modes lists the modes in their default order.
+func Modes() []Mode { return []Mode{ModeTransport, ModeLean, ModePionDefaults} }
+
+// ParseMode maps "transport", "lean" or "pion-defaults" to its Mode.
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case ModeLean, ModePionDefaults:
+	if m := Mode(s); slices.Contains(Modes(), m) {
 		return m, nil
 	}
-	return "", fmt.Errorf("bench: unknown mode %q (want lean or pion-defaults)", s)
+	return "", fmt.Errorf("bench: unknown mode %q (want transport, lean or pion-defaults)", s)
+}
+
+// JoinModes writes modes as a --modes value: "transport,lean,pion-defaults".
+func JoinModes(modes []Mode) string {
+	s := make([]string, len(modes))
+	for i, m := range modes {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ",")
+}
+
+// Engine is the mode's `loadgen run --media-engine` value.
+func (m Mode) Engine() string {
+	if m == ModeLean {
+		return "pion"
+	}
+	return string(m)
+}
+
+// Label names the mode in tables: "lean pion" for ModeLean, else the mode.
+func (m Mode) Label() string {
+	if m == ModeLean {
+		return "lean pion"
+	}
+	return string(m)
 }
 
 // Pinning values of Options.GeneratorCPUs and GatewayCPUs.
@@ -60,7 +94,8 @@ type Options struct {
 	// Loadgen is the loadgen binary run as the gateway and the generator
 	// (required; the CLI passes its own executable).
 	Loadgen string `json:"loadgen"`
-	// Modes are the passes, in order (default lean then pion-defaults).
+	// Modes are the passes, in order (default transport, lean,
+	// pion-defaults).
 	Modes []Mode `json:"modes"`
 
 	// SetupRates are the setup ladder's open-model rates, calls/s,
@@ -124,7 +159,7 @@ type Options struct {
 // the ladders climb.
 func DefaultOptions() Options {
 	return Options{
-		Modes:          []Mode{ModeLean, ModePionDefaults},
+		Modes:          Modes(),
 		SetupRates:     []float64{10, 25, 50, 100, 200, 400},
 		SetupDuration:  DefaultSetupDuration,
 		MaxConnectP99:  DefaultMaxConnectP99,

@@ -20,6 +20,19 @@ type Pinning struct {
 	Note string `json:"note,omitempty"`
 }
 
+// GatewayCPUCount is how many CPUs the gateway could run on: its pinned
+// list's, or ncpu (the machine's) when nothing was pinned.
+func (p Pinning) GatewayCPUCount(ncpu int) int {
+	if p.GatewayCPUs == "" {
+		return ncpu
+	}
+	cpus, err := ParseCPUList(p.GatewayCPUs)
+	if err != nil {
+		return ncpu
+	}
+	return len(cpus)
+}
+
 // ParseCPUList parses a taskset/cpuset list such as "0-3,6" into CPU ids.
 func ParseCPUList(s string) ([]int, error) {
 	var out []int

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -101,6 +102,12 @@ type Pass struct {
 	MaxSetupRate  float64 `json:"max_setup_rate"`
 	MaxAudioCalls int     `json:"max_audio_calls"`
 	MaxVideoCalls int     `json:"max_video_calls"`
+	// SetupGatewayBoundAt, AudioGatewayBoundAt and VideoGatewayBoundAt
+	// are the level where a ladder stopped on a gateway-bound step (0:
+	// it did not): the generator's limit was not reached.
+	SetupGatewayBoundAt float64 `json:"setup_gateway_bound_at,omitempty"`
+	AudioGatewayBoundAt int     `json:"audio_gateway_bound_at,omitempty"`
+	VideoGatewayBoundAt int     `json:"video_gateway_bound_at,omitempty"`
 }
 
 // RunInfo is what every child run reports besides its figures.
@@ -114,9 +121,14 @@ type RunInfo struct {
 	// Samples and Scrapes count the readings taken.
 	Samples int `json:"samples"`
 	Scrapes int `json:"scrapes"`
-	// GatewayCPU is the gateway's CPU over the measured window, in CPUs
-	// (1.0 = one CPU busy): near its CPU count, the gateway was the limit.
+	// GatewayCPU is the gateway's CPU over the measured window (a steady
+	// step without one: over the whole run), in CPUs (1.0 = one CPU busy):
+	// near its CPU count, the gateway was the limit.
 	GatewayCPU Float `json:"gateway_cpu"`
+	// GatewayBound marks a failing step whose gateway used at least
+	// GatewayBoundShare of its CPUs: the gateway, not the generator, was
+	// the bottleneck, and the step is not the generator's limit.
+	GatewayBound bool `json:"gateway_bound"`
 }
 
 // IdleStep is the idle generator: engine, signalling client and metrics
@@ -234,14 +246,22 @@ type SteadyStep struct {
 	Reasons           []string `json:"reasons,omitempty"`
 }
 
-// Comparison is one figure measured in both modes.
+// Comparison is one figure measured in at least two modes (the same step
+// in each). A mode without the step has null; a ratio is null unless both of
+// its figures were measured.
 type Comparison struct {
 	// Figure names it, e.g. "setup cpu_ms_per_call @ 50/s".
-	Figure       string `json:"figure"`
-	Lean         Float  `json:"lean"`
-	PionDefaults Float  `json:"pion_defaults"`
+	Figure string `json:"figure"`
+	// Transport, Lean and PionDefaults are the figure in each mode.
+	Transport    Float `json:"transport"`
+	Lean         Float `json:"lean"`
+	PionDefaults Float `json:"pion_defaults"`
 	// Ratio is PionDefaults / Lean.
 	Ratio Float `json:"ratio"`
+	// TransportVsLean is Transport / Lean; TransportVsPionDefaults is
+	// Transport / PionDefaults.
+	TransportVsLean         Float `json:"transport_vs_lean"`
+	TransportVsPionDefaults Float `json:"transport_vs_pion_defaults"`
 }
 
 // WriteJSON writes r as indented JSON.
@@ -276,44 +296,145 @@ func (r *Result) pass(m Mode) *Pass {
 	return nil
 }
 
-// Compare pairs every figure measured in both modes (same step in each) and
-// computes pion-defaults / lean. Failed steps are compared too: their raw
-// figures are still what the process cost.
-func Compare(lean, pion *Pass) []Comparison {
-	var out []Comparison
-	if lean == nil || pion == nil {
-		return out
-	}
-	add := func(name string, a, b Float) {
-		if a.Valid() || b.Valid() {
-			out = append(out, Comparison{Figure: name, Lean: a, PionDefaults: b, Ratio: Float(ratio(float64(a), float64(b)))})
+// Compare lists every figure measured in at least two of the modes (the
+// same step in each; a nil pass is a mode not run) with the transport figure's
+// ratios to lean and to pion-defaults and pion-defaults / lean. Failed steps
+// are compared too: their raw figures are still what the process cost.
+func Compare(transport, lean, pion *Pass) []Comparison {
+	c := &comparer{passes: [3]*Pass{transport, lean, pion}, out: []Comparison{}}
+	ran := 0
+	for _, p := range c.passes {
+		if p != nil {
+			ran++
 		}
 	}
-	if lean.Idle != nil && pion.Idle != nil {
-		add("idle cpu_rate", lean.Idle.CPURate, pion.Idle.CPURate)
-		add("idle rss_kb", lean.Idle.RSSKB, pion.Idle.RSSKB)
+	if ran < 2 {
+		return c.out
 	}
-	for _, a := range lean.Setup {
-		for _, b := range pion.Setup {
-			if a.Rate == b.Rate {
-				add(fmt.Sprintf("setup cpu_ms_per_call @ %g/s", a.Rate), a.CPUMsPerCall, b.CPUMsPerCall)
+	c.idle("idle cpu_rate", func(s *IdleStep) *Float { return &s.CPURate })
+	c.idle("idle rss_kb", func(s *IdleStep) *Float { return &s.RSSKB })
+	for _, rate := range setupRates(c.passes[:]) {
+		c.add(fmt.Sprintf("setup cpu_ms_per_call @ %g/s", rate), c.figure(func(p *Pass) *Float {
+			if s := findSetup(p.Setup, rate); s != nil {
+				return &s.CPUMsPerCall
 			}
+			return nil
+		}))
+	}
+	c.steady(false)
+	c.steady(true)
+	return c.out
+}
+
+// comparer collects Compare's figures.
+type comparer struct {
+	passes [3]*Pass // transport, lean, pion-defaults; nil: not run
+	out    []Comparison
+}
+
+// figure reads one figure from each pass that ran (f returns nil where the
+// pass lacks the step).
+func (c *comparer) figure(f func(*Pass) *Float) [3]*Float {
+	var v [3]*Float
+	for i, p := range c.passes {
+		if p != nil {
+			v[i] = f(p)
 		}
 	}
-	steady := func(kind string, as, bs []SteadyStep) {
-		for _, a := range as {
-			for _, b := range bs {
-				if a.N != b.N {
-					continue
+	return v
+}
+
+// add lists a figure found in at least two modes (nil: not in that mode)
+// with one valid value at least.
+func (c *comparer) add(name string, v [3]*Float) {
+	var f [3]Float
+	found, valid := 0, false
+	for i, p := range v {
+		f[i] = NaN()
+		if p != nil {
+			f[i] = *p
+			found++
+			valid = valid || p.Valid()
+		}
+	}
+	if found < 2 || !valid {
+		return
+	}
+	c.out = append(c.out, Comparison{Figure: name, Transport: f[0], Lean: f[1], PionDefaults: f[2],
+		Ratio:                   Float(ratio(float64(f[1]), float64(f[2]))),
+		TransportVsLean:         Float(ratio(float64(f[1]), float64(f[0]))),
+		TransportVsPionDefaults: Float(ratio(float64(f[2]), float64(f[0]))),
+	})
+}
+
+// idle adds one figure of the idle steps.
+func (c *comparer) idle(name string, f func(*IdleStep) *Float) {
+	c.add(name, c.figure(func(p *Pass) *Float {
+		if p.Idle == nil {
+			return nil
+		}
+		return f(p.Idle)
+	}))
+}
+
+// steady adds the figures of one steady ladder, level by level.
+func (c *comparer) steady(video bool) {
+	kind := "audio"
+	if video {
+		kind = "video"
+	}
+	figs := []struct {
+		name string
+		f    func(*SteadyStep) *Float
+	}{
+		{"cpu_us_per_packet", func(s *SteadyStep) *Float { return &s.CPUUsPerPacket }},
+		{"rss_kb_per_call", func(s *SteadyStep) *Float { return &s.RSSKBPerCall }},
+		{"goroutines_per_call", func(s *SteadyStep) *Float { return &s.GoroutinesPerCall }},
+		{"fds_per_call", func(s *SteadyStep) *Float { return &s.FDsPerCall }},
+	}
+	for _, n := range steadyLevels(c.passes[:], video) {
+		for _, fig := range figs {
+			c.add(fmt.Sprintf("%s %s @ %d", kind, fig.name, n), c.figure(func(p *Pass) *Float {
+				if s := findSteady(p.steady(video), n); s != nil {
+					return fig.f(s)
 				}
-				add(fmt.Sprintf("%s cpu_us_per_packet @ %d", kind, a.N), a.CPUUsPerPacket, b.CPUUsPerPacket)
-				add(fmt.Sprintf("%s rss_kb_per_call @ %d", kind, a.N), a.RSSKBPerCall, b.RSSKBPerCall)
-				add(fmt.Sprintf("%s goroutines_per_call @ %d", kind, a.N), a.GoroutinesPerCall, b.GoroutinesPerCall)
-				add(fmt.Sprintf("%s fds_per_call @ %d", kind, a.N), a.FDsPerCall, b.FDsPerCall)
+				return nil
+			}))
+		}
+	}
+}
+
+// setupRates lists the setup rates of the passes (nil: skipped), ascending.
+func setupRates(passes []*Pass) []float64 {
+	var rates []float64
+	for _, p := range passes {
+		if p == nil {
+			continue
+		}
+		for _, s := range p.Setup {
+			if !slices.Contains(rates, s.Rate) {
+				rates = append(rates, s.Rate)
 			}
 		}
 	}
-	steady("audio", lean.SteadyAudio, pion.SteadyAudio)
-	steady("video", lean.SteadyVideo, pion.SteadyVideo)
-	return out
+	slices.Sort(rates)
+	return rates
+}
+
+// steadyLevels lists the steady levels of one kind of the passes (nil:
+// skipped), ascending.
+func steadyLevels(passes []*Pass, video bool) []int {
+	var ns []int
+	for _, p := range passes {
+		if p == nil {
+			continue
+		}
+		for _, s := range p.steady(video) {
+			if !slices.Contains(ns, s.N) {
+				ns = append(ns, s.N)
+			}
+		}
+	}
+	slices.Sort(ns)
+	return ns
 }

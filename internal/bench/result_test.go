@@ -7,6 +7,7 @@ import (
 	"math"
 	"os/exec"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,8 @@ import (
 	"github.com/loadgen/loadgen/internal/metrics"
 )
 
-// sampleResult is a two-mode result with one step per ladder.
+// sampleResult is a three-mode result with one step per ladder passed and
+// the next failed.
 func sampleResult() *Result {
 	o := QuickOptions()
 	o.Loadgen = "/usr/bin/loadgen"
@@ -44,9 +46,9 @@ func sampleResult() *Result {
 		Options: o,
 		Pinning: Pinning{Taskset: "/usr/bin/taskset", GeneratorCPUs: "0", GatewayCPUs: "1", GeneratorCPUCount: 1},
 		Started: t0, Finished: at(time.Minute),
-		Passes: []Pass{pass(ModeLean, 2.5, 20, 400), pass(ModePionDefaults, 5, 45, 600)},
+		Passes: []Pass{pass(ModeTransport, 1.25, 10, 200), pass(ModeLean, 2.5, 20, 400), pass(ModePionDefaults, 5, 45, 600)},
 	}
-	r.Comparisons = Compare(r.pass(ModeLean), r.pass(ModePionDefaults))
+	r.Comparisons = Compare(r.pass(ModeTransport), r.pass(ModeLean), r.pass(ModePionDefaults))
 	return r
 }
 
@@ -113,32 +115,62 @@ func TestResultJSONRoundTrip(t *testing.T) {
 
 func TestCompare(t *testing.T) {
 	r := sampleResult()
-	want := map[string][3]float64{
-		"setup cpu_ms_per_call @ 25/s":   {2.5, 5, 2},
-		"audio cpu_us_per_packet @ 25":   {20, 45, 2.25},
-		"audio rss_kb_per_call @ 25":     {400, 600, 1.5},
-		"audio goroutines_per_call @ 25": {20, 20, 1},
-		"idle rss_kb":                    {18000, 18000, 1},
+	third := 1.0 / 3
+	tests := []struct {
+		name                string
+		transport, lean, pd *Pass
+		// want: transport, lean, pion-defaults, pion-defaults÷lean,
+		// transport÷lean, transport÷pion-defaults (NaN: null).
+		want map[string][6]float64
+		// absent are figures that must not be listed.
+		absent []string
+	}{
+		{name: "three modes", transport: r.pass(ModeTransport), lean: r.pass(ModeLean), pd: r.pass(ModePionDefaults),
+			want: map[string][6]float64{
+				"setup cpu_ms_per_call @ 25/s":   {1.25, 2.5, 5, 2, 0.5, 0.25},
+				"audio cpu_us_per_packet @ 25":   {10, 20, 45, 2.25, 0.5, 10.0 / 45},
+				"audio rss_kb_per_call @ 25":     {200, 400, 600, 1.5, 0.5, third},
+				"audio goroutines_per_call @ 25": {20, 20, 20, 1, 1, 1},
+				"idle rss_kb":                    {18000, 18000, 18000, 1, 1, 1},
+			},
+			absent: []string{"setup cpu_ms_per_call @ 50/s"}},
+		{name: "lean and pion-defaults (results before the transport engine)", lean: r.pass(ModeLean), pd: r.pass(ModePionDefaults),
+			want: map[string][6]float64{
+				"setup cpu_ms_per_call @ 25/s": {math.NaN(), 2.5, 5, 2, math.NaN(), math.NaN()},
+				"audio rss_kb_per_call @ 25":   {math.NaN(), 400, 600, 1.5, math.NaN(), math.NaN()},
+			}},
+		{name: "transport and pion-defaults", transport: r.pass(ModeTransport), pd: r.pass(ModePionDefaults),
+			want: map[string][6]float64{
+				"setup cpu_ms_per_call @ 25/s": {1.25, math.NaN(), 5, math.NaN(), math.NaN(), 0.25},
+			}},
+		{name: "one mode", lean: r.pass(ModeLean), absent: []string{"setup cpu_ms_per_call @ 25/s", "idle rss_kb"}},
 	}
-	got := map[string]Comparison{}
-	for _, c := range r.Comparisons {
-		got[c.Figure] = c
-	}
-	for name, w := range want {
-		c, ok := got[name]
-		if !ok {
-			t.Errorf("Compare(): no %q in %v", name, r.Comparisons)
-			continue
-		}
-		if float64(c.Lean) != w[0] || float64(c.PionDefaults) != w[1] || !near(float64(c.Ratio), w[2]) {
-			t.Errorf("Compare() %s = %g, %g, ratio %g; want %v", name, c.Lean, c.PionDefaults, c.Ratio, w)
-		}
-	}
-	if _, ok := got["setup cpu_ms_per_call @ 50/s"]; ok {
-		t.Error("Compare(): a figure measured in neither mode is listed")
-	}
-	if len(Compare(r.pass(ModeLean), nil)) != 0 {
-		t.Error("Compare(one mode) is not empty")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[string]Comparison{}
+			for _, c := range Compare(tt.transport, tt.lean, tt.pd) {
+				got[c.Figure] = c
+			}
+			for name, w := range tt.want {
+				c, ok := got[name]
+				if !ok {
+					t.Errorf("Compare(): no %q in %v", name, got)
+					continue
+				}
+				g := [6]Float{c.Transport, c.Lean, c.PionDefaults, c.Ratio, c.TransportVsLean, c.TransportVsPionDefaults}
+				for i := range g {
+					if math.IsNaN(w[i]) != !g[i].Valid() || (g[i].Valid() && !near(float64(g[i]), w[i])) {
+						t.Errorf("Compare() %s = %v, want %v", name, g, w)
+						break
+					}
+				}
+			}
+			for _, name := range tt.absent {
+				if _, ok := got[name]; ok {
+					t.Errorf("Compare(): %q is listed", name)
+				}
+			}
+		})
 	}
 }
 
@@ -151,10 +183,12 @@ func TestWriteTable(t *testing.T) {
 	out := buf.String()
 	for _, want := range []string{
 		"2 CPUs (AMD EPYC)", "generator on CPUs 0, gateway on CPUs 1 (taskset)",
-		"idle generator", "CPU ms/s", "5.00", "call setup", "2.50", "5.00", "2.00x",
-		"lean: highest rate sustained 25 calls/s", "50/s failed: 3 calls failed",
-		"steady audio", "20.00", "45.00", "2.25x", "1.50x", "highest concurrency held 25 calls",
+		"idle generator", "transport:", "lean pion:", "pion-defaults:", "CPU ms/s", "5.00", "call setup", "1.25", "2.50", "5.00",
+		"transport÷lean", "transport÷pion-defaults", "pion-defaults÷lean", "0.50x", "0.25x", "2.00x",
+		"lean pion: highest rate sustained 25 calls/s", "50/s failed: 3 calls failed",
+		"steady audio", "10.00", "20.00", "45.00", "2.25x", "1.50x", "0.33x", "highest concurrency held 25 calls",
 		"steady audio+video", "none (the first level failed)",
+		"comparison (every figure measured in two modes or more)", "audio cpu_us_per_packet @ 25",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("WriteTable() output lacks %q:\n%s", want, out)
@@ -235,6 +269,45 @@ func TestResolvePinning(t *testing.T) {
 	}
 	if got := (Pinning{}).wrap("1", []string{"loadgen"}); strings.Join(got, " ") != "loadgen" {
 		t.Errorf("wrap(not pinned) = %q", got)
+	}
+}
+
+func TestGatewayCPUCount(t *testing.T) {
+	tests := []struct {
+		p    Pinning
+		want int
+	}{
+		{Pinning{GatewayCPUs: "1"}, 1},
+		{Pinning{GatewayCPUs: "8-15"}, 8},
+		{Pinning{GatewayCPUs: "1-2,5"}, 3},
+		{Pinning{}, 16}, // not pinned: the machine's
+	}
+	for _, tt := range tests {
+		if got := tt.p.GatewayCPUCount(16); got != tt.want {
+			t.Errorf("%+v.GatewayCPUCount(16) = %d, want %d", tt.p, got, tt.want)
+		}
+	}
+}
+
+func TestModes(t *testing.T) {
+	tests := []struct {
+		name, engine, label string
+	}{
+		{"transport", "transport", "transport"},
+		{"lean", "pion", "lean pion"},
+		{"pion-defaults", "pion-defaults", "pion-defaults"},
+	}
+	for _, tt := range tests {
+		m, err := ParseMode(tt.name)
+		if err != nil || m.Engine() != tt.engine || m.Label() != tt.label {
+			t.Errorf("ParseMode(%q) = %q (engine %q, label %q), %v; want engine %q, label %q", tt.name, m, m.Engine(), m.Label(), err, tt.engine, tt.label)
+		}
+	}
+	if _, err := ParseMode("pion"); err == nil {
+		t.Error(`ParseMode("pion"): no error (the lean mode is "lean")`)
+	}
+	if got := DefaultOptions().Modes; !slices.Equal(got, []Mode{ModeTransport, ModeLean, ModePionDefaults}) {
+		t.Errorf("DefaultOptions().Modes = %v, want transport, lean, pion-defaults", got)
 	}
 }
 

@@ -3,7 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
-	"slices"
+	"math"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,8 +11,9 @@ import (
 
 // WriteTable writes the result as the human-readable tables `loadgen bench`
 // prints: the machine, the idle generator, then each ladder with the modes
-// side by side and their ratio (pion-defaults / lean: how many times more
-// the naive build costs).
+// side by side and their ratios (transport ÷ lean pion, transport ÷
+// pion-defaults, pion-defaults ÷ lean pion, where both modes ran), then every
+// compared figure.
 func (r *Result) WriteTable(w io.Writer) error {
 	ew := &errWriter{w: w}
 	r.writeHeader(ew)
@@ -20,15 +21,43 @@ func (r *Result) WriteTable(w io.Writer) error {
 	for i, ps := range r.Passes {
 		modes[i] = ps.Mode
 	}
-	both := r.pass(ModeLean) != nil && r.pass(ModePionDefaults) != nil
+	pairs := r.ratioPairs()
 	r.writeIdle(ew, modes)
 	if len(r.Options.SetupRates) > 0 {
-		r.writeSetup(ew, modes, both)
+		r.writeSetup(ew, modes, pairs)
 	}
 	for _, video := range []bool{false, true} {
-		r.writeSteady(ew, modes, both, video)
+		r.writeSteady(ew, modes, pairs, video)
 	}
+	r.writeComparisons(ew)
 	return ew.err
+}
+
+// ratioPair is a ratio column: num's figure ÷ den's.
+type ratioPair struct{ num, den Mode }
+
+func (p ratioPair) String() string { return string(p.num) + "÷" + string(p.den) }
+
+// ratioPairs are the ratio columns whose two modes both ran: transport ÷
+// lean, transport ÷ pion-defaults, pion-defaults ÷ lean.
+func (r *Result) ratioPairs() []ratioPair {
+	var out []ratioPair
+	for _, p := range []ratioPair{{ModeTransport, ModeLean}, {ModeTransport, ModePionDefaults}, {ModePionDefaults, ModeLean}} {
+		if r.pass(p.num) != nil && r.pass(p.den) != nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ratioOf is num ÷ den for a figure by mode ("-" where either is missing).
+func (p ratioPair) of(v map[Mode]Float) string {
+	num, ok1 := v[p.num]
+	den, ok2 := v[p.den]
+	if !ok1 || !ok2 {
+		return "-"
+	}
+	return times(Float(ratio(float64(den), float64(num))))
 }
 
 // writeHeader writes the machine, the pinning and how the generator was measured.
@@ -54,7 +83,7 @@ func (r *Result) writeIdle(ew *errWriter, modes []Mode) {
 	t := newTable(ew)
 	t.printf("\t")
 	for _, md := range modes {
-		t.printf("%s\t", md)
+		t.printf("%s\t", md.Label())
 	}
 	t.endRow()
 	idleRow := func(name string, f func(*IdleStep) string) {
@@ -76,41 +105,33 @@ func (r *Result) writeIdle(ew *errWriter, modes []Mode) {
 	t.flush()
 	for _, ps := range r.Passes {
 		if ps.Idle != nil && ps.Idle.Error != "" {
-			ew.printf("  %s idle: %s\n", ps.Mode, ps.Idle.Error)
+			ew.printf("  %s idle: %s\n", ps.Mode.Label(), ps.Idle.Error)
 		}
 	}
 }
 
 // writeSetup writes the call-setup ladder: one row per rate, the modes side
 // by side, then each mode's highest sustained rate and failed steps.
-func (r *Result) writeSetup(ew *errWriter, modes []Mode, both bool) {
+func (r *Result) writeSetup(ew *errWriter, modes []Mode, pairs []ratioPair) {
 	o := r.Options
 	ew.printf("\ncall setup: audio, hold %s, %s per rate; pass: no failed/dropped call, connect p99 < %s, lag p99 < %s\n",
 		o.SetupHold, o.SetupDuration, o.MaxConnectP99, o.MaxLagP99)
 	t := newTable(ew)
 	t.printf("rate/s\t")
 	for _, md := range modes {
-		t.printf("%s:\tcalls\tCPU ms/call\tconnect p99\tlag p99\tgen CPU\tgw CPU\t\t", md)
+		t.printf("%s:\tcalls\tCPU ms/call\tconnect p99\tlag p99\tgen CPU\tgw CPU\t\t", md.Label())
 	}
-	if both {
-		t.printf("ratio\t")
+	for _, p := range pairs {
+		t.printf("%s\t", p)
 	}
 	t.endRow()
-	var rates []float64
-	for _, ps := range r.Passes {
-		for _, s := range ps.Setup {
-			if !slices.Contains(rates, s.Rate) {
-				rates = append(rates, s.Rate)
-			}
-		}
-	}
-	slices.Sort(rates)
-	for _, rate := range rates {
-		r.writeSetupRow(t, rate, both)
+	for _, rate := range setupRates(r.passPtrs()) {
+		r.writeSetupRow(t, rate, pairs)
 	}
 	t.flush()
 	for _, ps := range r.Passes {
-		ew.printf("  %s: highest rate sustained %s\n", ps.Mode, rateText(ps.MaxSetupRate))
+		ew.printf("  %s: highest rate sustained %s\n", ps.Mode.Label(), limitText(rateText(ps.MaxSetupRate), ps.MaxSetupRate > 0,
+			ps.SetupGatewayBoundAt > 0, strconv.FormatFloat(ps.SetupGatewayBoundAt, 'g', -1, 64)+"/s"))
 		for _, s := range ps.Setup {
 			if !s.Pass {
 				ew.printf("    %g/s failed: %s\n", s.Rate, strings.Join(s.Reasons, "; "))
@@ -120,24 +141,22 @@ func (r *Result) writeSetup(ew *errWriter, modes []Mode, both bool) {
 }
 
 // writeSetupRow writes the setup ladder's row for rate: each mode's step
-// (blank where a mode has none) and, with both modes, their CPU ratio.
-func (r *Result) writeSetupRow(t table, rate float64, both bool) {
+// (blank where a mode has none) and the CPU ratios.
+func (r *Result) writeSetupRow(t table, rate float64, pairs []ratioPair) {
 	t.printf("%g\t", rate)
-	var ms [2]Float
-	for i, ps := range r.Passes {
+	ms := map[Mode]Float{}
+	for _, ps := range r.Passes {
 		s := findSetup(ps.Setup, rate)
 		if s == nil {
 			t.printf("\t\t\t\t\t\t\t\t")
 			continue
 		}
 		t.printf("\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t", s.Calls.Attempted, num(s.CPUMsPerCall, 2), usText(s.ConnectP99US),
-			usText(s.LagP99US), pct(s.GeneratorCPU), pct(s.GatewayCPU), okText(s.Pass))
-		if i < 2 {
-			ms[i] = s.CPUMsPerCall
-		}
+			usText(s.LagP99US), pct(s.GeneratorCPU), pct(s.GatewayCPU), stepText(s.Pass, s.GatewayBound))
+		ms[ps.Mode] = s.CPUMsPerCall
 	}
-	if both {
-		t.printf("%s\t", times(r.ratioOf(ms)))
+	for _, p := range pairs {
+		t.printf("%s\t", p.of(ms))
 	}
 	t.endRow()
 }
@@ -145,7 +164,7 @@ func (r *Result) writeSetupRow(t table, rate float64, both bool) {
 // writeSteady writes the steady ladder of one kind (audio, or audio+video):
 // one row per concurrency level, then each mode's highest level held and
 // failed steps. It writes nothing when the options list no level.
-func (r *Result) writeSteady(ew *errWriter, modes []Mode, both, video bool) {
+func (r *Result) writeSteady(ew *errWriter, modes []Mode, pairs []ratioPair, video bool) {
 	o := r.Options
 	levels := o.AudioLevels
 	if video {
@@ -159,31 +178,22 @@ func (r *Result) writeSteady(ew *errWriter, modes []Mode, both, video bool) {
 	t := newTable(ew)
 	t.printf("calls\t")
 	for _, md := range modes {
-		t.printf("%s:\tpackets/s\tCPU µs/pkt\tRSS KB/call\tgoroutines/call\tfds/call\tgen CPU\tgw CPU\t\t", md)
+		t.printf("%s:\tpackets/s\tCPU µs/pkt\tRSS KB/call\tgoroutines/call\tfds/call\tgen CPU\tgw CPU\t\t", md.Label())
 	}
-	if both {
-		t.printf("ratio µs/pkt\tratio KB/call\t")
+	for _, p := range pairs {
+		t.printf("µs/pkt %s\tKB/call %s\t", p, p)
 	}
 	t.endRow()
-	var ns []int
-	for _, ps := range r.Passes {
-		for _, s := range ps.steady(video) {
-			if !slices.Contains(ns, s.N) {
-				ns = append(ns, s.N)
-			}
-		}
-	}
-	slices.Sort(ns)
-	for _, n := range ns {
-		r.writeSteadyRow(t, n, both, video)
+	for _, n := range steadyLevels(r.passPtrs(), video) {
+		r.writeSteadyRow(t, n, pairs, video)
 	}
 	t.flush()
 	for _, ps := range r.Passes {
-		maxN := ps.MaxAudioCalls
+		maxN, gwAt := ps.MaxAudioCalls, ps.AudioGatewayBoundAt
 		if video {
-			maxN = ps.MaxVideoCalls
+			maxN, gwAt = ps.MaxVideoCalls, ps.VideoGatewayBoundAt
 		}
-		ew.printf("  %s: highest concurrency held %s\n", ps.Mode, countText(maxN))
+		ew.printf("  %s: highest concurrency held %s\n", ps.Mode.Label(), limitText(countText(maxN), maxN > 0, gwAt > 0, strconv.Itoa(gwAt)+" calls"))
 		for _, s := range ps.steady(video) {
 			if !s.Pass {
 				ew.printf("    %d calls failed: %s\n", s.N, strings.Join(s.Reasons, "; "))
@@ -193,26 +203,72 @@ func (r *Result) writeSteady(ew *errWriter, modes []Mode, both, video bool) {
 }
 
 // writeSteadyRow writes the steady ladder's row for n calls: each mode's
-// step (blank where a mode has none) and, with both modes, their ratios.
-func (r *Result) writeSteadyRow(t table, n int, both, video bool) {
+// step (blank where a mode has none) and the ratios.
+func (r *Result) writeSteadyRow(t table, n int, pairs []ratioPair, video bool) {
 	t.printf("%d\t", n)
-	var us, kb [2]Float
-	for i, ps := range r.Passes {
+	us, kb := map[Mode]Float{}, map[Mode]Float{}
+	for _, ps := range r.Passes {
 		s := findSteady(ps.steady(video), n)
 		if s == nil {
 			t.printf("\t\t\t\t\t\t\t\t\t")
 			continue
 		}
 		t.printf("\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t", num(s.PacketRate, 0), num(s.CPUUsPerPacket, 2), num(s.RSSKBPerCall, 1),
-			num(s.GoroutinesPerCall, 2), num(s.FDsPerCall, 2), pct(s.GeneratorCPU), pct(s.GatewayCPU), okText(s.Pass))
-		if i < 2 {
-			us[i], kb[i] = s.CPUUsPerPacket, s.RSSKBPerCall
-		}
+			num(s.GoroutinesPerCall, 2), num(s.FDsPerCall, 2), pct(s.GeneratorCPU), pct(s.GatewayCPU), stepText(s.Pass, s.GatewayBound))
+		us[ps.Mode], kb[ps.Mode] = s.CPUUsPerPacket, s.RSSKBPerCall
 	}
-	if both {
-		t.printf("%s\t%s\t", times(r.ratioOf(us)), times(r.ratioOf(kb)))
+	for _, p := range pairs {
+		t.printf("%s\t%s\t", p.of(us), p.of(kb))
 	}
 	t.endRow()
+}
+
+// writeComparisons writes every figure measured in two modes or more: the
+// three engines side by side (the modes that ran), then the transport
+// figure's ratio to lean pion and to pion-defaults, and pion-defaults ÷ lean
+// pion, each where both figures exist.
+func (r *Result) writeComparisons(ew *errWriter) {
+	if len(r.Comparisons) == 0 {
+		return
+	}
+	var modes []Mode
+	for _, m := range Modes() {
+		if r.pass(m) != nil {
+			modes = append(modes, m)
+		}
+	}
+	pairs := r.ratioPairs()
+	ew.println("\ncomparison (every figure measured in two modes or more)")
+	t := newTable(ew)
+	t.printf("figure\t")
+	for _, m := range modes {
+		t.printf("%s\t", m.Label())
+	}
+	for _, p := range pairs {
+		t.printf("%s\t", p)
+	}
+	t.endRow()
+	for _, c := range r.Comparisons {
+		v := map[Mode]Float{ModeTransport: c.Transport, ModeLean: c.Lean, ModePionDefaults: c.PionDefaults}
+		t.printf("%s\t", c.Figure)
+		for _, m := range modes {
+			t.printf("%s\t", sig(v[m]))
+		}
+		for _, p := range pairs {
+			t.printf("%s\t", p.of(v))
+		}
+		t.endRow()
+	}
+	t.flush()
+}
+
+// passPtrs is the passes, as pointers.
+func (r *Result) passPtrs() []*Pass {
+	out := make([]*Pass, len(r.Passes))
+	for i := range r.Passes {
+		out[i] = &r.Passes[i]
+	}
+	return out
 }
 
 // steady returns the pass's steady ladder of the kind.
@@ -221,18 +277,6 @@ func (p *Pass) steady(video bool) []SteadyStep {
 		return p.SteadyVideo
 	}
 	return p.SteadyAudio
-}
-
-// ratioOf is pion-defaults / lean for values listed in pass order.
-func (r *Result) ratioOf(v [2]Float) Float {
-	if len(r.Passes) < 2 {
-		return NaN()
-	}
-	lean, pion := v[0], v[1]
-	if r.Passes[0].Mode == ModePionDefaults {
-		lean, pion = pion, lean
-	}
-	return Float(ratio(float64(lean), float64(pion)))
 }
 
 func findSetup(steps []SetupStep, rate float64) *SetupStep {
@@ -276,11 +320,42 @@ func times(f Float) string {
 	return strconv.FormatFloat(float64(f), 'f', 2, 64) + "x"
 }
 
-func okText(pass bool) string {
-	if pass {
-		return "ok"
+// sig formats f with 4 significant digits (whole numbers from 1000 up),
+// "-" when not measured.
+func sig(f Float) string {
+	if !f.Valid() {
+		return "-"
 	}
-	return "FAIL"
+	if math.Abs(float64(f)) >= 1000 {
+		return strconv.FormatFloat(float64(f), 'f', 0, 64)
+	}
+	return strconv.FormatFloat(float64(f), 'g', 4, 64)
+}
+
+// stepText is a step's verdict: ok, FAIL, or gw-bound (failed with the
+// gateway saturated: not the generator's limit).
+func stepText(pass, gatewayBound bool) string {
+	switch {
+	case pass:
+		return "ok"
+	case gatewayBound:
+		return "gw-bound"
+	default:
+		return "FAIL"
+	}
+}
+
+// limitText is a ladder's limit line: the highest passing level (text;
+// passed says whether one passed) and, when the ladder stopped on a
+// gateway-bound step at level at, that the generator's limit was not reached.
+func limitText(text string, passed, gatewayBound bool, at string) string {
+	if !gatewayBound {
+		return text
+	}
+	if !passed {
+		text = "none"
+	}
+	return text + "; limit not reached: gateway-bound at " + at
 }
 
 func rateText(r float64) string {

@@ -34,14 +34,17 @@ func NewSignalConfig(s *scenario.Scenario, baseURL, version string) signal.Confi
 }
 
 // NewEngineConfig maps a validated scenario onto the media engine's
-// configuration: ICE servers and policy, the media port range, the media
-// files (loaded here, once; nil means the embedded defaults) and, for the
-// embedded gateway, loopback-only candidates.
+// configuration: the engine (call.media_engine: Transport or PionDefaults;
+// neither for pion), ICE servers and policy, the media port range, the
+// media files (loaded here, once; nil means the embedded defaults) and, for
+// the embedded gateway, loopback-only candidates.
 func NewEngineConfig(s *scenario.Scenario) (media.EngineConfig, error) {
 	t := s.Target
 	cfg := media.EngineConfig{
 		PortMin: t.PortMin, PortMax: t.PortMax,
-		RelayOnly: t.ICETransportPolicy == scenario.ICERelay,
+		RelayOnly:    t.ICETransportPolicy == scenario.ICERelay,
+		Transport:    s.Call.MediaEngine == scenario.EngineTransport,
+		PionDefaults: s.Call.MediaEngine == scenario.EnginePionDefaults,
 	}
 	for _, srv := range t.ICEServers {
 		cfg.ICEServers = append(cfg.ICEServers, webrtc.ICEServer{URLs: srv.URLs, Username: srv.Username, Credential: srv.Credential})

@@ -76,6 +76,37 @@ call: {video: true}
 
 // TestMediaIPs: target.media_ips chooses the addresses media is gathered
 // on; an unspecified or malformed address is a scenario error.
+func TestEngineFromScenario(t *testing.T) {
+	tests := []struct {
+		engine                  string // call.media_engine ("": absent)
+		transport, pionDefaults bool
+	}{
+		{"", false, false},
+		{"pion", false, false},
+		{"transport", true, false},
+		{"pion-defaults", false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.engine, func(t *testing.T) {
+			y := "load: {rate: 1, max_calls: 1}\n"
+			if tt.engine != "" {
+				y += "call: {media_engine: " + tt.engine + "}\n"
+			}
+			s, err := scenario.Parse("e.yaml", []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ec, err := NewEngineConfig(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ec.Transport != tt.transport || ec.PionDefaults != tt.pionDefaults {
+				t.Errorf("NewEngineConfig: Transport %v, PionDefaults %v; want %v, %v", ec.Transport, ec.PionDefaults, tt.transport, tt.pionDefaults)
+			}
+		})
+	}
+}
+
 func TestMediaIPs(t *testing.T) {
 	s, err := scenario.Parse("x.yaml", []byte("target: {rest_url: \"http://127.0.0.1:9\", media_ips: [127.0.0.2]}\nload: {rate: 1, max_calls: 1}\n"))
 	if err != nil {

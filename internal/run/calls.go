@@ -27,9 +27,7 @@ func newCallers(s *scenario.Scenario, restURL string, gw *gateway.Server, prov p
 	if err != nil {
 		return nil, invalid(err)
 	}
-	ecfg := prov.engine
-	ecfg.PionDefaults = o.PionDefaults
-	engine, err := media.NewEngine(ecfg)
+	engine, err := media.NewEngine(prov.engine)
 	if err != nil {
 		_ = client.Close() // closes idle connections only: nothing to report
 		return nil, fmt.Errorf("media engine: %w", err)

@@ -47,6 +47,8 @@ type Overrides struct {
 	Duration *time.Duration
 	// MaxCalls replaces load.max_calls.
 	MaxCalls *uint64
+	// MediaEngine replaces call.media_engine.
+	MediaEngine *scenario.MediaEngine
 }
 
 // ApplyOverrides sets the overridden values on s and validates the scenario
@@ -74,10 +76,13 @@ func ApplyOverrides(s *scenario.Scenario, o Overrides) error {
 	if o.MaxCalls != nil {
 		l.MaxCalls = *o.MaxCalls
 	}
+	if o.MediaEngine != nil {
+		s.Call.MediaEngine = *o.MediaEngine
+	}
 	if len(errs) > 0 {
 		return errs
 	}
-	flags := map[string]string{"load.rate": "--rate", "load.duration": "--duration", "load.max_calls": "--max-calls"}
+	flags := map[string]string{"load.rate": "--rate", "load.duration": "--duration", "load.max_calls": "--max-calls", "call.media_engine": "--media-engine"}
 	for _, err := range s.Validate() {
 		var fe *scenario.FieldError
 		if errors.As(err, &fe) {
@@ -99,6 +104,8 @@ func overridden(o Overrides, flag string) bool {
 		return o.Rate != nil
 	case "--duration":
 		return o.Duration != nil
+	case "--media-engine":
+		return o.MediaEngine != nil
 	default:
 		return o.MaxCalls != nil
 	}

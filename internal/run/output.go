@@ -141,7 +141,7 @@ func (o *output) labels() map[string]string {
 	r := o.r
 	return map[string]string{
 		"scenario": r.s.Name, "mode": string(r.s.Mode), "file": r.o.Path, "version": r.o.Version,
-		"run_id": r.o.RunID, "shard": r.o.Shard.String(),
+		"run_id": r.o.RunID, "shard": r.o.Shard.String(), "media_engine": string(r.s.Call.MediaEngine),
 	}
 }
 
@@ -218,7 +218,7 @@ func (o *output) report() (*Result, error) {
 		errs = append(errs, err)
 	}
 	err := summary.Write(o.r.o.Stdout, snap, summary.Options{
-		Title: o.title(), Thresholds: res.Thresholds, Validity: res.Verdict, CPU: o.usage(),
+		Title: o.title(), Engine: string(o.r.s.Call.MediaEngine), Thresholds: res.Thresholds, Validity: res.Verdict, CPU: o.usage(),
 	})
 	switch {
 	case err == nil:

@@ -48,9 +48,6 @@ type Options struct {
 	ProgressEvery time.Duration
 	// IntervalEvery is the period of the .hlog interval logs (0: 5 s).
 	IntervalEvery time.Duration
-	// PionDefaults builds call peers as a plain pion program does (for
-	// comparison benchmarks).
-	PionDefaults bool
 	// Shard is this process's share of a sharded run (zero: all of it).
 	Shard worker.Shard
 	// RunID names the run; shards of one run share it ("": derived from

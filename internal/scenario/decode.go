@@ -527,6 +527,7 @@ func (d *decoder) call(n *yaml.Node, path string, c *Call) {
 			})
 		}},
 		{"ended_by", d.str((*string)(&c.EndedBy))},
+		{"media_engine", d.str((*string)(&c.MediaEngine))},
 		{"timeouts", func(n *yaml.Node, p string) {
 			t := &c.Timeouts
 			d.mapping(n, p, []field{

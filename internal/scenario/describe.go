@@ -11,7 +11,8 @@ import (
 
 // Describe returns the plan in one line, for `loadgen validate` and the
 // start of a run: name, target, mode, load model with rates and ramps, cap,
-// duration or call count, hold time and media.
+// duration or call count, hold time and media (and the media engine when it
+// is not the default).
 func (s *Scenario) Describe() string {
 	var parts []string
 	target := "embedded gateway"
@@ -74,6 +75,9 @@ func (s *Scenario) Describe() string {
 	parts = append(parts, media)
 	if s.Call.EndedBy == EndedByGateway {
 		parts = append(parts, "ended by the gateway")
+	}
+	if e := s.Call.MediaEngine; e != "" && e != DefaultMediaEngine {
+		parts = append(parts, string(e)+" media engine")
 	}
 	if n := len(s.Thresholds); n > 0 {
 		parts = append(parts, plural(n, "threshold"))

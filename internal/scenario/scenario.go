@@ -42,6 +42,7 @@
 //	  video_file: ""                # IVF/VP8; default: the embedded asset
 //	  hold_unhold: [{at: 3s, duration: 2s}]
 //	  ended_by: caller              # caller | gateway
+//	  media_engine: pion            # pion | transport | pion-defaults
 //	  timeouts: {start: 10s, answer: 30s, ice: 10s, dtls: 10s, media: 5s, end: 10s}
 //	thresholds:
 //	  connect: ["p(99) < 2s", {threshold: "p(50) < 300ms", abort_on_fail: true, delay_abort_eval: 10s}]
@@ -150,6 +151,53 @@ const (
 	// time (at most timeouts.end), then cleans up.
 	EndedByGateway EndedBy = "gateway"
 )
+
+// MediaEngine is how the generator builds its call peers.
+type MediaEngine string
+
+// The media engines.
+const (
+	// EnginePion is the lean pion engine: one webrtc.API and certificate
+	// per process, only the interceptors the statistics need, a shared
+	// pacer (the default).
+	EnginePion MediaEngine = "pion"
+	// EngineTransport is loadgen's own per-core media transport: shared
+	// UDP sockets read and written in batches, ICE, DTLS and SRTP driven
+	// synchronously. It gathers host candidates only: no STUN or TURN.
+	EngineTransport MediaEngine = "transport"
+	// EnginePionDefaults builds peers the way a straightforward pion
+	// program does (a certificate per call, pion's default interceptors, a
+	// ticker per track): for comparison benchmarks.
+	EnginePionDefaults MediaEngine = "pion-defaults"
+)
+
+// DefaultMediaEngine is the engine of a scenario that names none.
+const DefaultMediaEngine = EnginePion
+
+// MediaEngines lists the engines, the default first.
+func MediaEngines() []MediaEngine {
+	return []MediaEngine{EnginePion, EngineTransport, EnginePionDefaults}
+}
+
+// ParseMediaEngine maps an engine's name to its MediaEngine.
+func ParseMediaEngine(name string) (MediaEngine, error) {
+	for _, e := range MediaEngines() {
+		if string(e) == name {
+			return e, nil
+		}
+	}
+	return "", fmt.Errorf("scenario: unknown media engine %q (want %s)", name, engineNames())
+}
+
+// engineNames lists the engines' names for messages: "pion", "transport" or "pion-defaults".
+func engineNames() string {
+	es := MediaEngines()
+	q := make([]string, len(es))
+	for i, e := range es {
+		q[i] = strconv.Quote(string(e))
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
 
 // Distribution is the shape of the hold time.
 type Distribution string
@@ -310,6 +358,9 @@ type Call struct {
 	HoldUnhold []HoldUnhold
 	// EndedBy is caller (default) or gateway.
 	EndedBy EndedBy
+	// MediaEngine builds the call peers: pion (default), transport (host
+	// candidates only: no ICE servers, no relay policy) or pion-defaults.
+	MediaEngine MediaEngine
 	// Timeouts bound each phase.
 	Timeouts Timeouts
 }
@@ -411,9 +462,10 @@ func defaults() *Scenario {
 		Load:   LoadModel{Arrivals: DefaultArrivals, Seed: DefaultSeed, MaxConcurrent: DefaultMaxConcurrent, FailurePause: DefaultFailurePause},
 		Call: Call{
 			Caller: DefaultCaller, Callee: DefaultCallee,
-			Hold:    Hold{Distribution: DistFixed, Fixed: DefaultHold},
-			Audio:   true,
-			EndedBy: EndedByCaller,
+			Hold:        Hold{Distribution: DistFixed, Fixed: DefaultHold},
+			Audio:       true,
+			EndedBy:     EndedByCaller,
+			MediaEngine: DefaultMediaEngine,
 			Timeouts: Timeouts{
 				Start: DefaultStartTimeout, Answer: DefaultAnswerTimeout, ICE: DefaultICETimeout,
 				DTLS: DefaultDTLSTimeout, Media: DefaultMediaTimeout, End: DefaultEndTimeout,

@@ -88,6 +88,17 @@ func TestBadScenarios(t *testing.T) {
 			[]string{`bad.yaml:4: call.timeouts.answer: must be > 0, got 0s`}},
 		{"ended_by typo", "load: {rate: 1, max_calls: 1}\ncall:\n  ended_by: callee\n",
 			[]string{`bad.yaml:3: call.ended_by: must be "caller" or "gateway", got "callee"`}},
+		{"unknown media engine", "load: {rate: 1, max_calls: 1}\ncall:\n  media_engine: lean\n",
+			[]string{`bad.yaml:3: call.media_engine: must be "pion", "transport" or "pion-defaults", got "lean"`}},
+		{"transport with ice servers", "target:\n  rest_url: http://127.0.0.1:8080\n  ice_servers:\n    - urls: [\"stun:stun.example.com:3478\"]\nload: {rate: 1, max_calls: 1}\ncall:\n  media_engine: transport\n",
+			[]string{`bad.yaml:7: call.media_engine: transport gathers host candidates only; it cannot use ice servers (target.ice_servers; use pion)`}},
+		{"transport relay only", "target:\n  rest_url: http://127.0.0.1:8080\n  ice_servers:\n    - {urls: [\"turn:t.example.com:3478\"], username: u, credential: c}\n  ice_transport_policy: relay\nload: {rate: 1, max_calls: 1}\ncall:\n  media_engine: transport\n",
+			[]string{
+				`bad.yaml:8: call.media_engine: transport gathers host candidates only; it cannot use ice servers (target.ice_servers; use pion)`,
+				`bad.yaml:8: call.media_engine: transport gathers host candidates only; it cannot use ice_transport_policy: relay (use pion)`,
+			}},
+		{"media engine not a string", "load: {rate: 1, max_calls: 1}\ncall:\n  media_engine: [pion]\n",
+			[]string{`bad.yaml:3: call.media_engine: must be a string, got a list`}},
 		{"rest_url without port", "target:\n  rest_url: https://gw.example.com\nload: {rate: 1, max_calls: 1}\n",
 			[]string{`bad.yaml:2: target.rest_url: needs an explicit port (e.g. https://gw.example.com:443), got "https://gw.example.com"`}},
 		{"relay without turn", "target:\n  ice_transport_policy: relay\n  ice_servers:\n    - urls: stun:stun.example.com:3478\nload: {rate: 1, max_calls: 1}\n",
@@ -224,6 +235,51 @@ outputs: {metrics_listen: ":9091", out_dir: out}
 	}
 	if _, err := s.Token.Key(func(string) string { return "" }); err == nil {
 		t.Errorf("Key() with unset variable = nil error")
+	}
+}
+
+func TestMediaEngine(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		want       MediaEngine
+		describe   string // the end of Describe()
+	}{
+		{"default", "load: {rate: 1, max_calls: 1}\n", EnginePion, "; audio"},
+		{"pion", "load: {rate: 1, max_calls: 1}\ncall: {media_engine: pion}\n", EnginePion, "; audio"},
+		{"transport", "load: {rate: 1, max_calls: 1}\ncall: {media_engine: transport}\n", EngineTransport, "; audio; transport media engine"},
+		{"transport with media ports", "target: {rest_url: \"http://127.0.0.1:8080\", media_ports: {min: 40000, max: 40100}}\nload: {rate: 1, max_calls: 1}\ncall: {media_engine: transport}\n", EngineTransport, "; transport media engine"},
+		{"pion-defaults", "load: {rate: 1, max_calls: 1}\ncall: {media_engine: pion-defaults}\n", EnginePionDefaults, "; pion-defaults media engine"},
+		{"pion with ice servers", "target:\n  rest_url: http://127.0.0.1:8080\n  ice_servers: [{urls: [\"stun:s.example.com:3478\"]}]\nload: {rate: 1, max_calls: 1}\ncall: {media_engine: pion}\n", EnginePion, "; audio"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := Parse("e.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatalf("Parse() = %v", err)
+			}
+			if s.Call.MediaEngine != tt.want {
+				t.Errorf("MediaEngine = %q, want %q", s.Call.MediaEngine, tt.want)
+			}
+			if d := s.Describe(); !strings.HasSuffix(d, tt.describe) {
+				t.Errorf("Describe() = %q, want it to end with %q", d, tt.describe)
+			}
+		})
+	}
+}
+
+func TestParseMediaEngine(t *testing.T) {
+	for _, e := range MediaEngines() {
+		if got, err := ParseMediaEngine(string(e)); got != e || err != nil {
+			t.Errorf("ParseMediaEngine(%q) = %q, %v", e, got, err)
+		}
+	}
+	for _, bad := range []string{"", "lean", "Pion", "transport "} {
+		if got, err := ParseMediaEngine(bad); err == nil {
+			t.Errorf("ParseMediaEngine(%q) = %q, nil error", bad, got)
+		}
+	}
+	if _, err := ParseMediaEngine("x"); err == nil || err.Error() != `scenario: unknown media engine "x" (want "pion", "transport" or "pion-defaults")` {
+		t.Errorf("ParseMediaEngine(x) error = %v", err)
 	}
 }
 

@@ -395,12 +395,33 @@ func (v *validator) call() {
 	default:
 		v.errorf("call.ended_by", `must be "caller" or "gateway", got %q`, c.EndedBy)
 	}
+	v.mediaEngine()
 	t := c.Timeouts
 	for _, x := range []struct {
 		name string
 		d    time.Duration
 	}{{"start", t.Start}, {"answer", t.Answer}, {"ice", t.ICE}, {"dtls", t.DTLS}, {"media", t.Media}, {"end", t.End}} {
 		v.positiveDur("call.timeouts."+x.name, x.d)
+	}
+}
+
+// mediaEngine checks the engine's name, and that the transport engine, which
+// gathers host candidates only, is given no ICE server and no relay policy.
+func (v *validator) mediaEngine() {
+	e := v.s.Call.MediaEngine
+	if _, err := ParseMediaEngine(string(e)); err != nil {
+		v.errorf("call.media_engine", "must be %s, got %q", engineNames(), e)
+		return
+	}
+	if e != EngineTransport {
+		return
+	}
+	t := v.s.Target
+	if len(t.ICEServers) > 0 {
+		v.errorf("call.media_engine", "transport gathers host candidates only; it cannot use ice servers (target.ice_servers; use pion)")
+	}
+	if t.ICETransportPolicy == ICERelay {
+		v.errorf("call.media_engine", "transport gathers host candidates only; it cannot use ice_transport_policy: relay (use pion)")
 	}
 }
 

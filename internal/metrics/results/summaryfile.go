@@ -22,7 +22,8 @@ const SummarySchema = "loadgen.summary/v1"
 //	{
 //	  "schema": "loadgen.summary/v1",
 //	  "title": "smoke",                    // scenario name, may be empty
-//	  "labels": {"mode": "regular"},       // free-form run labels
+//	  "labels": {"mode": "regular", "media_engine": "pion"},   // free-form run labels (a run's: scenario,
+//	                                       // mode, file, version, run_id, shard, media_engine)
 //	  "start": "2026-01-02T03:04:05Z",     // RFC 3339, run start
 //	  "end": "...",                        // when the snapshot was taken
 //	  "duration_seconds": 60.0,

@@ -25,6 +25,9 @@ func us(v int64) string { return metrics.FormatDuration(time.Duration(v) * time.
 type Options struct {
 	// Title heads the summary (e.g. the scenario name); optional.
 	Title string
+	// Engine names the media engine the calls were placed with, printed
+	// under the title ("": no line).
+	Engine string
 	// Thresholds are the evaluated thresholds, printed with their verdicts.
 	Thresholds []threshold.Result
 	// Validity is the run's verdict (see validity.Check).
@@ -39,7 +42,7 @@ type Options struct {
 // lag, media quality, thresholds and the validity verdict.
 func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	ew := &errWriter{w: w}
-	writeHeader(ew, s, opts.Title)
+	writeHeader(ew, s, opts.Title, opts.Engine)
 	writeFailures(ew, s)
 	writePhases(ew, s)
 	writeMedia(ew, s)
@@ -49,14 +52,18 @@ func Write(w io.Writer, s *metrics.Snapshot, opts Options) error {
 	return ew.err
 }
 
-// writeHeader writes the title, the duration, the rate and the outcomes.
-func writeHeader(ew *errWriter, s *metrics.Snapshot, name string) {
+// writeHeader writes the title, the media engine, the duration, the rate
+// and the outcomes.
+func writeHeader(ew *errWriter, s *metrics.Snapshot, name, engine string) {
 	title := "loadgen summary"
 	if name != "" {
 		title += ": " + name
 	}
 	ew.printf("%s\n%s\n\n", title, strings.Repeat("=", len(title)))
 
+	if engine != "" {
+		ew.printf("engine     %s media engine\n", engine)
+	}
 	ew.printf("duration   %s\n", metrics.FormatDuration(s.Elapsed().Round(time.Millisecond)))
 	ew.printf("rate       achieved %.2f calls/s, target %.2f calls/s (while calls were being started)\n", s.AchievedRate(), s.MeanTargetRate())
 	ew.printf("calls      %d attempted, %d succeeded, %d failed, %d aborted, %d in progress, %d dropped (cap full)\n",

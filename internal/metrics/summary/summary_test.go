@@ -69,3 +69,23 @@ func evaluate(t *testing.T, s *metrics.Snapshot, exprs ...[2]string) []threshold
 	}
 	return threshold.Evaluate(s, ths)
 }
+
+// TestWriteEngine: the media engine, when given, is named under the title;
+// without it there is no line.
+func TestWriteEngine(t *testing.T) {
+	s := metrics.NewRecorder(metrics.RecorderOptions{}).Snapshot()
+	for _, tt := range []struct {
+		engine, want string
+	}{
+		{"transport", "loadgen summary: t\n==================\n\nengine     transport media engine\nduration   "},
+		{"", "loadgen summary: t\n==================\n\nduration   "},
+	} {
+		var buf bytes.Buffer
+		if err := Write(&buf, s, Options{Title: "t", Engine: tt.engine}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(buf.String(), tt.want) {
+			t.Errorf("Write(Engine %q) starts:\n%s\nwant:\n%s", tt.engine, buf.String()[:min(len(buf.String()), 120)], tt.want)
+		}
+	}
+}
