@@ -22,7 +22,8 @@ import (
 // or that lacks it gets 401 Unauthorized (RFC 5389 §10.1.2). Responses are
 // matched to our transactions by id and must pass MESSAGE-INTEGRITY with the
 // remote password and come from the pair's remote address; anything else,
-// indications included, is ignored. A failed agent ignores everything.
+// indications included, is ignored. A valid request to an agent that knows
+// the remote credentials but was not started starts it (Start(now)). A failed agent ignores everything.
 func (a *Agent) Handle(now time.Time, from netip.AddrPort, pkt []byte, out []Outgoing) []Outgoing {
 	a.arena = a.arena[:0]
 	if a.state == StateFailed || !IsSTUN(pkt) {
@@ -74,6 +75,9 @@ func (a *Agent) handleRequest(now time.Time, from netip.AddrPort, out []Outgoing
 	}
 	if a.state == StateConnected {
 		return out
+	}
+	if a.state == StateNew && a.remoteKnown {
+		a.Start(now) // the remote is checking: so do we (the triggered check below)
 	}
 	if useCandidate && !a.controlling {
 		if p.state == pairSucceeded {
