@@ -2,8 +2,8 @@ package iceagent
 
 import (
 	"errors"
-	"strings"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 

@@ -2,8 +2,10 @@ package iceagent
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"encoding/binary"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/pion/ice/v4"
@@ -31,7 +33,10 @@ func (a *Agent) Handle(now time.Time, from netip.AddrPort, pkt []byte, out []Out
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	m := &a.in
-	m.Raw = append(m.Raw[:0], pkt...)
+	// Spare capacity past the message: MESSAGE-INTEGRITY's check computes
+	// its HMAC there instead of allocating.
+	m.Raw = slices.Grow(m.Raw[:0], len(pkt)+sha1.Size)
+	m.Raw = append(m.Raw, pkt...)
 	if err := m.Decode(); err != nil || m.Type.Method != stun.MethodBinding {
 		return out
 	}
