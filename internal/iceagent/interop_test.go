@@ -94,10 +94,17 @@ func waitFor(t *testing.T, deadline time.Time, what string, cond func() bool) {
 	}
 }
 
-// TestInteropPion: our controlling agent against pion's ICE agent
-// (controlled, Accept) over 127.0.0.1: they connect, a datagram crosses
-// the selected pair both ways, and pion answers our consent checks.
+// TestInteropPion: our agent against pion's ICE agent over 127.0.0.1, in
+// both roles (ours controlling: pion Accepts; ours controlled: pion Dials):
+// they connect, a datagram crosses the selected pair both ways, and pion
+// answers our consent checks.
 func TestInteropPion(t *testing.T) {
+	for _, controlling := range []bool{true, false} {
+		t.Run(fmt.Sprintf("controlling=%v", controlling), func(t *testing.T) { interopPion(t, controlling) })
+	}
+}
+
+func interopPion(t *testing.T, controlling bool) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -164,7 +171,7 @@ func TestInteropPion(t *testing.T) {
 	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
 	r := rand.New(rand.NewPCG(42, 42))
 	ufrag, pwd := RandomCredentials(r)
-	a, err := New(Config{Controlling: true, LocalUfrag: ufrag, LocalPwd: pwd,
+	a, err := New(Config{Controlling: controlling, LocalUfrag: ufrag, LocalPwd: pwd,
 		ConsentInterval: 200 * time.Millisecond, Rand: r}, local)
 	if err != nil {
 		t.Fatal(err)
@@ -184,7 +191,11 @@ func TestInteropPion(t *testing.T) {
 	}
 	acceptc := make(chan accepted, 1)
 	go func() {
-		c, err := pa.Accept(ctx, ufrag, pwd)
+		connect := pa.Accept // pion controlled
+		if !controlling {
+			connect = pa.Dial // pion controlling
+		}
+		c, err := connect(ctx, ufrag, pwd)
 		acceptc <- accepted{c, err}
 	}()
 
@@ -200,11 +211,11 @@ func TestInteropPion(t *testing.T) {
 	select {
 	case acc := <-acceptc:
 		if acc.err != nil {
-			t.Fatalf("pion Accept: %v", acc.err)
+			t.Fatalf("pion Accept/Dial: %v", acc.err)
 		}
 		pc = acc.conn
 	case <-ctx.Done():
-		t.Fatal("pion Accept did not return")
+		t.Fatal("pion Accept/Dial did not return")
 	}
 	waitFor(t, deadline, "our agent to connect", func() bool {
 		s, _ := d.state()
