@@ -408,6 +408,16 @@ func (a *Agent) hasCheckDue() bool {
 	return a.nominating == nil && a.nextOrdinary() != nil
 }
 
+// succeededPair returns the highest-priority pair that succeeded, or nil.
+func (a *Agent) succeededPair() *pair {
+	for _, p := range a.pairs {
+		if p.state == pairSucceeded {
+			return p
+		}
+	}
+	return nil
+}
+
 func (a *Agent) nextOrdinary() *pair {
 	for _, p := range a.pairs {
 		if p.state == pairWaiting {
@@ -430,6 +440,12 @@ func (a *Agent) Poll(now time.Time, out []Outgoing) ([]Outgoing, time.Time) {
 			return out, time.Time{}
 		}
 		out = a.retransmit(now, out)
+		if p := a.succeededPair(); p != nil && a.controlling && a.nominating == nil {
+			// A nomination failed, or a role switch made us controlling
+			// after pairs succeeded: nominate the best succeeded pair.
+			a.nominating = p
+			out = a.sendRequest(now, out, p, txNominate)
+		}
 		if a.state == StateChecking && a.hasCheckDue() && !now.Before(a.nextCheck) {
 			out = a.sendNextCheck(now, out)
 		}

@@ -450,3 +450,98 @@ func TestNewErrors(t *testing.T) {
 		t.Errorf("crypto-seeded agent: %v tiebreaker %d", err, a.tie)
 	}
 }
+
+// TestRoleConflictResponse: a 487 answer (with integrity) to our check
+// switches us to controlled (RFC 8445 §7.2.5.1) and the check is retried
+// with ICE-CONTROLLED; a 487 without valid integrity is ignored.
+func TestRoleConflictResponse(t *testing.T) {
+	a, p, req := startedAgent(t)
+	conflict := func(key string) []byte {
+		m, err := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingError,
+			stun.CodeRoleConflict, stun.NewShortTermIntegrity(key), stun.Fingerprint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Raw
+	}
+	now := t0.Add(10 * time.Millisecond)
+	if out := a.Handle(now, addrB, conflict("wrong-password-0123456789"), nil); len(out) != 0 || !a.Controlling() {
+		t.Fatalf("a 487 with bad integrity: %d packets, controlling %v", len(out), a.Controlling())
+	}
+	out := a.Handle(now, addrB, conflict(p.pwd), nil)
+	if a.Controlling() {
+		t.Fatal("still controlling after a 487")
+	}
+	if len(out) == 0 {
+		// The retry waits for the next pacing slot.
+		if d := a.Deadline(); d.IsZero() || d.After(t0.Add(DefaultTa)) {
+			t.Fatalf("retry scheduled at %v", d)
+		}
+		out, _ = a.Poll(a.Deadline(), nil)
+	}
+	if len(out) != 1 {
+		t.Fatalf("%d packets after the 487, want the retried check", len(out))
+	}
+	retry := decode(t, out[0].Buf)
+	var ctl ice.AttrControlled
+	if retry.Type != stun.BindingRequest || ctl.GetFrom(retry) != nil || retry.Contains(stun.AttrICEControlling) {
+		t.Errorf("retried check %v without ICE-CONTROLLED", retry.Type)
+	}
+}
+
+// TestRenominateAfterFailedNomination: when the USE-CANDIDATE check on the
+// best pair goes unanswered, that pair fails, checks resume, and the next
+// pair that succeeds is nominated.
+func TestRenominateAfterFailedNomination(t *testing.T) {
+	a := mustNew(t, testConfig(true, 9), addrA)
+	p := peer{t: t, ufrag: "peerufrag", pwd: "peerpassword-0123456789abc"}
+	addrC := netip.MustParseAddrPort("10.0.0.3:3000")
+	a.SetRemote(p.ufrag, p.pwd, []Candidate{hostCand(addrB, 200), hostCand(addrC, 100)})
+	a.Start(t0)
+	var nominatedB, nominatedC int
+	now := t0
+	for i := 0; i < 1000 && a.State() == StateChecking; i++ {
+		out, next := a.Poll(now, nil)
+		var answers [][]byte
+		var from []netip.AddrPort
+		for _, o := range out {
+			m := decode(t, o.Buf)
+			useCand := ice.UseCandidate().IsSet(m)
+			switch {
+			case o.To == addrB && useCand:
+				nominatedB++ // lost
+			case o.To == addrB && nominatedB == 0:
+				answers, from = append(answers, p.success(m, p.pwd, addrA)), append(from, addrB)
+			case o.To == addrC:
+				if useCand {
+					nominatedC++
+				}
+				answers, from = append(answers, p.success(m, p.pwd, addrA)), append(from, addrC)
+			}
+		}
+		for j, pkt := range answers {
+			for _, o := range a.Handle(now, from[j], pkt, nil) {
+				m := decode(t, o.Buf)
+				if !ice.UseCandidate().IsSet(m) {
+					continue
+				}
+				if o.To == addrB {
+					nominatedB++ // lost
+				} else {
+					nominatedC++
+					_ = a.Handle(now, addrC, p.success(m, p.pwd, addrA), nil)
+				}
+			}
+		}
+		if next.IsZero() {
+			break
+		}
+		now = next
+	}
+	if a.State() != StateConnected || nominatedB != 7 || nominatedC != 1 {
+		t.Fatalf("state %v, %d transmissions of B's nomination (want 7), %d of C's (want 1)", a.State(), nominatedB, nominatedC)
+	}
+	if sel, _ := a.Selected(); sel != addrC {
+		t.Errorf("selected %v, want %v", sel, addrC)
+	}
+}
