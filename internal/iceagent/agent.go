@@ -118,7 +118,10 @@ func (c *Config) setDefaults() {
 }
 
 // Outgoing is one packet to send. Buf belongs to the agent and stays valid
-// only until the next call into the agent: send (or copy) it before then.
+// until the next call into the agent that is not given it back in out:
+// send (or copy) it before then. A caller may batch, passing the same out
+// to several calls (into one agent or many) and sending the lot at the end:
+// an agent whose earlier packets are still in out keeps them intact.
 type Outgoing struct {
 	// To is the destination.
 	To netip.AddrPort
@@ -198,9 +201,10 @@ type Agent struct {
 	consentNext time.Time // next consent check
 	consentLast time.Time // latest consent (a success response on the selected pair)
 
-	in    stun.Message // decoding buffer
-	msg   stun.Message // encoding buffer
-	arena []byte       // Outgoing bufs of the current call
+	in      stun.Message // decoding buffer
+	msg     stun.Message // encoding buffer
+	arena   []byte       // Outgoing bufs since the last reset
+	emitted []*byte      // the first byte of each of them
 }
 
 // Priorities (RFC 8445 §5.1.2.1) of our host candidate and of the
@@ -432,7 +436,7 @@ func (a *Agent) nextOrdinary() *pair {
 // and the next instant it wants to be polled (zero: nothing scheduled).
 // The packets' Bufs are valid until the next call into the agent.
 func (a *Agent) Poll(now time.Time, out []Outgoing) ([]Outgoing, time.Time) {
-	a.arena = a.arena[:0]
+	a.resetArena(out)
 	switch a.state {
 	case StateChecking:
 		if !now.Before(a.checkingAt.Add(a.cfg.FailedTimeout)) {
@@ -578,9 +582,30 @@ func (a *Agent) newTx() *transaction {
 	return &a.txs[len(a.txs)-1]
 }
 
-// emit copies b into the call's arena and appends it to out.
+// emit copies b into the arena and appends it to out.
 func (a *Agent) emit(out []Outgoing, to netip.AddrPort, b []byte) []Outgoing {
 	start := len(a.arena)
 	a.arena = append(a.arena, b...)
-	return append(out, Outgoing{To: to, Buf: a.arena[start:len(a.arena):len(a.arena)]})
+	buf := a.arena[start:len(a.arena):len(a.arena)]
+	a.emitted = append(a.emitted, &buf[0])
+	return append(out, Outgoing{To: to, Buf: buf})
+}
+
+// resetArena reuses the arena for a new call into the agent, unless out
+// still holds packets of an earlier call (the caller batches before
+// sending): then they stay valid and the arena grows until a call finds
+// none of them in out.
+func (a *Agent) resetArena(out []Outgoing) {
+	for _, o := range out {
+		if len(o.Buf) == 0 {
+			continue
+		}
+		for _, p := range a.emitted {
+			if &o.Buf[0] == p {
+				return
+			}
+		}
+	}
+	a.arena = a.arena[:0]
+	a.emitted = a.emitted[:0]
 }

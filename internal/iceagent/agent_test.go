@@ -1,6 +1,7 @@
 package iceagent
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"strings"
@@ -543,5 +544,30 @@ func TestRenominateAfterFailedNomination(t *testing.T) {
 	}
 	if sel, _ := a.Selected(); sel != addrC {
 		t.Errorf("selected %v, want %v", sel, addrC)
+	}
+}
+
+// TestBatchedOutgoing: packets of earlier calls still in out (a caller that
+// batches before sending) are not overwritten by later calls.
+func TestBatchedOutgoing(t *testing.T) {
+	cfg := testConfig(false, 10)
+	a := mustNew(t, cfg, addrA)
+	p := peer{t: t, ufrag: "peerufrag", pwd: "peerpassword-0123456789abc"}
+	var out []Outgoing
+	var want [][]byte
+	for i := range 3 {
+		from := netip.AddrPortFrom(addrB.Addr(), uint16(2000+i))
+		out = a.Handle(t0, from, p.request(cfg.LocalUfrag, cfg.LocalPwd, ice.AttrControlling(7)), out)
+		want = append(want, append([]byte(nil), out[len(out)-1].Buf...))
+	}
+	for i, o := range out {
+		if !bytes.Equal(o.Buf, want[i]) {
+			t.Errorf("packet %d overwritten by a later call", i)
+		}
+	}
+	// Sent: the next call may reuse the buffers.
+	out = a.Handle(t0, addrB, p.request(cfg.LocalUfrag, cfg.LocalPwd, ice.AttrControlling(7)), out[:0])
+	if len(a.emitted) != 1 {
+		t.Errorf("%d packets in the arena after a reset, want 1", len(a.emitted))
 	}
 }

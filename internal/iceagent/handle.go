@@ -27,7 +27,7 @@ import (
 // indications included, is ignored. A valid request to an agent that knows
 // the remote credentials but was not started starts it (Start(now)). A failed agent ignores everything.
 func (a *Agent) Handle(now time.Time, from netip.AddrPort, pkt []byte, out []Outgoing) []Outgoing {
-	a.arena = a.arena[:0]
+	a.resetArena(out)
 	if a.state == StateFailed || !IsSTUN(pkt) {
 		return out
 	}
