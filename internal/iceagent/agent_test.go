@@ -566,7 +566,9 @@ func TestBatchedOutgoing(t *testing.T) {
 		}
 	}
 	// Sent: the next call may reuse the buffers.
-	out = a.Handle(t0, addrB, p.request(cfg.LocalUfrag, cfg.LocalPwd, ice.AttrControlling(7)), out[:0])
+	if out = a.Handle(t0, addrB, p.request(cfg.LocalUfrag, cfg.LocalPwd, ice.AttrControlling(7)), out[:0]); len(out) != 1 {
+		t.Fatalf("%d packets, want 1", len(out))
+	}
 	if len(a.emitted) != 1 {
 		t.Errorf("%d packets in the arena after a reset, want 1", len(a.emitted))
 	}
