@@ -20,6 +20,9 @@
 //   - §7.3 answering Binding requests (XOR-MAPPED-ADDRESS of the source) in
 //     both roles, §7.3.1.3 learning peer-reflexive remote candidates (also
 //     before the remote description is known) and §7.3.1.4 triggered checks.
+//     A request whose MESSAGE-INTEGRITY fails (or is missing) gets 401
+//     Unauthorized; one whose USERNAME is not ours is dropped silently (on a
+//     shared socket it belongs to no call of this agent).
 //   - §8.1.1 regular nomination by the controlling agent (one more check
 //     with USE-CANDIDATE on the first pair that succeeds, as Chrome does)
 //     and §7.3.1.5 accepting a nomination in the controlled role.
