@@ -306,6 +306,7 @@ func (p *tPeer) stunIn(b []byte, from netip.AddrPort, now time.Time) {
 	p.iceMu.Lock()
 	out := p.ice.Handle(now, from, b, p.iceOut[:0])
 	p.iceOut = out
+	p.iceNext.Store(nanos(p.ice.Deadline())) // a triggered check may be queued
 	p.iceSendLocked(out)
 	p.iceState()
 	p.iceMu.Unlock()
