@@ -4,6 +4,7 @@ package netio
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"unsafe"
@@ -13,6 +14,10 @@ import (
 
 // haveBatch: this platform reads and writes with recvmmsg and sendmmsg.
 const haveBatch = true
+
+// errFamily is a destination this socket's address family cannot reach
+// (the per-packet path leaves that check to the standard library).
+var errFamily = errors.New("address not of the socket's family")
 
 // mmsghdr is the kernel's struct mmsghdr, which golang.org/x/sys/unix does
 // not define: a msghdr (56 bytes on amd64 and arm64) and the datagram's

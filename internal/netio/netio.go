@@ -185,12 +185,8 @@ func (c *Conn) dest(addr netip.AddrPort) netip.AddrPort {
 	return addr
 }
 
-// errLength is a message whose N is outside Buf; errFamily a destination
-// this socket's address family cannot reach.
-var (
-	errLength = errors.New("message length outside its buffer")
-	errFamily = errors.New("address not of the socket's family")
-)
+// errLength is a message whose N is outside Buf.
+var errLength = errors.New("message length outside its buffer")
 
 // readOne is ReadBatch one datagram at a time: it fills ms[0] only.
 func (c *Conn) readOne(ms []Message) (int, error) {
