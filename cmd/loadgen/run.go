@@ -29,6 +29,8 @@ type runFlags struct {
 	pionDefaults bool
 	// mediaEngine is the engine the flags chose (nil: the scenario's).
 	mediaEngine *scenario.MediaEngine
+	// cpuProfile is --cpu-profile: a pprof CPU profile of the run.
+	cpuProfile string
 }
 
 func runCommand() command {
@@ -60,6 +62,7 @@ func runCommand() command {
 			fs.DurationVar(&f.o.ProgressEvery, "progress-interval", 0, "progress line period (default: 1s on a terminal, 5s otherwise)")
 			fs.DurationVar(&f.o.IntervalEvery, "log-interval", 5*time.Second, "period of the .hlog interval logs")
 			fs.StringVar(&f.engine, "media-engine", "", "override call.media_engine: pion (the lean pion engine), transport (loadgen's per-core transport; host candidates only) or pion-defaults (pion's defaults: for comparison benchmarks)")
+			fs.StringVar(&f.cpuProfile, "cpu-profile", "", "write a pprof CPU profile of the whole run to this file (go tool pprof)")
 			fs.BoolVar(&f.pionDefaults, "pion-defaults", false, "deprecated: the same as --media-engine pion-defaults")
 			fs.StringVar(&f.shard, "shard", "", "run shard I of N (I/N, from 0): 1/N of the load, calls numbered apart, for `loadgen merge`")
 			fs.StringVar(&f.o.RunID, "run-id", "", "the run's id, shared by its shards (default: the scenario's name and the start instant)")
@@ -156,6 +159,13 @@ func runScenario(ctx context.Context, e *env, path string, f runFlags) error {
 	o.GatewayStarted, o.GatewayStopping = e.gatewayStarted, e.gatewayStopping
 	if e.exit != nil {
 		o.Abandon = func(res *run.Result) { e.exit(exitCode(resultError(res))) }
+	}
+	if f.cpuProfile != "" {
+		stop, err := startCPUProfile(f.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	res, err := run.Run(ctx, s, o)
 	switch {

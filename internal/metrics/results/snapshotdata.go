@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	hdrhistogram "github.com/HdrHistogram/hdrhistogram-go"
@@ -103,6 +104,7 @@ func NewSnapshotData(s *metrics.Snapshot) (*SnapshotData, error) {
 			return nil, fmt.Errorf("results: encode %s: %w", r.name, err)
 		}
 		d.Histograms[r.name] = string(b)
+		runtime.Gosched() // as WriteInterval: the pacers run between encodings
 		if r.clamped != nil && *r.clamped > 0 {
 			d.Clamped[r.name] = *r.clamped
 		}
