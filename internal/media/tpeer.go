@@ -24,6 +24,7 @@ import (
 
 	"github.com/loadgen/loadgen/internal/iceagent"
 	"github.com/loadgen/loadgen/internal/metrics"
+	"github.com/loadgen/loadgen/internal/netio"
 )
 
 // dtlsTimeout bounds a transport call's DTLS handshake (the call's own
@@ -36,10 +37,11 @@ const dtlsTimeout = 30 * time.Second
 // goroutine runs the DTLS handshake, and pion's DTLS connection keeps two
 // parked afterwards.
 type tPeer struct {
-	e    *Engine
-	l    *tloop
-	opts PeerOptions
-	inst instants
+	e      *Engine
+	l      *tloop
+	opts   PeerOptions
+	caller bool // offers first (else answers: the gateway's side)
+	inst   instants
 
 	audio, video *outTrack
 	in           [2]*inStream
@@ -51,11 +53,17 @@ type tPeer struct {
 	cands           []string
 	rrSSRC          uint32
 	addrs           []netip.AddrPort // routes registered with the loop (loop.mu)
+	// own is an answerer's socket of its own (nil: the loop's shared
+	// one). A caller shares its loop's socket and the far end tells calls
+	// apart by the address it gave each; an answerer is that far end, so
+	// it gives each call an address of its own, read by one goroutine.
+	own *netio.Conn
 
 	negMu     sync.Mutex
 	localHold bool
-	lastLocal string         // our last description, for answers to re-offers
-	remote    *remoteAnswer  // from the first answer
+	lastLocal string        // our last description, for answers to re-offers
+	remote    *remoteAnswer // from the first answer (a caller) or offer
+	plan      *answerPlan   // an answerer's answer, fixed by the first offer
 	kindOfPT  atomic.Pointer[[128]int8]
 
 	iceMu   sync.Mutex
@@ -65,6 +73,8 @@ type tPeer struct {
 	raddr   atomic.Pointer[netip.AddrPort]
 	iceUp   chan struct{}
 
+	decMu    sync.Mutex    // decryption: the reader, and the handshake for early packets
+	early    []earlyPacket // SRTP before the keys (decMu)
 	dconn    *dtlsPacketConn
 	dtls     *dtls.Conn
 	enc, dec *srtp.Context // enc: pacer goroutine; dec: reader goroutine
@@ -86,12 +96,44 @@ type tPeer struct {
 	closeErr                                error
 }
 
+// AnswerPeer is an answerer on the transport, as the built-in gateway
+// drives one: it answers the caller's offers and re-offers for a remote
+// hold (internal/gateway's Answerer and Reofferer).
+type AnswerPeer interface {
+	// Answer answers the initial offer or a re-offer.
+	Answer(ctx context.Context, offerSDP string) (string, error)
+	// Reoffer returns a re-offer: hold marks every section inactive.
+	Reoffer(ctx context.Context, hold bool) (string, error)
+	// ApplyAnswer applies the answer to the last Reoffer.
+	ApplyAnswer(answerSDP string) error
+	// Stats returns the media statistics so far.
+	Stats() metrics.MediaStats
+	// Close ends the media.
+	Close() error
+}
+
+// NewAnswerPeer creates an answerer on the engine's transport (the
+// engine must have EngineConfig.Transport set): ICE controlled, DTLS
+// client unless the offer asks otherwise, media as a caller's.
+func (e *Engine) NewAnswerPeer(opts PeerOptions) (AnswerPeer, error) {
+	if e.transport == nil {
+		return nil, errors.New("media: NewAnswerPeer: the engine has no transport (EngineConfig.Transport)")
+	}
+	return e.newTransportPeer(false, opts)
+}
+
 // newTransportCaller creates a caller on the transport.
 func (e *Engine) newTransportCaller(opts PeerOptions) (*tPeer, error) {
+	return e.newTransportPeer(true, opts)
+}
+
+// newTransportPeer creates a transport peer: a caller (ICE controlling,
+// offers) or an answerer.
+func (e *Engine) newTransportPeer(caller bool, opts PeerOptions) (*tPeer, error) {
 	t := e.transport
 	l := t.pick()
 	p := &tPeer{
-		e: e, l: l, opts: opts,
+		e: e, l: l, opts: opts, caller: caller,
 		connected:  make(chan struct{}),
 		failed:     make(chan struct{}),
 		firstMedia: make(chan struct{}),
@@ -106,8 +148,16 @@ func (e *Engine) newTransportCaller(opts PeerOptions) (*tPeer, error) {
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.inst = newInstants(e.now)
 	p.ufrag, p.pwd = iceagent.RandomCredentials(rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())))
+	local := l.local
+	if !caller {
+		var err error
+		if p.own, err = t.listen(l.local.Addr()); err != nil {
+			return nil, err
+		}
+		local = p.own.LocalAddr()
+	}
 	for i, ip := range t.ips {
-		p.cands = append(p.cands, hostCandidate(i, netip.AddrPortFrom(ip, l.local.Port())))
+		p.cands = append(p.cands, hostCandidate(i, netip.AddrPortFrom(ip, local.Port())))
 	}
 	p.in[0] = newInStream(e.expA, e.audio.clockRate)
 	p.in[1] = newInStream(e.expV, e.video.clockRate)
@@ -118,22 +168,81 @@ func (e *Engine) newTransportCaller(opts PeerOptions) (*tPeer, error) {
 	if opts.Video {
 		p.video = newOutTrack(p, &p.inst, e.router, e.video, "video", p.streamID, uint16(rand.Uint32()), rand.Uint32())
 	}
+	if !opts.Video {
+		p.ssrcs[1] = 0 // no video sent
+	}
 	agent, err := iceagent.New(iceagent.Config{
-		Controlling:   true,
+		Controlling:   caller,
 		LocalUfrag:    p.ufrag,
 		LocalPwd:      p.pwd,
 		Tiebreaker:    rand.Uint64(),
 		FailedTimeout: e.iceFailedTimeout(),
-	}, netip.AddrPortFrom(t.ips[0], l.local.Port()))
+	}, netip.AddrPortFrom(t.ips[0], local.Port()))
 	if err != nil {
+		p.closeOwn()
 		return nil, fmt.Errorf("media: transport: ICE agent: %w", err)
 	}
 	p.ice = agent
 	if err := e.registerCall(p); err != nil {
+		p.closeOwn()
 		return nil, err
 	}
-	l.register(p, nil)
+	if p.own != nil {
+		p.wg.Go(p.readOwn)
+	} else {
+		l.register(p, nil)
+	}
 	return p, nil
+}
+
+// sock is the socket the call's packets go out through.
+func (p *tPeer) sock() *netio.Conn {
+	if p.own != nil {
+		return p.own
+	}
+	return p.l.conn
+}
+
+func (p *tPeer) closeOwn() {
+	if p.own != nil {
+		_ = p.own.Close()
+	}
+}
+
+// readOwn reads an answerer's own socket: every datagram is the call's.
+func (p *tPeer) readOwn() {
+	ms := make([]netio.Message, 4)
+	for i := range ms {
+		ms[i].Buf = make([]byte, datagramSize+64)
+	}
+	for {
+		n, err := p.own.ReadBatch(ms)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		now := time.Now()
+		for i := range n {
+			p.in1(ms[i].Buf[:ms[i].N], ms[i].Addr, now)
+		}
+	}
+}
+
+// in1 handles one datagram of this call (RFC 7983).
+func (p *tPeer) in1(b []byte, from netip.AddrPort, now time.Time) {
+	if len(b) == 0 {
+		return
+	}
+	switch {
+	case b[0] < 4:
+		p.stunIn(b, from, now)
+	case b[0] >= 20 && b[0] <= 63:
+		p.dtlsIn(b)
+	case b[0] >= 128 && b[0] <= 191:
+		p.srtpIn(b, now)
+	}
 }
 
 // iceFailedTimeout is the ICE failure timeout the engine uses.
@@ -151,10 +260,9 @@ func (p *tPeer) description(direction, setup string) string {
 	if p.opts.Video {
 		k = 1
 	}
-	return p.e.transport.tmpl[k].fill(offerValues{
-		ufrag: p.ufrag, pwd: p.pwd, ssrcs: p.ssrcs, streamID: p.streamID, cname: p.cname,
-		origin: p.origin, candidates: p.cands, direction: direction, setup: setup,
-	})
+	v := p.values()
+	v.direction, v.setup = direction, setup
+	return p.e.transport.tmpl[k].fill(v)
 }
 
 // CreateOffer returns the initial offer: the lean pion caller's shape with
@@ -229,11 +337,13 @@ func mimeOf(k int, name string) string {
 // once ICE connects. negMu is held.
 func (p *tPeer) start(ra *remoteAnswer) error {
 	p.remote = ra
-	var addrs []netip.AddrPort
-	for _, c := range ra.candidates {
-		addrs = append(addrs, c.Addr)
+	if p.own == nil {
+		var addrs []netip.AddrPort
+		for _, c := range ra.candidates {
+			addrs = append(addrs, c.Addr)
+		}
+		p.l.register(p, addrs)
 	}
-	p.l.register(p, addrs)
 	now := time.Now()
 	p.iceMu.Lock()
 	p.ice.SetRemote(ra.ufrag, ra.pwd, ra.candidates)
@@ -249,7 +359,7 @@ func (p *tPeer) start(ra *remoteAnswer) error {
 	}
 	// Ready before ICE connects: a DTLS client far end sends its
 	// ClientHello the moment its checks succeed.
-	p.dconn = newDTLSPacketConn(p.l.conn)
+	p.dconn = newDTLSPacketConn(p.sock())
 	p.wg.Go(p.handshake)
 	return nil
 }
@@ -275,7 +385,7 @@ func nanos(t time.Time) int64 {
 // iceSendLocked writes the agent's packets. iceMu is held.
 func (p *tPeer) iceSendLocked(out []iceagent.Outgoing) {
 	for _, o := range out {
-		_ = p.l.conn.WriteTo(o.Buf, o.To) // a lost check is retransmitted
+		_ = p.sock().WriteTo(o.Buf, o.To) // a lost check is retransmitted
 	}
 }
 
@@ -404,8 +514,14 @@ func (p *tPeer) keys(conn *dtls.Conn, client bool) error {
 	if err != nil {
 		return fmt.Errorf("SRTP context: %w", err)
 	}
+	p.decMu.Lock()
 	p.enc, p.dec = enc, dec
 	p.ready.Store(true)
+	for _, e := range p.early {
+		p.decrypt(e.b, e.at)
+	}
+	p.early = nil
+	p.decMu.Unlock()
 	return nil
 }
 
@@ -425,9 +541,33 @@ func (p *tPeer) dconnLoad() *dtlsPacketConn {
 // srtpIn decrypts and accounts one SRTP or SRTCP packet in place (reader
 // goroutine).
 func (p *tPeer) srtpIn(b []byte, now time.Time) {
-	if !p.ready.Load() || len(b) < 12 {
+	if len(b) < 12 {
 		return
 	}
+	p.decMu.Lock()
+	defer p.decMu.Unlock()
+	if !p.ready.Load() {
+		// The far end's keys are ready before ours (the DTLS server ends
+		// its handshake first): keep its first packets for the keys.
+		if len(p.early) < maxEarly {
+			p.early = append(p.early, earlyPacket{bytes.Clone(b), now})
+		}
+		return
+	}
+	p.decrypt(b, now)
+}
+
+// maxEarly bounds the SRTP packets kept until the keys are derived.
+const maxEarly = 16
+
+// earlyPacket is an SRTP packet that arrived before the keys.
+type earlyPacket struct {
+	b  []byte
+	at time.Time
+}
+
+// decrypt decrypts and accounts one packet; decMu is held.
+func (p *tPeer) decrypt(b []byte, now time.Time) {
 	if b[1] >= 192 && b[1] <= 223 {
 		out, err := p.dec.DecryptRTCP(b, b, &p.decRTCP)
 		if err != nil || p.e.router == nil {
@@ -509,6 +649,13 @@ func (w *tWriter) write(plain []byte, plen int) (int, error) {
 		return 0, err
 	}
 	m.N, m.Addr = len(ct), *to
+	if p.own != nil {
+		// A socket of its own: sent now, not batched (the slot stays free).
+		if err := p.own.WriteTo(ct, *to); err != nil {
+			return 0, err
+		}
+		return plen, nil
+	}
 	l.queued(w.t, plen)
 	return plen, nil
 }
@@ -556,6 +703,10 @@ func (p *tPeer) sendReports(now time.Time) {
 		return
 	}
 	m.N, m.Addr = len(ct), *to
+	if p.own != nil {
+		_ = p.own.WriteTo(ct, *to) // a lost report is replaced by the next
+		return
+	}
 	p.l.queued(nil, 0)
 }
 
@@ -591,11 +742,14 @@ func (p *tPeer) Answer(ctx context.Context, offerSDP string) (string, error) {
 	if err := p.checkOpen(); err != nil {
 		return "", err
 	}
-	if p.remote == nil {
-		return "", fmt.Errorf("media: answer: a caller answers only re-offers: %w", ErrBadSDP)
-	}
 	if err := ctx.Err(); err != nil {
 		return "", fmt.Errorf("media: answer: %w", err)
+	}
+	if p.remote == nil && p.caller {
+		return "", fmt.Errorf("media: answer: a caller answers only re-offers: %w", ErrBadSDP)
+	}
+	if p.remote == nil {
+		return p.answerInitial(offerSDP)
 	}
 	offered, err := directions(offerSDP)
 	if err != nil {
@@ -612,12 +766,87 @@ func (p *tPeer) Answer(ctx context.Context, offerSDP string) (string, error) {
 	if p.remote.dtlsClient {
 		setup = "active"
 	}
-	answer, err := answerFor(p.description("", setup), offerSDP, dirs)
-	if err != nil {
-		return "", fmt.Errorf("media: answer: %w", err)
+	var answer string
+	if p.caller {
+		if answer, err = answerFor(p.description("", setup), offerSDP, dirs); err != nil {
+			return "", fmt.Errorf("media: answer: %w", err)
+		}
+	} else {
+		answer = p.plan.text(p.values(), p.e.transport.fingerprint, setup, dirs)
 	}
+	p.lastLocal = answer
 	p.negotiated(answer, true)
 	return answer, nil
+}
+
+// values are the call's own values for its descriptions.
+func (p *tPeer) values() offerValues {
+	return offerValues{
+		ufrag: p.ufrag, pwd: p.pwd, ssrcs: p.ssrcs, streamID: p.streamID, cname: p.cname,
+		origin: p.origin, candidates: p.cands,
+	}
+}
+
+// answerInitial answers the initial offer (answerer): the plan, the
+// codecs, ICE as the controlled agent and the DTLS handshake. negMu is
+// held.
+func (p *tPeer) answerInitial(offerSDP string) (string, error) {
+	plan, err := planAnswer(offerSDP, p.opts.Video)
+	if err != nil {
+		return "", fmt.Errorf("media: answer: %w: %w", ErrBadSDP, err)
+	}
+	ra, err := parseAnswer(offerSDP)
+	if err != nil {
+		return "", fmt.Errorf("media: answer: %w: %w", ErrBadSDP, err)
+	}
+	ra.dtlsClient = plan.setup == "active"
+	p.plan = plan
+	p.setPTs(ra)
+	if err := p.start(ra); err != nil {
+		return "", err
+	}
+	answer := plan.text(p.values(), p.e.transport.fingerprint, plan.setup, nil)
+	p.lastLocal = answer
+	p.negotiated(answer, true)
+	return answer, nil
+}
+
+// Reoffer returns a re-offer: the caller's HoldOffer, or the answerer's
+// own (a remote hold from the gateway's side).
+func (p *tPeer) Reoffer(ctx context.Context, hold bool) (string, error) {
+	if p.caller {
+		return p.HoldOffer(ctx, hold)
+	}
+	p.negMu.Lock()
+	defer p.negMu.Unlock()
+	if err := p.checkOpen(); err != nil {
+		return "", err
+	}
+	if p.plan == nil {
+		return "", fmt.Errorf("media: reoffer before the call's offer: %w", ErrBadSDP)
+	}
+	var dirs map[string]string
+	if hold {
+		p.setPaused(true)
+		now := time.Now()
+		for _, in := range p.in {
+			in.setExpecting(false, now)
+		}
+		dirs = map[string]string{}
+		for _, s := range p.plan.sections {
+			dirs[s.mid] = "inactive"
+		}
+	} else {
+		dirs = map[string]string{}
+		for _, s := range p.plan.sections {
+			if s.kind >= 0 {
+				dirs[s.mid] = "sendrecv"
+			}
+		}
+	}
+	p.localHold = hold
+	p.lastLocal = p.plan.text(p.values(), p.e.transport.fingerprint, "actpass", dirs)
+	return p.lastLocal, nil
 }
 
 // negotiated pauses and resumes tracks and receivers from the directions
@@ -628,12 +857,8 @@ func (p *tPeer) negotiated(answer string, local bool) {
 		return
 	}
 	for mid, d := range dirs {
-		k := 0
-		switch mid {
-		case "0":
-		case "1":
-			k = 1
-		default:
+		k := p.kindOfMid(mid)
+		if k < 0 {
 			continue
 		}
 		send, recv := d == "sendrecv", d == "sendrecv"
@@ -649,6 +874,27 @@ func (p *tPeer) negotiated(answer string, local bool) {
 		}
 		p.in[k].setExpecting(recv, time.Now())
 	}
+}
+
+// kindOfMid is the media kind of a section (-1: none we carry): the
+// answer plan's for an answerer, the template's mids ("0" audio, "1"
+// video) for a caller.
+func (p *tPeer) kindOfMid(mid string) int {
+	if p.plan != nil {
+		for _, s := range p.plan.sections {
+			if s.mid == mid {
+				return s.kind
+			}
+		}
+		return -1
+	}
+	switch mid {
+	case "0":
+		return 0
+	case "1":
+		return 1
+	}
+	return -1
 }
 
 func (p *tPeer) setPaused(paused bool) {
@@ -736,6 +982,7 @@ func (p *tPeer) Close() error {
 		if conn != nil {
 			p.closeErr = conn.Close()
 		}
+		p.closeOwn()
 		p.wg.Wait()
 		if dc := p.dconnLoad(); dc != nil {
 			_ = dc.Close()
@@ -764,7 +1011,9 @@ func (p *tPeer) Close() error {
 // dtlsPacketConn is the net.PacketConn pion/dtls runs over: records the
 // loop's reader hands over, and writes straight to the shared socket.
 type dtlsPacketConn struct {
-	sock  interface{ WriteTo([]byte, netip.AddrPort) error }
+	sock interface {
+		WriteTo([]byte, netip.AddrPort) error
+	}
 	raddr atomic.Pointer[netip.AddrPort] // the selected pair's remote
 	in    chan []byte
 	done  chan struct{}
@@ -775,7 +1024,9 @@ type dtlsPacketConn struct {
 	changed  chan struct{} // closed and replaced when the deadline changes
 }
 
-func newDTLSPacketConn(sock interface{ WriteTo([]byte, netip.AddrPort) error }) *dtlsPacketConn {
+func newDTLSPacketConn(sock interface {
+	WriteTo([]byte, netip.AddrPort) error
+}) *dtlsPacketConn {
 	return &dtlsPacketConn{sock: sock, in: make(chan []byte, 16), done: make(chan struct{}), changed: make(chan struct{})}
 }
 

@@ -29,11 +29,11 @@ type binding struct {
 // Fields below "pacer-owned" are touched only by the pacer shard goroutine
 // the track's peer is registered with.
 type outTrack struct {
-	src      *Source   // the clip of the preferred codec (Opus, VP8)
-	alts     []*Source // clips of the other codecs the track can send (G.722, PCMU, PCMA)
-	owner    reporter     // the peer the track belongs to (the pacer removes tracks by owner)
-	inst     *instants    // the owner's milestones (first packet sent)
-	rtr      *rtcpRouter  // the engine's RTCP router (nil: PionDefaults, or tests)
+	src      *Source     // the clip of the preferred codec (Opus, VP8)
+	alts     []*Source   // clips of the other codecs the track can send (G.722, PCMU, PCMA)
+	owner    reporter    // the peer the track belongs to (the pacer removes tracks by owner)
+	inst     *instants   // the owner's milestones (first packet sent)
+	rtr      *rtcpRouter // the engine's RTCP router (nil: PionDefaults, or tests)
 	id       string
 	streamID string
 

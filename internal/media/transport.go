@@ -1,6 +1,7 @@
 package media
 
 import (
+	"crypto/sha256"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -8,10 +9,10 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
 
 	"github.com/loadgen/loadgen/internal/iceagent"
 	"github.com/loadgen/loadgen/internal/netio"
@@ -43,10 +44,12 @@ type transport struct {
 	loops []*tloop
 	next  atomic.Uint32
 	cert  tls.Certificate
-	ips   []netip.Addr       // the host candidates' addresses
-	tmpl  [2]*offerTemplate // audio only, audio and video
-	stop  chan struct{}
-	wg    sync.WaitGroup
+	// fingerprint is the certificate's "sha-256 AB:CD:..." (answers)
+	fingerprint string
+	ips         []netip.Addr      // the host candidates' addresses
+	tmpl        [2]*offerTemplate // audio only, audio and video
+	stop        chan struct{}
+	wg          sync.WaitGroup
 }
 
 // tloop is one core's share of the transport.
@@ -86,6 +89,12 @@ func (e *Engine) startTransport() error {
 	if t.cert, err = certFromPEM(pem); err != nil {
 		return fmt.Errorf("media: transport: certificate: %w", err)
 	}
+	sum := sha256.Sum256(t.cert.Certificate[0])
+	hexes := make([]string, len(sum))
+	for i, b := range sum {
+		hexes[i] = fmt.Sprintf("%02X", b)
+	}
+	t.fingerprint = "sha-256 " + strings.Join(hexes, ":")
 	if t.ips, err = candidateIPs(e.cfg); err != nil {
 		return err
 	}
@@ -119,16 +128,16 @@ func (e *Engine) startTransport() error {
 	return nil
 }
 
-// newLoop opens loop i's socket (a port from the engine's range, when it
-// has one).
-func (t *transport) newLoop(bind netip.Addr, i int) (*tloop, error) {
+// listen opens a socket on bind: a port from the engine's range when it
+// has one.
+func (t *transport) listen(bind netip.Addr) (*netio.Conn, error) {
 	cfg := t.e.cfg
 	var conn *netio.Conn
 	var err error
 	if cfg.PortMin == 0 {
 		conn, err = netio.Listen(netip.AddrPortFrom(bind, 0))
 	} else {
-		for port := int(cfg.PortMin) + i; port <= int(cfg.PortMax); port++ {
+		for port := int(cfg.PortMin); port <= int(cfg.PortMax); port++ {
 			if conn, err = netio.Listen(netip.AddrPortFrom(bind, uint16(port))); err == nil {
 				break
 			}
@@ -139,6 +148,15 @@ func (t *transport) newLoop(bind netip.Addr, i int) (*tloop, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("media: transport: listen: %w", err)
+	}
+	return conn, nil
+}
+
+// newLoop opens loop i's socket.
+func (t *transport) newLoop(bind netip.Addr, _ int) (*tloop, error) {
+	conn, err := t.listen(bind)
+	if err != nil {
+		return nil, err
 	}
 	l := &tloop{
 		t: t, conn: conn, local: conn.LocalAddr(), shard: newShard(),

@@ -78,13 +78,13 @@ func makeOfferTemplate(e *Engine, video bool) (*offerTemplate, error) {
 
 // offerValues are one call's values for the template.
 type offerValues struct {
-	ufrag, pwd       string
-	ssrcs            [2]uint32
-	streamID, cname  string
-	origin           uint64
-	candidates       []string // "candidate:..." values
-	direction        string   // "" keeps sendrecv
-	setup            string   // "" keeps actpass (an answer says active or passive)
+	ufrag, pwd      string
+	ssrcs           [2]uint32
+	streamID, cname string
+	origin          uint64
+	candidates      []string // "candidate:..." values
+	direction       string   // "" keeps sendrecv
+	setup           string   // "" keeps actpass (an answer says active or passive)
 }
 
 // fill writes a call's offer from the template.
