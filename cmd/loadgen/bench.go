@@ -31,6 +31,7 @@ type benchFlags struct {
 	genCPUs    string
 	gwCPUs     string
 	answer     time.Duration
+	gwEngine   string
 	maxConnect time.Duration
 	maxLag     time.Duration
 	workDir    string
@@ -75,6 +76,7 @@ func benchCommand() command {
 			fs.StringVar(&f.genCPUs, "generator-cpus", "", `taskset CPU list of the generator (default: the first half of the CPUs; "none": no pinning)`)
 			fs.StringVar(&f.gwCPUs, "gateway-cpus", "", `taskset CPU list of the gateway (default: the other half; "none": no pinning)`)
 			fs.DurationVar(&f.answer, "answer-delay", d.AnswerDelay, "the gateway's answer delay")
+			fs.StringVar(&f.gwEngine, "gateway-engine", d.GatewayEngine, "the gateway's media engine (serve --media-engine): transport or pion")
 			fs.DurationVar(&f.maxConnect, "max-connect-p99", d.MaxConnectP99, "setup criterion: p99 connect (from the scheduled start) below this")
 			fs.DurationVar(&f.maxLag, "max-lag-p99", d.MaxLagP99, "setup criterion: p99 scheduler lag below this")
 			fs.StringVar(&f.workDir, "work-dir", "", "parent of the temporary step directories (default: the system's)")
@@ -106,6 +108,9 @@ func (f *benchFlags) options(set map[string]bool) (bench.Options, error) {
 		o = bench.QuickOptions()
 	}
 	var errs []error
+	if set["gateway-engine"] {
+		o.GatewayEngine = f.gwEngine
+	}
 	if set["modes"] {
 		o.Modes = nil
 		for _, s := range splitList(f.modes) {

@@ -35,6 +35,7 @@ type gatewayFlags struct {
 	ips          string
 	logger       *slog.Logger // nil: discard
 	metricsAddr  string       // serve /metrics here; "" none
+	mediaEngine  string       // pion (default) or transport
 }
 
 // parseLogLevel parses --log-level.
@@ -82,6 +83,7 @@ func serveCommand() command {
 			fs.UintVar(&gf.portMax, "port-max", 0, "highest UDP port for media (0: any)")
 			fs.StringVar(&gf.ips, "media-ips", "", "comma-separated local IPs to gather media candidates on (default: the listen host if it is an IP, else all)")
 			fs.StringVar(&gf.metricsAddr, "metrics-listen", "", "serve the gateway's Prometheus metrics (loadgen_gateway_*) on this address's /metrics")
+			fs.StringVar(&gf.mediaEngine, "media-engine", "pion", "the answerers' media engine: pion (pion peers, as checked against browsers) or transport (loadgen's transport, a socket per call: for benchmarks with thousands of calls)")
 			fs.StringVar(&logLevel, "log-level", "warn", "log level of the gateway's structured logs on stderr: debug, info, warn or error")
 			return func(ctx context.Context, e *env, args []string) error {
 				if len(args) > 0 {
@@ -114,6 +116,9 @@ func serverConfig(gf gatewayFlags, getenv func(string) string) (gateway.ServerCo
 		cfg.Realms = map[string]string{gf.realm: key}
 	} else if gf.realm != "" {
 		return gateway.ServerConfig{}, usageErrorf("--realm needs --token-key-env (token mode)")
+	}
+	if gf.mediaEngine != "pion" && gf.mediaEngine != "transport" {
+		return gateway.ServerConfig{}, usageErrorf("--media-engine must be pion or transport, got %q", gf.mediaEngine)
 	}
 	if (gf.tlsCert == "") != (gf.tlsKey == "") {
 		return gateway.ServerConfig{}, usageErrorf("--tls-cert and --tls-key go together")
@@ -148,6 +153,7 @@ func serverConfig(gf gatewayFlags, getenv func(string) string) (gateway.ServerCo
 		MediaPortMax:  uint16(gf.portMax),
 		MediaIPs:      splitList(gf.ips),
 		MetricsListen: gf.metricsAddr,
+		Transport:     gf.mediaEngine == "transport",
 	}, nil
 }
 

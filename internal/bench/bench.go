@@ -352,7 +352,7 @@ func (b *bencher) startGateway(ctx context.Context, dir string) (*child, string,
 	})
 	stderr := newLineWriter(8, nil)
 	argv := b.pin.wrap(b.pin.GatewayCPUs, []string{b.o.Loadgen, "serve", "--listen", "127.0.0.1:0",
-		"--answer-delay", b.o.AnswerDelay.String(), "--ringing-delay", "0s"})
+		"--answer-delay", b.o.AnswerDelay.String(), "--ringing-delay", "0s", "--media-engine", b.o.GatewayEngine})
 	gw, err := startChild(argv, dir, stdout, stderr)
 	if err != nil {
 		return nil, "", err

@@ -138,6 +138,10 @@ type Options struct {
 	// AnswerDelay is the gateway's answer delay (serve --answer-delay);
 	// ringing is sent at once.
 	AnswerDelay time.Duration `json:"answer_delay_ns"`
+	// GatewayEngine is the gateway's media engine (serve --media-engine):
+	// "transport" by default, so the gateway, which has one CPU as the
+	// generator does, is not the first to saturate; "pion" as before.
+	GatewayEngine string `json:"gateway_engine"`
 
 	// GeneratorCPUs and GatewayCPUs are taskset CPU lists such as "0" or
 	// "0-7"; PinAuto splits the machine, PinNone disables pinning.
@@ -160,6 +164,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Modes:          Modes(),
+		GatewayEngine:  "transport",
 		SetupRates:     []float64{10, 25, 50, 100, 200, 400},
 		SetupDuration:  DefaultSetupDuration,
 		MaxConnectP99:  DefaultMaxConnectP99,
@@ -244,6 +249,9 @@ func (o Options) checkLadders(p *problems) {
 // checkCriteria checks the step timings, the pass criteria and the
 // sampling intervals.
 func (o Options) checkCriteria(p *problems) {
+	if o.GatewayEngine != "transport" && o.GatewayEngine != "pion" {
+		p.bad("gateway engine must be transport or pion, got %q", o.GatewayEngine)
+	}
 	if o.SetupHold < 0 || o.Settle < 0 || o.HoldMargin < 0 || o.AnswerDelay < 0 {
 		p.bad("setup hold, settle, hold margin and answer delay must be >= 0")
 	}

@@ -35,6 +35,11 @@ type ServerConfig struct {
 	// address's /metrics, from Gateway.Registerer when that is a
 	// *prometheus.Registry and from a new registry otherwise.
 	MetricsListen string
+	// Transport answers calls on loadgen's own media transport (a socket
+	// per call, protocol work done in place; host candidates only)
+	// instead of pion peers. Off by default: pion is what browsers were
+	// checked against.
+	Transport bool
 }
 
 // Server is a Gateway served on a listener with its media engine. Create it
@@ -83,6 +88,7 @@ func Listen(cfg ServerConfig) (_ *Server, err error) {
 		PortMax:         cfg.MediaPortMax,
 		IncludeLoopback: true,
 		IPs:             mediaIPs(cfg.MediaIPs, ln.Addr()),
+		Transport:       cfg.Transport,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("gateway: media engine: %w", err)
@@ -91,6 +97,9 @@ func Listen(cfg ServerConfig) (_ *Server, err error) {
 	gcfg := cfg.Gateway
 	if gcfg.NewAnswerer == nil {
 		gcfg.NewAnswerer = func() (Answerer, error) { return engine.NewAnswerer(media.PeerOptions{Video: true}) }
+		if cfg.Transport {
+			gcfg.NewAnswerer = func() (Answerer, error) { return engine.NewAnswerPeer(media.PeerOptions{Video: true}) }
+		}
 	}
 	var reg *prometheus.Registry
 	if cfg.MetricsListen != "" {
