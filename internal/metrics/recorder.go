@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -484,6 +485,10 @@ func (r *Recorder) Snapshot() *Snapshot {
 	for p := range NumPhases {
 		s.Scheduled[p] = r.scheduled[p].Clone()
 		s.Service[p] = r.service[p].Clone()
+		// A snapshot copies a few megabytes: let the media pacers run
+		// between phases (one CPU, GOMAXPROCS 1: a pacer waits for the
+		// goroutine that holds the P, up to the 10 ms preemption).
+		runtime.Gosched()
 	}
 	for k, v := range r.failures {
 		s.Failures[k] = v

@@ -73,7 +73,11 @@ func newBatch() *batch {
 // queued yet.
 func (b *batch) recvmmsg(fd uintptr) bool {
 	for {
-		n, _, errno := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(b.k),
+		// RawSyscall: MSG_DONTWAIT never blocks, so the goroutine keeps
+		// its P through the call (a Syscall long enough for sysmon to see
+		// hands the P to another goroutine, and the caller then queues
+		// for it again: a pacer on one CPU lost whole ticks that way).
+		n, _, errno := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(b.k),
 			unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:
@@ -96,7 +100,8 @@ func (b *batch) recvmmsg(fd uintptr) bool {
 // and it goes on from done.
 func (b *batch) sendmmsg(fd uintptr) bool {
 	for b.done < b.k {
-		n, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[b.done])), uintptr(b.k-b.done),
+		// RawSyscall, as recvmmsg: non-blocking, the P stays.
+		n, _, errno := unix.RawSyscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[b.done])), uintptr(b.k-b.done),
 			unix.MSG_DONTWAIT, 0, 0)
 		switch errno {
 		case 0:

@@ -29,6 +29,7 @@ type output struct {
 	r          *runner
 	thresholds []threshold.Threshold
 	source     map[string][]string // the scenario's thresholds as written
+	encodings  *results.EncodingCache
 
 	mu        sync.Mutex
 	writeErr  error
@@ -49,7 +50,7 @@ type output struct {
 // newOutput prepares the outputs of r: the scenario's thresholds, plus the
 // implicit failures threshold when it has none of its own.
 func newOutput(r *runner) *output {
-	o := &output{r: r, source: map[string][]string{}}
+	o := &output{r: r, source: map[string][]string{}, encodings: results.NewEncodingCache()}
 	var ths []threshold.Threshold
 	for _, t := range r.s.Thresholds {
 		o.source[t.Metric] = append(o.source[t.Metric], t.Expr)
@@ -163,6 +164,7 @@ func (o *output) summaryFile(snap *metrics.Snapshot, ths []threshold.Result, v v
 		Complete: complete,
 		RunID:    o.r.o.RunID, Shard: o.r.o.Shard.Index, Shards: o.r.o.Shard.Count,
 		ThresholdsSource: o.source,
+		Encodings:        o.encodings,
 	})
 }
 

@@ -81,6 +81,12 @@ func histogramRefs(s *metrics.Snapshot) []histogramRef {
 
 // NewSnapshotData encodes a snapshot.
 func NewSnapshotData(s *metrics.Snapshot) (*SnapshotData, error) {
+	return newSnapshotData(s, nil)
+}
+
+// newSnapshotData encodes a snapshot, reusing the encodings in c of the
+// histograms that have not changed (c nil: none).
+func newSnapshotData(s *metrics.Snapshot, c *EncodingCache) (*SnapshotData, error) {
 	d := &SnapshotData{
 		Start: s.Start.UTC(), Taken: s.Taken.UTC(), TargetMean: s.TargetMean, TargetRate: s.TargetRate,
 		Histograms: map[string]string{}, Clamped: map[string]uint64{}, RecordErrors: s.RecordErrors,
@@ -99,11 +105,11 @@ func NewSnapshotData(s *metrics.Snapshot) (*SnapshotData, error) {
 		if h == nil {
 			continue
 		}
-		b, err := h.Encode(hdrhistogram.V2CompressedEncodingCookieBase)
+		enc, err := c.encode(r.name, h)
 		if err != nil {
 			return nil, fmt.Errorf("results: encode %s: %w", r.name, err)
 		}
-		d.Histograms[r.name] = string(b)
+		d.Histograms[r.name] = enc
 		runtime.Gosched() // as WriteInterval: the pacers run between encodings
 		if r.clamped != nil && *r.clamped > 0 {
 			d.Clamped[r.name] = *r.clamped

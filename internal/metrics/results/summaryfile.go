@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"time"
 
 	"github.com/loadgen/loadgen/internal/cpu"
@@ -190,6 +191,9 @@ type SummaryFileOptions struct {
 	Shards int
 	// ThresholdsSource is the scenario's thresholds as written.
 	ThresholdsSource map[string][]string
+	// Encodings, when set, reuses the encodings of histograms unchanged
+	// since the last summary of the same run (see EncodingCache).
+	Encodings *EncodingCache
 }
 
 // NewSummaryFile builds summary.json's content from a snapshot, the
@@ -229,6 +233,7 @@ func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 			ps.Log, ps.ServiceLog = HlogName(p, false), HlogName(p, true)
 		}
 		f.Phases = append(f.Phases, ps)
+		runtime.Gosched() // percentiles walk every bucket: the pacers run between phases
 	}
 	if opts.WithFiles {
 		f.LagLog, f.CallsFile = LagHlogName, CallsFileName
@@ -250,7 +255,7 @@ func NewSummaryFile(s *metrics.Snapshot, opts SummaryFileOptions) *SummaryFile {
 	f.ThresholdsSource = opts.ThresholdsSource
 	// An encoding error (none is known for these geometries) leaves the
 	// summary without its snapshot; Read then says so.
-	f.Snapshot, _ = NewSnapshotData(s)
+	f.Snapshot, _ = newSnapshotData(s, opts.Encodings)
 	for _, r := range opts.Thresholds {
 		ts := ThresholdSummary{Metric: r.Threshold.Metric, Expr: r.Threshold.Expr,
 			MeasuredText: r.Threshold.FormatValue(r.Measured), OK: r.OK}
