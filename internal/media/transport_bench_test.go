@@ -1,7 +1,9 @@
 package media
 
 import (
+	"context"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -165,5 +167,38 @@ func BenchmarkTransportReceive(b *testing.B) {
 	b.StopTimer()
 	if got := p.in[0].received.Load(); got == 0 || p.in[0].mismatches.Load() != 0 {
 		b.Fatalf("received %d, mismatches %d", got, p.in[0].mismatches.Load())
+	}
+}
+
+// TestTransportGoroutinesPerCall holds the transport's goroutine budget:
+// at most 4 per call on the media path, none per packet. Calls between a
+// transport caller and a transport answerer cost 2g+1 goroutines, g per
+// side (pion/dtls keeps its handshake and read loops parked) plus the
+// answerer's reader of its own socket; the count is taken while media
+// flows both ways, so a goroutine per packet would show.
+func TestTransportGoroutinesPerCall(t *testing.T) {
+	checkLeaks(t)
+	ce, ae := transportEngine(t), transportEngine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before := runtime.NumGoroutine()
+	const calls = 20
+	var cs []CallPeer
+	for range calls {
+		c, _, err := testPair(ctx, t, ce, ae, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	for _, c := range cs {
+		if err := waitFor(ctx, func() bool { return c.Stats().Video.PacketsReceived >= 10 }); err != nil {
+			t.Fatalf("no media: %v", err)
+		}
+	}
+	perSide := (float64(runtime.NumGoroutine()-before)/calls - 1) / 2
+	t.Logf("goroutines per call side on the media path: %.2f", perSide)
+	if perSide > 4 {
+		t.Errorf("%.2f goroutines per call side, want at most 4", perSide)
 	}
 }
