@@ -31,6 +31,18 @@
 // must carry, so a gateway that drops, duplicates, reorders or alters media
 // is detected, not only one that sends nothing.
 //
+// EngineConfig.Transport puts callers (NewCall) and answerers (NewAnswerPeer)
+// on the transport instead of pion's PeerConnection (transport.go,
+// tpeer.go): per core one loop, a UDP socket shared by its callers and
+// read and written in batches (internal/netio), a reader goroutine doing
+// each packet's protocol work in place (STUN through internal/iceagent,
+// SRTP and SRTCP through pion/srtp contexts, the same receive statistics
+// and integrity checks), an ICE timer goroutine and the same pacer shard,
+// whose writes go out in one batch per tick. The DTLS handshake is
+// pion/dtls over a packet-conn adapter. A shared socket tells calls apart
+// by the remote's address, so an answerer takes a socket of its own per
+// call. Host candidates only: no STUN or TURN.
+//
 // EngineConfig.PionDefaults builds the same peers the way a straightforward
 // pion program would (a certificate per call, pion's default interceptors, a
 // TrackLocalStaticSample and a ticker goroutine per track), so benchmarks can
