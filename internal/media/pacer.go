@@ -9,29 +9,37 @@ import (
 
 // Pacer tuning.
 const (
+	// phases splits each kind's frame period into this many slots: a call
+	// is placed in one slot (round robin) and its frames are due at its
+	// slot's instant in every period. A wake-up writes one slot's calls,
+	// not all of them, so a wake-up's work is a tenth of a period's and a
+	// wake-up that comes late makes fewer packets late; the far end sees
+	// packets spread over the period, as from independent clients, not
+	// a burst every 20 ms.
+	phases = 10
 	// reportSlots spreads the peers' RTCP reports over this many audio
-	// ticks: each peer reports once every reportSlots*20 ms = 1 s.
-	reportSlots = 50
-	// maxCatchUpTicks is how many overdue ticks a shard replays at once
+	// wake-ups: each peer reports once every reportSlots*20ms/phases = 1 s.
+	reportSlots = 50 * phases
+	// maxCatchUpTicks is how many overdue periods a shard replays at once
 	// before it skips ahead (and counts the skipped frames as late).
 	maxCatchUpTicks = 5
 	// lateCheckEvery is how many tracks a shard writes between clock reads.
 	lateCheckEvery = 32
 )
 
-// reporter is a peer the pacer writes RTCP reports for, once a second.
-type reporter interface {
-	sendReports(now time.Time)
-}
+// trackSet is a copy-on-write slice of tracks the pacer goroutine reads
+// without locking.
+type trackSet = atomic.Pointer[[]*outTrack]
 
 // shard is one pacer goroutine and the peers registered with it. The
 // registered sets are copy-on-write slices: the goroutine iterates a
 // snapshot without locking, registration copies under mu.
 type shard struct {
 	mu    sync.Mutex
-	audio atomic.Pointer[[]*outTrack]
-	video atomic.Pointer[[]*outTrack]
+	audio [phases]trackSet
+	video [phases]trackSet
 	peers atomic.Pointer[[]reporter]
+	phase int // next phase a peer is placed in (mu)
 	slot  int // next report slot, goroutine-owned
 	// wake is signalled by add, so a shard with no peer sleeps instead of
 	// ticking (an idle generator costs no CPU).
@@ -41,18 +49,24 @@ type shard struct {
 	flush func()
 }
 
+// reporter is a peer the pacer writes RTCP reports for, once a second.
+type reporter interface {
+	sendReports(now time.Time)
+}
+
 func newShard() *shard {
 	s := &shard{wake: make(chan struct{}, 1)}
-	empty := []*outTrack{}
-	s.audio.Store(&empty)
-	emptyV := []*outTrack{}
-	s.video.Store(&emptyV)
+	for i := range phases {
+		a, v := []*outTrack{}, []*outTrack{}
+		s.audio[i].Store(&a)
+		s.video[i].Store(&v)
+	}
 	noPeers := []reporter{}
 	s.peers.Store(&noPeers)
 	return s
 }
 
-// add registers a peer and its tracks.
+// add registers a peer and its tracks, all in the next phase.
 func (s *shard) add(p reporter, tracks ...*outTrack) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -61,10 +75,12 @@ func (s *shard) add(p reporter, tracks ...*outTrack) {
 	copy(nextPeers, peers)
 	nextPeers = append(nextPeers, p)
 	s.peers.Store(&nextPeers)
+	ph := s.phase
+	s.phase = (s.phase + 1) % phases
 	for _, t := range tracks {
-		set := &s.audio
+		set := &s.audio[ph]
 		if t.src.kind == kindVideo {
-			set = &s.video
+			set = &s.video[ph]
 		}
 		cur := *set.Load()
 		next := make([]*outTrack, len(cur), len(cur)+1)
@@ -84,19 +100,33 @@ func (s *shard) remove(p reporter) {
 	defer s.mu.Unlock()
 	peers := slices.DeleteFunc(slices.Clone(*s.peers.Load()), func(q reporter) bool { return q == p })
 	s.peers.Store(&peers)
-	for _, set := range []*atomic.Pointer[[]*outTrack]{&s.audio, &s.video} {
-		cur := *set.Load()
-		next := slices.DeleteFunc(slices.Clone(cur), func(t *outTrack) bool { return t.owner == p })
-		set.Store(&next)
+	for i := range phases {
+		for _, set := range []*trackSet{&s.audio[i], &s.video[i]} {
+			cur := *set.Load()
+			if !slices.ContainsFunc(cur, func(t *outTrack) bool { return t.owner == p }) {
+				continue
+			}
+			next := slices.DeleteFunc(slices.Clone(cur), func(t *outTrack) bool { return t.owner == p })
+			set.Store(&next)
+		}
 	}
 }
 
-// run paces until stop is closed. Ticks are computed from the start
+// clock is one kind's schedule: the next phase and when it is due.
+type clock struct {
+	next   time.Time
+	phase  int
+	period time.Duration
+}
+
+func (c *clock) step() time.Duration { return c.period / phases }
+
+// run paces until stop is closed. Wake-ups are computed from the start
 // instant, so they do not drift.
 func (s *shard) run(stop <-chan struct{}, audioPeriod, videoPeriod time.Duration) {
 	start := time.Now()
-	nextA := start.Add(audioPeriod)
-	nextV := start.Add(videoPeriod)
+	a := clock{next: start.Add(audioPeriod / phases), period: audioPeriod}
+	v := clock{next: start.Add(videoPeriod / phases), period: videoPeriod}
 	timer := time.NewTimer(audioPeriod)
 	defer timer.Stop()
 	for {
@@ -109,12 +139,12 @@ func (s *shard) run(stop <-chan struct{}, audioPeriod, videoPeriod time.Duration
 			case <-s.wake:
 			}
 			now := time.Now()
-			nextA, nextV = now.Add(audioPeriod), now.Add(videoPeriod)
+			a.next, v.next = now.Add(a.step()), now.Add(v.step())
 			continue
 		}
-		next := nextA
-		if nextV.Before(next) {
-			next = nextV
+		next := a.next
+		if v.next.Before(next) {
+			next = v.next
 		}
 		timer.Reset(time.Until(next))
 		select {
@@ -123,12 +153,12 @@ func (s *shard) run(stop <-chan struct{}, audioPeriod, videoPeriod time.Duration
 		case <-timer.C:
 		}
 		now := time.Now()
-		if !now.Before(nextA) {
-			nextA = s.ticks(s.audio.Load(), nextA, audioPeriod)
+		if !now.Before(a.next) {
+			s.ticks(&s.audio, &a)
 			s.reports()
 		}
-		if !now.Before(nextV) {
-			nextV = s.ticks(s.video.Load(), nextV, videoPeriod)
+		if !now.Before(v.next) {
+			s.ticks(&s.video, &v)
 		}
 		if s.flush != nil {
 			s.flush()
@@ -136,32 +166,35 @@ func (s *shard) run(stop <-chan struct{}, audioPeriod, videoPeriod time.Duration
 	}
 }
 
-// ticks writes every due tick of one kind, starting with the one scheduled
-// at due, and returns when the next tick is due.
-func (s *shard) ticks(set *[]*outTrack, due time.Time, period time.Duration) time.Time {
-	tracks := *set
+// ticks writes every due phase of one kind, starting with c's, and
+// advances c to the next phase not yet due.
+func (s *shard) ticks(sets *[phases]trackSet, c *clock) {
 	for i := 0; ; i++ {
-		s.tick(tracks, due, period)
-		due = due.Add(period)
+		s.tick(*sets[c.phase].Load(), c.next, c.period)
+		c.next = c.next.Add(c.step())
+		c.phase = (c.phase + 1) % phases
 		now := time.Now()
-		if now.Before(due) {
-			return due
+		if now.Before(c.next) {
+			return
 		}
-		if i+1 >= maxCatchUpTicks {
-			// Too far behind: skip the overdue ticks. Media pauses (no
+		if i+1 >= maxCatchUpTicks*phases {
+			// Too far behind: skip the overdue periods. Media pauses (no
 			// packet is lost: sequence numbers stay contiguous); the
 			// skipped frames count as late writes.
-			skipped := uint64(now.Sub(due)/period) + 1
-			for _, t := range tracks {
-				t.late.mark(skipped, due)
+			skipped := uint64(now.Sub(c.next)/c.period) + 1
+			for p := range phases {
+				for _, t := range *sets[p].Load() {
+					t.late.mark(skipped, c.next)
+				}
 			}
-			return due.Add(time.Duration(skipped) * period)
+			c.next = c.next.Add(time.Duration(skipped) * c.period)
+			return
 		}
 	}
 }
 
-// tick writes one frame of every track in tracks for the tick scheduled at
-// due. A packet written more than one period after due is a late write.
+// tick writes one frame of every track in tracks for the instant due. A
+// packet written more than one period after due is a late write.
 func (s *shard) tick(tracks []*outTrack, due time.Time, period time.Duration) {
 	late := time.Since(due) > period
 	for i, t := range tracks {
