@@ -43,57 +43,10 @@ func planAnswer(offer string, video bool) (*answerPlan, error) {
 	}
 	ans := answerDirections(dirs)
 	plan := &answerPlan{setup: "active"}
-	setup := func(attrs []sdp.Attribute) {
-		for _, a := range attrs {
-			if a.Key == "setup" && a.Value == "active" {
-				plan.setup = "passive" // the offerer wants to be the DTLS client
-			}
-		}
-	}
-	setup(d.Attributes)
+	plan.takeSetup(d.Attributes)
 	for _, m := range d.MediaDescriptions {
-		setup(m.Attributes)
-		s := answerSection{kind: -1, pt: -1, proto: strings.Join(m.MediaName.Protos, "/")}
-		switch m.MediaName.Media {
-		case "audio":
-			s.kind = 0
-		case "video":
-			s.kind = 1
-		}
-		rtpmaps, fmtps := map[string]string{}, map[string]string{}
-		for _, a := range m.Attributes {
-			switch a.Key {
-			case "mid":
-				s.mid = a.Value
-			case "rtpmap":
-				pt, v, _ := strings.Cut(a.Value, " ")
-				rtpmaps[pt] = v
-			case "fmtp":
-				pt, v, _ := strings.Cut(a.Value, " ")
-				fmtps[pt] = v
-			case "rtcp-rsize":
-				s.rtcpRsize = true
-			}
-		}
-		if s.kind >= 0 && m.MediaName.Port.Value != 0 {
-			for _, f := range m.MediaName.Formats {
-				n, err := strconv.Atoi(f)
-				if err != nil || n < 0 || n > 127 {
-					continue
-				}
-				rm := rtpmaps[f]
-				name, _, _ := strings.Cut(rm, "/")
-				name = strings.ToLower(name)
-				if rm == "" {
-					name = staticCodec(n)
-					rm = staticRTPMap(n)
-				}
-				if sendable(s.kind, name) {
-					s.pt, s.rtpmap, s.fmtp = n, rm, fmtps[f]
-					break
-				}
-			}
-		}
+		plan.takeSetup(m.Attributes)
+		s := planSection(m)
 		if s.pt < 0 {
 			s.kind = -1
 			s.dir = "inactive"
@@ -110,6 +63,65 @@ func planAnswer(offer string, video bool) (*answerPlan, error) {
 		return nil, fmt.Errorf("no audio section the transport can answer")
 	}
 	return plan, nil
+}
+
+// takeSetup makes us the DTLS server when the offerer wants to be the
+// client (a=setup:active); actpass leaves us the client, as pion's
+// answers are.
+func (plan *answerPlan) takeSetup(attrs []sdp.Attribute) {
+	for _, a := range attrs {
+		if a.Key == "setup" && a.Value == "active" {
+			plan.setup = "passive"
+		}
+	}
+}
+
+// planSection picks one offered section's codec: the first the
+// transport can send (pt -1: none, or not audio or video).
+func planSection(m *sdp.MediaDescription) answerSection {
+	s := answerSection{kind: -1, pt: -1, proto: strings.Join(m.MediaName.Protos, "/")}
+	switch m.MediaName.Media {
+	case "audio":
+		s.kind = 0
+	case "video":
+		s.kind = 1
+	}
+	rtpmaps, fmtps := map[string]string{}, map[string]string{}
+	for _, a := range m.Attributes {
+		switch a.Key {
+		case "mid":
+			s.mid = a.Value
+		case "rtpmap":
+			pt, v, _ := strings.Cut(a.Value, " ")
+			rtpmaps[pt] = v
+		case "fmtp":
+			pt, v, _ := strings.Cut(a.Value, " ")
+			fmtps[pt] = v
+		case "rtcp-rsize":
+			s.rtcpRsize = true
+		}
+	}
+	if s.kind < 0 || m.MediaName.Port.Value == 0 {
+		return s
+	}
+	for _, f := range m.MediaName.Formats {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || n > 127 {
+			continue
+		}
+		rm := rtpmaps[f]
+		name, _, _ := strings.Cut(rm, "/")
+		name = strings.ToLower(name)
+		if rm == "" {
+			name = staticCodec(n)
+			rm = staticRTPMap(n)
+		}
+		if sendable(s.kind, name) {
+			s.pt, s.rtpmap, s.fmtp = n, rm, fmtps[f]
+			return s
+		}
+	}
+	return s
 }
 
 // withoutSend is direction d with our sending taken out.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -433,31 +432,7 @@ func (p *tPeer) handshake() {
 	ra := p.remote
 	raddr := *p.raddr.Load()
 	p.dconnLoad().setRemote(raddr)
-	cfg := &dtls.Config{
-		Certificates:           []tls.Certificate{p.e.transport.cert},
-		SRTPProtectionProfiles: []dtls.SRTPProtectionProfile{dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80},
-		ExtendedMasterSecret:   dtls.RequireExtendedMasterSecret,
-		ClientAuth:             dtls.RequireAnyClientCert,
-		InsecureSkipVerify:     true,
-		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
-			if len(raw) == 0 {
-				return errors.New("no certificate")
-			}
-			sum := sha256.Sum256(raw[0])
-			if !bytes.Equal(sum[:], ra.fingerprint) {
-				return errors.New("certificate does not match the answer's fingerprint")
-			}
-			return nil
-		},
-		LoggerFactory: p.e.loggerFactory(),
-	}
-	var conn *dtls.Conn
-	var err error
-	if ra.dtlsClient {
-		conn, err = dtls.Client(p.dconnLoad(), net.UDPAddrFromAddrPort(raddr), cfg)
-	} else {
-		conn, err = dtls.Server(p.dconnLoad(), net.UDPAddrFromAddrPort(raddr), cfg)
-	}
+	conn, err := p.dialDTLS(raddr, ra)
 	if err == nil {
 		p.mu.Lock()
 		p.dtls = conn
@@ -489,6 +464,43 @@ func (p *tPeer) handshake() {
 	}
 	p.pacing = true
 	p.l.shard.add(p, tracks...)
+}
+
+// dialDTLS makes the call's DTLS connection over the packet-conn adapter:
+// the client or the server as the negotiation said, the engine's
+// certificate, the far end's checked against the SDP fingerprint.
+func (p *tPeer) dialDTLS(raddr netip.AddrPort, ra *remoteAnswer) (*dtls.Conn, error) {
+	opts := []dtls.Option{
+		dtls.WithCertificates(p.e.transport.cert),
+		dtls.WithSRTPProtectionProfiles(dtls.SRTP_AEAD_AES_128_GCM, dtls.SRTP_AES128_CM_HMAC_SHA1_80),
+		dtls.WithExtendedMasterSecret(dtls.RequireExtendedMasterSecret),
+		dtls.WithInsecureSkipVerify(true),
+		dtls.WithVerifyPeerCertificate(func(raw [][]byte, _ [][]*x509.Certificate) error {
+			if len(raw) == 0 {
+				return errors.New("no certificate")
+			}
+			sum := sha256.Sum256(raw[0])
+			if !bytes.Equal(sum[:], ra.fingerprint) {
+				return errors.New("certificate does not match the answer's fingerprint")
+			}
+			return nil
+		}),
+		dtls.WithLoggerFactory(p.e.loggerFactory()),
+	}
+	to := net.UDPAddrFromAddrPort(raddr)
+	if ra.dtlsClient {
+		copts := make([]dtls.ClientOption, 0, len(opts))
+		for _, o := range opts {
+			copts = append(copts, o)
+		}
+		return dtls.ClientWithOptions(p.dconnLoad(), to, copts...)
+	}
+	sopts := make([]dtls.ServerOption, 0, len(opts)+1)
+	for _, o := range opts {
+		sopts = append(sopts, o)
+	}
+	sopts = append(sopts, dtls.WithClientAuth(dtls.RequireAnyClientCert))
+	return dtls.ServerWithOptions(p.dconnLoad(), to, sopts...)
 }
 
 // keys derives the SRTP contexts from the DTLS connection.

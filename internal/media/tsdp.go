@@ -158,67 +158,12 @@ func parseAnswer(s string) (*remoteAnswer, error) {
 	for i := range ra.kindOfPT {
 		ra.kindOfPT[i] = -1
 	}
-	fp := ""
-	setup := ""
-	take := func(attrs []sdp.Attribute) {
-		for _, a := range attrs {
-			switch a.Key {
-			case "ice-ufrag":
-				ra.ufrag = a.Value
-			case "ice-pwd":
-				ra.pwd = a.Value
-			case "fingerprint":
-				fp = a.Value
-			case "setup":
-				setup = a.Value
-			}
-		}
-	}
-	take(d.Attributes)
+	var fp, setup string
+	ra.takeAttrs(d.Attributes, &fp, &setup)
 	seen := map[netip.AddrPort]bool{}
 	for _, m := range d.MediaDescriptions {
-		take(m.Attributes)
-		k := 0
-		switch m.MediaName.Media {
-		case "audio":
-		case "video":
-			k = 1
-		default:
-			continue
-		}
-		if m.MediaName.Port.Value == 0 {
-			continue
-		}
-		names := map[string]string{}
-		for _, a := range m.Attributes {
-			switch a.Key {
-			case "rtpmap":
-				pt, name, _ := strings.Cut(a.Value, " ")
-				codec, _, _ := strings.Cut(name, "/")
-				names[pt] = strings.ToLower(codec)
-			case "candidate":
-				c, err := iceagent.ParseCandidate(a.Value)
-				if err != nil || !c.Usable() || seen[c.Addr] {
-					continue
-				}
-				seen[c.Addr] = true
-				ra.candidates = append(ra.candidates, c)
-			}
-		}
-		for _, f := range m.MediaName.Formats {
-			n, err := strconv.Atoi(f)
-			if err != nil || n < 0 || n > 127 {
-				continue
-			}
-			ra.kindOfPT[n] = int8(k)
-			name := names[f]
-			if name == "" {
-				name = staticCodec(n)
-			}
-			if !ra.send[k].ok && sendable(k, name) {
-				ra.send[k].pt, ra.send[k].mime, ra.send[k].ok = uint8(n), name, true
-			}
-		}
+		ra.takeAttrs(m.Attributes, &fp, &setup)
+		ra.takeSection(m, seen)
 	}
 	alg, hex, _ := strings.Cut(fp, " ")
 	if !strings.EqualFold(alg, "sha-256") {
@@ -234,6 +179,70 @@ func parseAnswer(s string) (*remoteAnswer, error) {
 		return nil, errors.New("no ICE credentials")
 	}
 	return ra, nil
+}
+
+// takeAttrs takes the ICE credentials, the fingerprint and the DTLS
+// setup from session or media attributes (the last one written wins).
+func (ra *remoteAnswer) takeAttrs(attrs []sdp.Attribute, fp, setup *string) {
+	for _, a := range attrs {
+		switch a.Key {
+		case "ice-ufrag":
+			ra.ufrag = a.Value
+		case "ice-pwd":
+			ra.pwd = a.Value
+		case "fingerprint":
+			*fp = a.Value
+		case "setup":
+			*setup = a.Value
+		}
+	}
+}
+
+// takeSection takes an audio or video section's candidates (once each,
+// usable ones), the payload types the remote may send and the first
+// codec the transport can send.
+func (ra *remoteAnswer) takeSection(m *sdp.MediaDescription, seen map[netip.AddrPort]bool) {
+	k := 0
+	switch m.MediaName.Media {
+	case "audio":
+	case "video":
+		k = 1
+	default:
+		return
+	}
+	if m.MediaName.Port.Value == 0 {
+		return
+	}
+	names := map[string]string{}
+	for _, a := range m.Attributes {
+		switch a.Key {
+		case "rtpmap":
+			pt, name, _ := strings.Cut(a.Value, " ")
+			codec, _, _ := strings.Cut(name, "/")
+			names[pt] = strings.ToLower(codec)
+		case "candidate":
+			c, err := iceagent.ParseCandidate(a.Value)
+			if err != nil || !c.Usable() || seen[c.Addr] {
+				continue
+			}
+			seen[c.Addr] = true
+			ra.candidates = append(ra.candidates, c)
+		}
+	}
+	for _, f := range m.MediaName.Formats {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 || n > 127 {
+			continue
+		}
+		ra.kindOfPT[n] = int8(k)
+		name := names[f]
+		if name == "" {
+			name = staticCodec(n)
+		}
+		if !ra.send[k].ok && sendable(k, name) {
+			ra.send[k].pt, ra.send[k].mime, ra.send[k].ok = uint8(n), name, true
+		}
+	}
 }
 
 // staticCodec names the static payload types the transport can send.
