@@ -575,3 +575,45 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 		t.Fatal("the linger did not end on a signal")
 	}
 }
+
+// TestServeTransport: `serve --media-engine transport` answers calls on
+// the transport, from pion callers and from transport callers (a socket
+// per call on the gateway's side, so the callers' shared sockets tell the
+// calls apart), with media both ways and nothing left afterwards.
+func TestServeTransport(t *testing.T) {
+	eg, err := startGateway(gatewayFlags{listen: "127.0.0.1:0", mediaEngine: "transport",
+		answerDelay: 10 * time.Millisecond, ringingDelay: 5 * time.Millisecond, ips: "127.0.0.1"}, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := eg.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	for i, engine := range []string{"pion", "transport"} {
+		t.Run(engine, func(t *testing.T) {
+			path := writeScenario(t, `
+target: {rest_url: "`+eg.URL()+`"}
+load: {rate: 10, max_calls: 4}
+call: {hold: 300ms, video: true, media_engine: `+engine+`}
+thresholds:
+  failures: ["count == 0"]
+  media: ["count == 4"]
+`)
+			out := t.TempDir()
+			e, stdout, stderr := testEnv(nil)
+			if code := runScenarioFile(t, e, "--out", out, path); code != exitOK {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			if st := eg.Gateway().Stats(); st.CallsAnswered != uint64(4*(i+1)) || st.Sessions != 0 {
+				t.Errorf("gateway after the run: %+v, want %d answered calls and no session", st, 4*(i+1))
+			}
+			if sf := readSummary(t, out); sf.Media.PacketsReceived == 0 || sf.Media.PacketsLost != 0 || sf.Media.UplinkPacketsLost != 0 {
+				t.Errorf("media: %+v", sf.Media)
+			}
+		})
+	}
+}

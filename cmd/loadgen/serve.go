@@ -117,7 +117,7 @@ func serverConfig(gf gatewayFlags, getenv func(string) string) (gateway.ServerCo
 	} else if gf.realm != "" {
 		return gateway.ServerConfig{}, usageErrorf("--realm needs --token-key-env (token mode)")
 	}
-	if gf.mediaEngine != "pion" && gf.mediaEngine != "transport" {
+	if gf.mediaEngine != "" && gf.mediaEngine != "pion" && gf.mediaEngine != "transport" {
 		return gateway.ServerConfig{}, usageErrorf("--media-engine must be pion or transport, got %q", gf.mediaEngine)
 	}
 	if (gf.tlsCert == "") != (gf.tlsKey == "") {

@@ -401,14 +401,24 @@ func (p *Peer) markFirstMedia() {
 // per received stream; a receiver report when nothing is sent. Called by
 // the pacer shard about once a second.
 func (p *Peer) sendReports(now time.Time) {
+	if pkts := reportPackets([2]*outTrack{p.audio, p.video}, p.in, p.rrSSRC, now); len(pkts) > 0 {
+		_ = p.pc.WriteRTCP(pkts) // fails only once the connection is closing
+	}
+}
+
+// reportPackets is a peer's compound RTCP report at now: a sender report
+// per sending track, the first carrying a reception report block per
+// received stream; a receiver report (from rrSSRC) when nothing is sent;
+// nothing when there is nothing to report.
+func reportPackets(tracks [2]*outTrack, in [2]*inStream, rrSSRC uint32, now time.Time) []rtcp.Packet {
 	var blocks []rtcp.ReceptionReport
-	for _, in := range p.in {
-		if rr, ok := in.receptionReport(now); ok {
+	for _, s := range in {
+		if rr, ok := s.receptionReport(now); ok {
 			blocks = append(blocks, rr)
 		}
 	}
 	var pkts []rtcp.Packet
-	for _, t := range []*outTrack{p.audio, p.video} {
+	for _, t := range tracks {
 		if t == nil {
 			continue
 		}
@@ -419,13 +429,10 @@ func (p *Peer) sendReports(now time.Time) {
 			pkts = append(pkts, sr)
 		}
 	}
-	if len(pkts) == 0 {
-		if len(blocks) == 0 {
-			return
-		}
-		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: p.rrSSRC, Reports: blocks})
+	if len(pkts) == 0 && len(blocks) > 0 {
+		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: rrSSRC, Reports: blocks})
 	}
-	_ = p.pc.WriteRTCP(pkts) // fails only once the connection is closing
+	return pkts
 }
 
 // rtcpCandidateRE matches a component-2 (RTCP) candidate line, which pion
@@ -710,6 +717,16 @@ func (p *Peer) WaitFirstMedia(ctx context.Context) error {
 // wait waits until done is closed; an event that already happened wins
 // over a failure or a close that came after it.
 func (p *Peer) wait(ctx context.Context, done <-chan struct{}, what string) error {
+	return awaitEvent(ctx, done, p.failed, p.closedCh, func() error {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return p.failErr
+	}, what)
+}
+
+// awaitEvent waits until done is closed; an event that already happened
+// wins over a failure (failErr's error) or a close that came after it.
+func awaitEvent(ctx context.Context, done, failed, closed <-chan struct{}, failErr func() error, what string) error {
 	select {
 	case <-done:
 		return nil
@@ -718,11 +735,9 @@ func (p *Peer) wait(ctx context.Context, done <-chan struct{}, what string) erro
 	select {
 	case <-done:
 		return nil
-	case <-p.failed:
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		return p.failErr
-	case <-p.closedCh:
+	case <-failed:
+		return failErr()
+	case <-closed:
 		return ErrClosed
 	case <-ctx.Done():
 		return fmt.Errorf("media: wait %s: %w", what, ctx.Err())

@@ -209,25 +209,7 @@ func (p *tPeer) closeOwn() {
 }
 
 // readOwn reads an answerer's own socket: every datagram is the call's.
-func (p *tPeer) readOwn() {
-	ms := make([]netio.Message, 4)
-	for i := range ms {
-		ms[i].Buf = make([]byte, datagramSize+64)
-	}
-	for {
-		n, err := p.own.ReadBatch(ms)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue
-		}
-		now := time.Now()
-		for i := range n {
-			p.in1(ms[i].Buf[:ms[i].N], ms[i].Addr, now)
-		}
-	}
-}
+func (p *tPeer) readOwn() { readBatches(p.own, 4, p.in1) }
 
 // in1 handles one datagram of this call (RFC 7983).
 func (p *tPeer) in1(b []byte, from netip.AddrPort, now time.Time) {
@@ -681,29 +663,9 @@ func (p *tPeer) sendReports(now time.Time) {
 	if to == nil || !p.ready.Load() {
 		return
 	}
-	var blocks []rtcp.ReceptionReport
-	for _, in := range p.in {
-		if rr, ok := in.receptionReport(now); ok {
-			blocks = append(blocks, rr)
-		}
-	}
-	var pkts []rtcp.Packet
-	for _, t := range []*outTrack{p.audio, p.video} {
-		if t == nil {
-			continue
-		}
-		if sr, ok := t.senderReport(now); ok {
-			if len(pkts) == 0 {
-				sr.Reports = blocks
-			}
-			pkts = append(pkts, sr)
-		}
-	}
+	pkts := reportPackets([2]*outTrack{p.audio, p.video}, p.in, p.rrSSRC, now)
 	if len(pkts) == 0 {
-		if len(blocks) == 0 {
-			return
-		}
-		pkts = append(pkts, &rtcp.ReceiverReport{SSRC: p.rrSSRC, Reports: blocks})
+		return
 	}
 	plain, err := rtcp.Marshal(pkts)
 	if err != nil {
@@ -952,23 +914,11 @@ func (p *tPeer) WaitFirstMedia(ctx context.Context) error {
 }
 
 func (p *tPeer) wait(ctx context.Context, done <-chan struct{}, what string) error {
-	select {
-	case <-done:
-		return nil
-	default:
-	}
-	select {
-	case <-done:
-		return nil
-	case <-p.failed:
+	return awaitEvent(ctx, done, p.failed, p.closedCh, func() error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
 		return p.failErr
-	case <-p.closedCh:
-		return ErrClosed
-	case <-ctx.Done():
-		return fmt.Errorf("media: wait %s: %w", what, ctx.Err())
-	}
+	}, what)
 }
 
 // Stats returns the call's media statistics (see Peer.Stats).

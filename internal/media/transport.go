@@ -236,13 +236,17 @@ func (t *transport) close() {
 
 // read is the loop's reader goroutine: batches of datagrams, each handed
 // to the call it belongs to, in place.
-func (l *tloop) read() {
-	ms := make([]netio.Message, batchSize)
+func (l *tloop) read() { readBatches(l.conn, batchSize, l.dispatch) }
+
+// readBatches reads conn in batches of n datagrams until it is closed,
+// handing each to handle with the batch's arrival instant.
+func readBatches(conn *netio.Conn, n int, handle func(b []byte, from netip.AddrPort, now time.Time)) {
+	ms := make([]netio.Message, n)
 	for i := range ms {
 		ms[i].Buf = make([]byte, datagramSize+64)
 	}
 	for {
-		n, err := l.conn.ReadBatch(ms)
+		k, err := conn.ReadBatch(ms)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -250,9 +254,9 @@ func (l *tloop) read() {
 			continue
 		}
 		now := time.Now()
-		for i := range n {
+		for i := range k {
 			m := &ms[i]
-			l.dispatch(m.Buf[:m.N], m.Addr, now)
+			handle(m.Buf[:m.N], m.Addr, now)
 		}
 	}
 }
@@ -276,14 +280,7 @@ func (l *tloop) dispatch(b []byte, from netip.AddrPort, now time.Time) {
 		l.unclaimed.Add(1)
 		return
 	}
-	switch {
-	case b[0] < 4:
-		p.stunIn(b, from, now)
-	case b[0] >= 20 && b[0] <= 63:
-		p.dtlsIn(b)
-	case b[0] >= 128 && b[0] <= 191:
-		p.srtpIn(b, now)
-	}
+	p.in1(b, from, now)
 }
 
 // register makes the loop route a call's packets: by our ufrag now, by
