@@ -458,24 +458,33 @@ func gauge(fams map[string]*dtoFamily, name string) float64 {
 	return float64(f.Metrics[0].Value)
 }
 
+// externalGateway starts a gateway (the serve command's) on 127.0.0.1 with
+// short delays and f's other settings, closed when the test ends.
+func externalGateway(t *testing.T, f gatewayFlags, getenv func(string) string) *gateway.Server {
+	t.Helper()
+	f.listen, f.ips = "127.0.0.1:0", "127.0.0.1"
+	f.answerDelay, f.ringingDelay = 10*time.Millisecond, 5*time.Millisecond
+	eg, err := startGateway(f, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := eg.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	return eg
+}
+
 // TestRunExternalTarget points a scenario at a gateway outside the run (the
 // way a real gateway is loaded): token mode, with the key handed to both
 // through the environment.
 func TestRunExternalTarget(t *testing.T) {
 	const key = "0123456789abcdef0123456789abcdef"
 	vars := map[string]string{"GWKEY": key, tokenKeyEnv: key}
-	eg, err := startGateway(gatewayFlags{listen: "127.0.0.1:0", tokenKeyEnv: "GWKEY", realm: "ext",
-		answerDelay: 10 * time.Millisecond, ringingDelay: 5 * time.Millisecond, ips: "127.0.0.1"}, func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := eg.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	eg := externalGateway(t, gatewayFlags{tokenKeyEnv: "GWKEY", realm: "ext"}, func(k string) string { return vars[k] })
 	path := writeScenario(t, `
 target: {rest_url: "`+eg.URL()+`"}
 mode: token
@@ -581,18 +590,7 @@ gateway: {answer_delay: 10ms, ringing_delay: 5ms}
 // per call on the gateway's side, so the callers' shared sockets tell the
 // calls apart), with media both ways and nothing left afterwards.
 func TestServeTransport(t *testing.T) {
-	eg, err := startGateway(gatewayFlags{listen: "127.0.0.1:0", mediaEngine: "transport",
-		answerDelay: 10 * time.Millisecond, ringingDelay: 5 * time.Millisecond, ips: "127.0.0.1"}, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := eg.Close(ctx); err != nil {
-			t.Error(err)
-		}
-	}()
+	eg := externalGateway(t, gatewayFlags{mediaEngine: "transport"}, func(string) string { return "" })
 	for i, engine := range []string{"pion", "transport"} {
 		t.Run(engine, func(t *testing.T) {
 			path := writeScenario(t, `
