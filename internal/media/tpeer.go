@@ -72,7 +72,7 @@ type tPeer struct {
 	raddr   atomic.Pointer[netip.AddrPort]
 	iceUp   chan struct{}
 
-	decMu    sync.Mutex    // decryption: the reader, and the handshake for early packets
+	decMu    sync.Mutex    // until ready: the reader's early packets and the handshake's replay of them
 	early    []earlyPacket // SRTP before the keys (decMu)
 	dconn    *dtlsPacketConn
 	dtls     *dtls.Conn
@@ -510,11 +510,13 @@ func (p *tPeer) keys(conn *dtls.Conn, client bool) error {
 	}
 	p.decMu.Lock()
 	p.enc, p.dec = enc, dec
-	p.ready.Store(true)
 	for _, e := range p.early {
 		p.decrypt(e.b, e.at)
 	}
 	p.early = nil
+	// Set last: once the reader sees it, it decrypts without decMu (the
+	// early packets are accounted; nobody else decrypts any more).
+	p.ready.Store(true)
 	p.decMu.Unlock()
 	return nil
 }
@@ -536,6 +538,10 @@ func (p *tPeer) dconnLoad() *dtlsPacketConn {
 // goroutine).
 func (p *tPeer) srtpIn(b []byte, now time.Time) {
 	if len(b) < 12 {
+		return
+	}
+	if p.ready.Load() {
+		p.decrypt(b, now) // the hot path: no lock
 		return
 	}
 	p.decMu.Lock()
@@ -740,14 +746,15 @@ func (p *tPeer) Answer(ctx context.Context, offerSDP string) (string, error) {
 	if p.remote.dtlsClient {
 		setup = "active"
 	}
-	var answer string
-	if p.caller {
-		if answer, err = answerFor(p.description("", setup), offerSDP, dirs); err != nil {
-			return "", fmt.Errorf("media: answer: %w", err)
+	plan := p.plan // an answerer's, fixed by the first offer
+	if plan == nil {
+		// A caller answers the far end's re-offer (a remote hold) the
+		// way an answerer answers an offer, keeping its DTLS role.
+		if plan, err = planAnswer(offerSDP, p.opts.Video); err != nil {
+			return "", fmt.Errorf("media: answer: %w: %w", ErrBadSDP, err)
 		}
-	} else {
-		answer = p.plan.text(p.values(), p.e.transport.fingerprint, setup, dirs)
 	}
+	answer := plan.text(p.values(), p.e.transport.fingerprint, setup, dirs)
 	p.lastLocal = answer
 	p.negotiated(answer, true)
 	return answer, nil
