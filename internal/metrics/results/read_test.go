@@ -202,15 +202,7 @@ func TestRunSummaries(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Open(filepath.Join(dir, SummaryFileName))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	sf, err := ReadSummaryFile(f)
-	if err != nil {
-		t.Fatal(err)
-	}
+	sf := readSummaryIn(t, dir)
 	if sf.Complete || sf.Snapshot == nil {
 		t.Errorf("periodic summary: complete %v, snapshot %v; want false and present", sf.Complete, sf.Snapshot != nil)
 	}
@@ -234,6 +226,15 @@ func TestFinalSummaryStays(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	sf := readSummaryIn(t, dir)
+	if !sf.Complete {
+		t.Error("a partial summary replaced the final one")
+	}
+}
+
+// readSummaryIn reads dir's summary.json.
+func readSummaryIn(t *testing.T, dir string) *SummaryFile {
+	t.Helper()
 	f, err := os.Open(filepath.Join(dir, SummaryFileName))
 	if err != nil {
 		t.Fatal(err)
@@ -243,7 +244,5 @@ func TestFinalSummaryStays(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !sf.Complete {
-		t.Error("a partial summary replaced the final one")
-	}
+	return sf
 }
